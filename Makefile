@@ -1,0 +1,63 @@
+# quota: exact LLM quota pools and billing inside PostgreSQL
+
+EXTENSION	= quota
+EXTVERSION	= $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" quota.control)
+
+MODULE_big	= quota
+OBJS = \
+	src/quota.o \
+	src/credits.o \
+	src/credits_agg.o \
+	src/cost.o \
+	src/catalog.o \
+	src/cron.o \
+	src/identity.o \
+	src/escrow.o \
+	src/pools.o \
+	src/charge.o \
+	src/hint.o \
+	src/request.o \
+	src/reserve.o
+PGFILEDESC	= "quota - exact LLM quota pools and billing"
+
+# The install script of the current version is assembled from one file per
+# concern (src/sql/NN_*.sql); upgrade scripts are kept whole in src/sql/.
+SQL_PARTS	= $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
+DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
+DATA		= $(wildcard src/sql/$(EXTENSION)--*--*.sql)
+
+REGRESS		= setup credits cost cron pools charge views security
+REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
+ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race
+ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
+		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
+TAP_TESTS	= 1
+PROVE_TESTS	= test/t/*.pl
+EXTRA_CLEAN	= tmp_check tmp_check_iso test/output_iso results regression.diffs regression.out
+
+PG_CFLAGS	+= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+		   -Wno-missing-field-initializers
+
+PG_CONFIG	?= pg_config
+PGXS		:= $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+# One target per suite, so the test command can run each and report each.
+.PHONY: regresscheck isolationcheck tapcheck demo test bench
+regresscheck:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+isolationcheck:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+tapcheck:
+	$(prove_installcheck)
+
+# The README's two commands (they install packages and switch users as needed).
+demo:
+	bash test/scripts/demo.sh
+test:
+	bash test/scripts/run-tests.sh
+bench:
+	bash test/bench/run.sh

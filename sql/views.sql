@@ -1,0 +1,32 @@
+-- views: pool_status, my_pools, charges, conversation_costs, usage_daily.
+\set VERBOSITY default
+
+SELECT pool, kind, allowance, balance, held, available, used, used_pct, enabled
+  FROM quota.pool_status ORDER BY pool COLLATE "C";
+
+-- what bob sees as himself
+SET ROLE regress_bob;
+SELECT pool, kind, role, active, balance, held, available, enabled
+  FROM quota.my_pools ORDER BY pool COLLATE "C";
+SELECT request_id, pool, model, input_tokens, output_tokens, original_cost,
+       discount_rate, final_cost
+  FROM quota.charges ORDER BY charge_id;
+SELECT conversation_id, user_id, requests, tokens, original_cost, final_cost,
+       first_at <= last_at AS ordered
+  FROM quota.conversation_costs ORDER BY conversation_id;
+SELECT day = current_date AS today, pool, model, requests, tokens,
+       original_cost, final_cost
+  FROM quota.usage_daily ORDER BY pool COLLATE "C", model COLLATE "C";
+RESET ROLE;
+
+-- alice sees her own charges only, in both of her pools
+SET ROLE regress_alice;
+SELECT pool, role, active FROM quota.my_pools ORDER BY pool COLLATE "C";
+SELECT user_id, request_id, pool FROM quota.charges ORDER BY charge_id;
+RESET ROLE;
+
+-- an administrator sees every charge
+SET ROLE regress_admin;
+SELECT user_id, count(*) AS charges, quota.sum(final_cost) AS billed
+  FROM quota.charges GROUP BY user_id ORDER BY user_id COLLATE "C";
+RESET ROLE;

@@ -1,0 +1,50 @@
+/*
+ * catalog.h
+ *		Backend-local caches of models and discounts, and the cost formula.
+ */
+#ifndef QUOTA_CATALOG_H
+#define QUOTA_CATALOG_H
+
+#include "credits.h"
+#include "datatype/timestamp.h"
+
+/* A priced model. */
+typedef struct QuotaModel
+{
+	char		model[256];		/* hash key */
+	char	   *service;
+	Credits		input_price;
+	Credits		cached_input_price;
+	Credits		output_price;
+	Credits		request_price;
+	bool		enabled;
+} QuotaModel;
+
+/* An exact discount rate: rate = r18 / 10^18. */
+typedef struct QuotaRate
+{
+	int64		r18;
+	Datum		rate;			/* the numeric as configured */
+} QuotaRate;
+
+/* The costs of one request. */
+typedef struct QuotaCost
+{
+	Credits		original;
+	QuotaRate	rate;
+	Credits		final;
+} QuotaCost;
+
+#define QUOTA_RATE_ONE	INT64CONST(1000000000000000000)
+
+extern QuotaModel *QuotaFindModel(const char *model, bool missing_ok);
+extern bool QuotaModelIsFree(const QuotaModel *model);
+extern QuotaRate QuotaDiscountRate(const char *service, const char *model,
+								   const char *pool, TimestampTz at);
+extern void QuotaComputeCost(const QuotaModel *model, int64 input_tokens,
+							 int64 cached_input_tokens, int64 output_tokens,
+							 const char *pool, TimestampTz at, QuotaCost *cost);
+extern Credits QuotaApplyRate(Credits original, int64 r18);
+extern void QuotaCheckTokens(int64 tokens, const char *name);
+
+#endif							/* QUOTA_CATALOG_H */

@@ -1,0 +1,398 @@
+/*
+ * charge.c
+ *		quota_charge and quota_check: the hot path of the service.
+ *
+ * Locking in the charge path, in the order taken:
+ *	 1. a transaction advisory lock on the request_id (space QUOTA_LOCK_REQUEST),
+ *		so a retried request waits for its first attempt and then finds its
+ *		ledger row instead of billing twice;
+ *	 2. only for a member with a limit, a transaction advisory lock on
+ *		(pool, member), so one member's concurrent requests see each other's
+ *		usage;
+ *	 3. the pool's escrow entry spinlock (escrow.c), for a few instructions,
+ *		to admit the debit against available.  No row of quota.pool_defs is
+ *		locked, so the users of a shared pool never queue behind each other;
+ *		a due reset (rare) takes the pool row's lock in _apply_reset().
+ * Locks 1 and 2 are per request and per member, always taken in this order
+ * and never while waiting for another pool, so charges cannot deadlock with
+ * each other.  Why it cannot overspend is explained at the top of escrow.c.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "charge.h"
+#include "identity.h"
+#include "quota.h"
+
+PG_FUNCTION_INFO_V1(quota_charge);
+PG_FUNCTION_INFO_V1(quota_check);
+
+/* A previous charge of the same request. */
+static QuotaQuery prior_charge_q = {
+	"SELECT entry_id, pool, user_id, model, input_tokens, cached_input_tokens, "
+	"       output_tokens, conversation_id, original_cost, discount_rate, "
+	"       final_cost, balance_after "
+	"FROM quota.ledger WHERE request_id OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+/* The reservation of the request, if any. */
+static QuotaQuery reservation_q = {
+	"SELECT pool, user_id, model, held, settled_at IS NULL "
+	"FROM quota.reservations WHERE request_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	1, {TEXTOID}
+};
+
+static QuotaQuery insert_charge_q = {
+	"INSERT INTO quota.ledger (pool, user_id, kind, amount, model, service, "
+	"  conversation_id, request_id, input_tokens, cached_input_tokens, "
+	"  output_tokens, input_price, cached_input_price, output_price, "
+	"  request_price, original_cost, discount_rate, final_cost, balance_after) "
+	"VALUES ($1, $2, 'charge', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+	"        $14, $15, $16, $17, $18) RETURNING entry_id",
+	18, {TEXTOID, TEXTOID, CREDITSARG, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		INT8OID, INT8OID, INT8OID, CREDITSARG, CREDITSARG, CREDITSARG, CREDITSARG,
+	CREDITSARG, NUMERICOID, CREDITSARG, CREDITSARG}
+};
+
+static QuotaQuery settle_q = {
+	"UPDATE quota.reservations SET settled_at = pg_catalog.now(), "
+	"  outcome = 'charged', charge_id = $2 "
+	"WHERE request_id OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, INT8OID}
+};
+
+/* The values quota_charge returns. */
+typedef struct ChargeResult
+{
+	int64		charge_id;
+	char	   *pool;
+	Credits		original;
+	Datum		rate;
+	Credits		final;
+	Credits		balance;
+} ChargeResult;
+
+/* Compare a text column of the prior charge with an argument. */
+static bool
+SameText(int col, const char *value)
+{
+	char	   *stored = QuotaGetText(0, col);
+
+	if (stored == NULL || value == NULL)
+		return stored == NULL && value == NULL;
+	return strcmp(stored, value) == 0;
+}
+
+/* Compare a bigint column of the prior charge with an argument. */
+static bool
+SameInt(int col, int64 value)
+{
+	bool		isnull;
+	Datum		d = QuotaGetDatum(0, col, &isnull);
+
+	return !isnull && DatumGetInt64(d) == value;
+}
+
+/* Raise QU005 for a request_id reused with other arguments. */
+static void
+RequestReused(const char *request_id, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_QUOTA_REQUEST_REUSED),
+			 errmsg("request_id \"%s\" was already used with different arguments", request_id),
+			 errdetail("The %s differs from the first use of the request_id.", what),
+			 errhint("Use a new request_id for a new request; repeat a request with exactly the same arguments.")));
+}
+
+/* Copy a text value into the upper (caller's) memory context. */
+static char *
+UpperStrdup(const char *s)
+{
+	char	   *copy = SPI_palloc(strlen(s) + 1);
+
+	strcpy(copy, s);
+	return copy;
+}
+
+/*
+ * If the request was charged before, check the arguments and fill the first
+ * charge's result; QU005 when they differ.
+ */
+static bool
+PriorCharge(const char *request_id, const char *user_id, const char *model,
+			int64 in, int64 cached, int64 out, const char *conversation_id,
+			const char *pool, ChargeResult *res)
+{
+	Datum		v[1] = {CStringGetTextDatum(request_id)};
+	bool		isnull;
+
+	if (QuotaExec(&prior_charge_q, v, NULL, 1) == 0)
+		return false;
+	if (!SameText(3, user_id))
+		RequestReused(request_id, "user");
+	if (!SameText(4, model))
+		RequestReused(request_id, "model");
+	if (!SameInt(5, in) || !SameInt(6, cached) || !SameInt(7, out))
+		RequestReused(request_id, "token count");
+	if (conversation_id && !SameText(8, conversation_id))
+		RequestReused(request_id, "conversation_id");
+	if (pool && !SameText(2, pool))
+		RequestReused(request_id, "pool");
+
+	res->charge_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
+	res->pool = UpperStrdup(QuotaGetText(0, 2));
+	res->original = DatumGetCredits(QuotaGetDatum(0, 9, &isnull));
+	res->rate = SPI_datumTransfer(QuotaGetDatum(0, 10, &isnull), false, -1);
+	res->final = DatumGetCredits(QuotaGetDatum(0, 11, &isnull));
+	res->balance = DatumGetCredits(QuotaGetDatum(0, 12, &isnull));
+	return true;
+}
+
+/* Optional text argument as a C string, or NULL. */
+static char *
+OptText(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/*
+ * quota_charge(model, input_tokens, output_tokens, request_id,
+ *				conversation_id, cached_input_tokens, user_id, pool)
+ */
+Datum
+quota_charge(PG_FUNCTION_ARGS)
+{
+	char	   *modelname;
+	char	   *request_id;
+	char	   *conversation_id;
+	char	   *explicit_pool;
+	int64		in,
+				out,
+				cached;
+	RequestTarget target;
+	QuotaCost	cost;
+	ChargeResult res;
+	EscrowPool	ep;
+	EscrowState st;
+	bool		reserved = false;
+	bool		hold_active = false;
+	Credits		hold = 0;
+	TupleDesc	tupdesc;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+
+	QUOTA_REQUIRE_ARG(fcinfo, 0, "model");
+	QUOTA_REQUIRE_ARG(fcinfo, 1, "input_tokens");
+	QUOTA_REQUIRE_ARG(fcinfo, 2, "output_tokens");
+	QUOTA_REQUIRE_ARG(fcinfo, 3, "request_id");
+	QUOTA_REQUIRE_ARG(fcinfo, 5, "cached_input_tokens");
+	modelname = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	in = PG_GETARG_INT64(1);
+	out = PG_GETARG_INT64(2);
+	request_id = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	conversation_id = OptText(fcinfo, 4);
+	cached = PG_GETARG_INT64(5);
+	explicit_pool = OptText(fcinfo, 7);
+	QuotaCheckTokens(in, "input_tokens");
+	QuotaCheckTokens(out, "output_tokens");
+	QuotaCheckTokens(cached, "cached_input_tokens");
+	if (request_id[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_id must not be empty"),
+				 errhint("Pass a unique id per request, such as a UUID.")));
+
+	memset(&target, 0, sizeof(target));
+	memset(&st, 0, sizeof(st));
+	target.user_id = QuotaResolveUser(fcinfo, 6);
+
+	SPI_connect();
+	QuotaLockKey(request_id, QUOTA_LOCK_REQUEST);
+	if (!PriorCharge(request_id, target.user_id, modelname, in, cached, out,
+					 conversation_id, explicit_pool, &res))
+	{
+		Datum		rv[1] = {CStringGetTextDatum(request_id)};
+		Datum		iv[18];
+		char		inulls[19] = "                  ";
+		bool		isnull;
+		char	   *pool_for_request = explicit_pool;
+
+		QuotaCheckUserExists(target.user_id);
+		target.model = QuotaFindModel(modelname, false);
+
+		/* a reservation of this request settles on its own pool */
+		if (QuotaExec(&reservation_q, rv, NULL, 1) == 1)
+		{
+			if (!SameText(2, target.user_id))
+				RequestReused(request_id, "user");
+			if (!SameText(3, modelname))
+				RequestReused(request_id, "model");
+			if (explicit_pool && !SameText(1, explicit_pool))
+				RequestReused(request_id, "pool");
+			reserved = true;
+			pool_for_request = QuotaGetText(0, 1);
+			hold = DatumGetCredits(QuotaGetDatum(0, 4, &isnull));
+			hold_active = DatumGetBool(QuotaGetDatum(0, 5, &isnull));
+		}
+
+		QuotaChoosePool(&target, pool_for_request);
+		if (!reserved)
+			QuotaRequireUsable(&target);
+		QuotaResetIfDue(&target.pool, target.user_id);
+		QuotaComputeCost(target.model, in, cached, out, target.pool.pool,
+						 GetCurrentTransactionStartTimestamp(), &cost);
+
+		ep = QuotaEscrowPool(&target.pool);
+		if (reserved)
+		{
+			/* settling: usage that happened is billed, even past zero */
+			if (hold_active)
+				EscrowUnhold(&ep, hold);
+			(void) EscrowDebit(&ep, cost.final, true, &st);
+		}
+		else if (cost.final > 0)
+		{
+			Credits		usage;
+
+			if (!QuotaMemberLimitFits(&target, cost.final, &usage))
+				QuotaRaiseInsufficient(&target, cost.final, &st, true, usage);
+			if (!EscrowDebit(&ep, cost.final, false, &st) &&
+				(QuotaExpireHolds(target.pool.pool) == 0 ||
+				 !EscrowDebit(&ep, cost.final, false, &st)))
+				QuotaRaiseInsufficient(&target, cost.final, &st, false, 0);
+		}
+		else
+			EscrowRead(&ep, &st);
+
+		iv[0] = CStringGetTextDatum(target.pool.pool);
+		iv[1] = CStringGetTextDatum(target.user_id);
+		iv[2] = CreditsGetDatum(-cost.final);
+		iv[3] = CStringGetTextDatum(modelname);
+		iv[4] = CStringGetTextDatum(target.model->service);
+		iv[5] = conversation_id ? CStringGetTextDatum(conversation_id) : (Datum) 0;
+		inulls[5] = conversation_id ? ' ' : 'n';
+		iv[6] = CStringGetTextDatum(request_id);
+		iv[7] = Int64GetDatum(in);
+		iv[8] = Int64GetDatum(cached);
+		iv[9] = Int64GetDatum(out);
+		iv[10] = CreditsGetDatum(target.model->input_price);
+		iv[11] = CreditsGetDatum(target.model->cached_input_price);
+		iv[12] = CreditsGetDatum(target.model->output_price);
+		iv[13] = CreditsGetDatum(target.model->request_price);
+		iv[14] = CreditsGetDatum(cost.original);
+		iv[15] = cost.rate.rate;
+		iv[16] = CreditsGetDatum(cost.final);
+		iv[17] = CreditsGetDatum(st.balance);
+		QuotaExec(&insert_charge_q, iv, inulls, 0);
+		res.charge_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
+		if (reserved)
+		{
+			Datum		sv[2] = {rv[0], Int64GetDatum(res.charge_id)};
+
+			QuotaExec(&settle_q, sv, NULL, 0);
+		}
+		res.pool = UpperStrdup(target.pool.pool);
+		res.original = cost.original;
+		res.rate = SPI_datumTransfer(cost.rate.rate, false, -1);
+		res.final = cost.final;
+		res.balance = st.balance;
+	}
+	SPI_finish();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "quota_charge: return type must be a row type");
+	values[0] = Int64GetDatum(res.charge_id);
+	values[1] = CStringGetTextDatum(res.pool);
+	values[2] = CreditsGetDatum(res.original);
+	values[3] = res.rate;
+	values[4] = CreditsGetDatum(res.final);
+	values[5] = CreditsGetDatum(res.balance);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}
+
+/*
+ * quota_check(model, user_id, pool) -> (allowed, pool, available, reason):
+ * could a new request start now?  Never raises for a refusal and never holds.
+ */
+Datum
+quota_check(PG_FUNCTION_ARGS)
+{
+	RequestTarget target;
+	EscrowPool	ep;
+	EscrowState st;
+	const char *reason;
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	char	   *pool_name;
+
+	QUOTA_REQUIRE_ARG(fcinfo, 0, "model");
+	memset(&target, 0, sizeof(target));
+	target.user_id = QuotaResolveUser(fcinfo, 1);
+
+	SPI_connect();
+	QuotaCheckUserExists(target.user_id);
+	target.model = QuotaFindModel(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	if (PG_ARGISNULL(2))
+	{
+		bool		explicit_choice;
+		char	   *active = QuotaActivePool(target.user_id, &explicit_choice);
+
+		if (active == NULL)
+		{
+			SPI_finish();
+			if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+				elog(ERROR, "quota_check: return type must be a row type");
+			values[0] = BoolGetDatum(false);
+			nulls[1] = nulls[2] = true;
+			values[3] = CStringGetTextDatum("user has no pool to use");
+			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+															  values, nulls)));
+		}
+		QuotaChoosePool(&target, active);
+	}
+	else
+		QuotaChoosePool(&target, text_to_cstring(PG_GETARG_TEXT_PP(2)));
+
+	reason = QuotaRefusal(&target);
+	if (target.pool.role != NULL)
+		QuotaResetIfDue(&target.pool, target.user_id);
+	ep = QuotaEscrowPool(&target.pool);
+	EscrowRead(&ep, &st);
+	if (reason == NULL && !QuotaModelIsFree(target.model))
+	{
+		Credits		usage;
+
+		if (st.available <= 0 && QuotaExpireHolds(target.pool.pool) > 0)
+			EscrowRead(&ep, &st);
+		if (st.available <= 0)
+			reason = "insufficient quota";
+		else if (target.pool.has_member_limit &&
+				 !QuotaMemberLimitFits(&target, 1, &usage))
+			reason = "member limit reached";
+	}
+	pool_name = UpperStrdup(target.pool.pool);
+	SPI_finish();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "quota_check: return type must be a row type");
+	values[0] = BoolGetDatum(reason == NULL);
+	values[1] = CStringGetTextDatum(pool_name);
+	values[2] = CreditsGetDatum(st.available);
+	nulls[2] = (target.pool.role == NULL);	/* not the user's to see */
+	if (reason)
+		values[3] = CStringGetTextDatum(reason);
+	else
+		nulls[3] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}

@@ -1,0 +1,29 @@
+/*
+ * charge.h
+ *		Shared pieces of the charging functions.
+ */
+#ifndef QUOTA_CHARGE_H
+#define QUOTA_CHARGE_H
+
+#include "catalog.h"
+#include "pools.h"
+
+/* How a request's pool was chosen. */
+typedef struct RequestTarget
+{
+	char	   *user_id;
+	QuotaModel *model;
+	PoolInfo	pool;
+} RequestTarget;
+
+extern void QuotaRaiseInsufficient(const RequestTarget *target, Credits cost,
+								   const EscrowState *state, bool member_limit,
+								   Credits usage);
+extern const char *QuotaRefusal(const RequestTarget *target);
+extern void QuotaRequireUsable(const RequestTarget *target);
+extern void QuotaChoosePool(RequestTarget *target, const char *explicit_pool);
+extern bool QuotaMemberLimitFits(const RequestTarget *target, Credits amount,
+								 Credits *usage);
+extern int	QuotaExpireHolds(const char *pool);
+
+#endif							/* QUOTA_CHARGE_H */

@@ -1,0 +1,599 @@
+/*
+ * escrow.c
+ *		Pool balances kept exact without a row lock per charge.
+ *
+ * Design of the charge path's money check (read this before changing it)
+ * -----------------------------------------------------------------------
+ * The ledger (quota.ledger) is the only record of money: a pool's balance is
+ * the sum of its committed ledger amounts.  Summing on every charge would be
+ * slow, and keeping the balance in one table row would put every user of a
+ * shared pool behind that row's lock until its commit record is flushed.  So
+ * when quota is in shared_preload_libraries, each pool has an escrow entry in
+ * shared memory:
+ *
+ *		committed		sum of the pool's committed ledger amounts
+ *		pending_debit	debits of transactions still in flight
+ *		held			committed, unreleased reservation holds
+ *		pending_hold	holds of transactions still in flight
+ *
+ *		available = committed - pending_debit - held - pending_hold
+ *
+ * A debit is admitted by one compare-and-add under the entry's spinlock: if
+ * the amount fits in available it is added to pending_debit at once, so every
+ * concurrent transaction sees it and none can spend the same credits.  The
+ * ledger row is inserted afterwards, in the same transaction.  At commit
+ * (XACT_EVENT_COMMIT, after the commit record is durable) the amount moves
+ * from pending_debit to committed; at abort (or subtransaction abort) it is
+ * simply dropped.  Credits (top-ups, grants, resets) and released holds only
+ * take effect at commit, so nothing can spend money that might yet vanish.
+ * Hence available never goes below zero except by the forced debit of a
+ * settled overrun, and the committed figure always equals the sum of the
+ * committed ledger, whatever the interleaving.
+ *
+ * Locks: the hash table is protected by one LWLock (shared to look up,
+ * exclusive to add an entry); each entry's counters by its own spinlock, held
+ * for a few instructions and never while anything else is acquired.  No
+ * heavyweight lock is taken on the hot path, so the charge path cannot
+ * deadlock on escrow state.  Shared memory is lost in a crash; an entry is
+ * rebuilt from the ledger (and the active reservations) the first time a pool
+ * is touched, under a transaction advisory lock on the pool so that only one
+ * backend rebuilds it.  No transaction can have uncommitted ledger rows for a
+ * pool without an entry, because every ledger write passes through here first.
+ *
+ * Entries are keyed by database, the OID of quota.ledger (new for every
+ * CREATE EXTENSION, so a dropped and re-created extension never sees stale
+ * figures) and pool id.
+ *
+ * Without shared_preload_libraries the same functions fall back to a locked
+ * mode: a transaction advisory lock on the pool serialises its writers and
+ * the balance is summed from the ledger.  Exact, but slower.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "escrow.h"
+#include "quota.h"
+
+/* Advisory lock namespace of quota (field4 of the lock tag): "QU". */
+#define QUOTA_LOCK_SPACE	0x5155
+
+typedef struct EscrowKey
+{
+	Oid			dbid;
+	Oid			ledger;
+	int64		pool_id;
+} EscrowKey;
+
+typedef struct EscrowEntry
+{
+	EscrowKey	key;
+	slock_t		mutex;
+	int64		committed;
+	int64		pending_debit;
+	int64		held;
+	int64		pending_hold;
+} EscrowEntry;
+
+typedef struct EscrowShared
+{
+	LWLock	   *lock;
+} EscrowShared;
+
+/* One transaction's not yet committed change to one pool. */
+typedef struct PendingOp
+{
+	EscrowEntry *entry;			/* NULL in locked mode */
+	int64		pool_id;
+	int			nest_level;
+	int64		debit;			/* admitted against available */
+	int64		credit;			/* applied at commit */
+	int64		hold;			/* admitted against available */
+	int64		unhold;			/* released at commit */
+} PendingOp;
+
+static EscrowShared *escrow = NULL;
+static HTAB *escrow_hash = NULL;
+static bool escrow_requested = false;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static PendingOp *pending = NULL;
+static int	npending = 0;
+static int	maxpending = 0;
+
+/* Size of the shared state for quota.max_pools entries. */
+static Size
+EscrowShmemSize(void)
+{
+	return add_size(MAXALIGN(sizeof(EscrowShared)),
+					hash_estimate_size(quota_max_pools, sizeof(EscrowEntry)));
+}
+
+/* Ask the postmaster for the escrow's shared memory and lock. */
+static void
+EscrowShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(EscrowShmemSize());
+	RequestNamedLWLockTranche("quota escrow", 1);
+}
+
+/* Attach to (or create) the escrow's shared memory. */
+static void
+EscrowShmemStartup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	escrow = ShmemInitStruct("quota escrow", sizeof(EscrowShared), &found);
+	if (!found)
+		escrow->lock = &(GetNamedLWLockTranche("quota escrow"))->lock;
+	info.keysize = sizeof(EscrowKey);
+	info.entrysize = sizeof(EscrowEntry);
+	escrow_hash = ShmemInitHash("quota escrow pools", quota_max_pools,
+								quota_max_pools, &info,
+								HASH_ELEM | HASH_BLOBS);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Release the in-flight amounts of ops at or above a nesting level. */
+static void
+EscrowForget(int from_level)
+{
+	int			keep = 0;
+
+	for (int i = 0; i < npending; i++)
+	{
+		PendingOp  *op = &pending[i];
+
+		if (op->nest_level >= from_level)
+		{
+			if (op->entry)
+			{
+				SpinLockAcquire(&op->entry->mutex);
+				op->entry->pending_debit -= op->debit;
+				op->entry->pending_hold -= op->hold;
+				SpinLockRelease(&op->entry->mutex);
+			}
+			continue;
+		}
+		pending[keep++] = *op;
+	}
+	npending = keep;
+}
+
+/* Make every pending op of the transaction part of the committed figures. */
+static void
+EscrowApplyCommit(void)
+{
+	for (int i = 0; i < npending; i++)
+	{
+		PendingOp  *op = &pending[i];
+
+		if (!op->entry)
+			continue;
+		SpinLockAcquire(&op->entry->mutex);
+		op->entry->committed += op->credit - op->debit;
+		op->entry->pending_debit -= op->debit;
+		op->entry->held += op->hold - op->unhold;
+		op->entry->pending_hold -= op->hold;
+		SpinLockRelease(&op->entry->mutex);
+	}
+	npending = 0;
+}
+
+/* Transaction callback: apply at commit, drop at abort, refuse PREPARE. */
+static void
+EscrowXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			EscrowApplyCommit();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			EscrowForget(0);
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (npending > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that has moved quota"),
+						 errdetail("Quota balances are settled at commit and cannot wait for a two-phase commit."),
+						 errhint("Commit the transaction directly.")));
+			break;
+		default:
+			break;
+	}
+}
+
+/* Subtransaction callback: a rolled back savepoint frees its amounts. */
+static void
+EscrowSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		EscrowForget(level);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (int i = 0; i < npending; i++)
+			if (pending[i].nest_level >= level)
+				pending[i].nest_level = level - 1;
+	}
+}
+
+/* Install hooks and callbacks (from _PG_init). */
+void
+EscrowInit(void)
+{
+	if (process_shared_preload_libraries_in_progress)
+	{
+		escrow_requested = true;
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = EscrowShmemRequest;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = EscrowShmemStartup;
+	}
+	RegisterXactCallback(EscrowXactCallback, NULL);
+	RegisterSubXactCallback(EscrowSubXactCallback, NULL);
+}
+
+/* Are balances kept in shared memory (quota was preloaded)? */
+bool
+EscrowIsShared(void)
+{
+	return escrow_requested && escrow_hash != NULL;
+}
+
+/* The OID of quota.ledger, looked up through the syscache on every call. */
+static Oid
+LedgerRelid(void)
+{
+	Oid			nsp = get_namespace_oid("quota", false);
+	Oid			relid = get_relname_relid("ledger", nsp);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "quota.ledger is missing");
+	return relid;
+}
+
+/* Take the pool's transaction advisory lock (rebuild, or locked mode). */
+static void
+LockPool(int64 pool_id)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (pool_id >> 32),
+						 (uint32) pool_id, QUOTA_LOCK_SPACE);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* Run a one-value credits query about a pool through SPI. */
+static int64
+SumForPool(const char *sql, const char *pool)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	int64		result = 0;
+	bool		isnull;
+	int			rc;
+
+	args[0] = CStringGetTextDatum(pool);
+	SPI_connect();
+
+	/*
+	 * Read with the latest snapshot, not the statement's: after waiting for
+	 * the pool's lock we must see what its previous holder committed.
+	 */
+	PushActiveSnapshot(GetLatestSnapshot());
+	rc = SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1);
+	PopActiveSnapshot();
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "quota: could not sum pool \"%s\"", pool);
+	result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		result = 0;
+	SPI_finish();
+	return result;
+}
+
+#define LEDGER_SUM_SQL \
+	"SELECT quota.sum(amount) FROM quota.ledger WHERE pool OPERATOR(pg_catalog.=) $1"
+#define HOLD_SUM_SQL \
+	"SELECT quota.sum(held) FROM quota.reservations " \
+	"WHERE pool OPERATOR(pg_catalog.=) $1 AND settled_at IS NULL"
+
+/* Find the pool's shared entry, rebuilding it from the ledger if missing. */
+static EscrowEntry *
+GetEntry(const EscrowPool *pool)
+{
+	EscrowKey	key;
+	EscrowEntry *entry;
+	bool		found;
+	int64		committed;
+	int64		held;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.ledger = LedgerRelid();
+	key.pool_id = pool->pool_id;
+
+	LWLockAcquire(escrow->lock, LW_SHARED);
+	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
+	LWLockRelease(escrow->lock);
+	if (entry)
+		return entry;
+
+	/* Rebuild: one backend at a time per pool, then look again. */
+	LockPool(pool->pool_id);
+	LWLockAcquire(escrow->lock, LW_SHARED);
+	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
+	LWLockRelease(escrow->lock);
+	if (entry)
+		return entry;
+
+	committed = SumForPool(LEDGER_SUM_SQL, pool->pool);
+	held = SumForPool(HOLD_SUM_SQL, pool->pool);
+
+	LWLockAcquire(escrow->lock, LW_EXCLUSIVE);
+	entry = hash_search(escrow_hash, &key, HASH_ENTER_NULL, &found);
+	if (!entry)
+	{
+		LWLockRelease(escrow->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many pools for quota's shared memory"),
+				 errdetail("quota.max_pools is %d.", quota_max_pools),
+				 errhint("Raise quota.max_pools and restart the server.")));
+	}
+	if (!found)
+	{
+		SpinLockInit(&entry->mutex);
+		entry->committed = committed;
+		entry->pending_debit = 0;
+		entry->held = held;
+		entry->pending_hold = 0;
+	}
+	LWLockRelease(escrow->lock);
+	return entry;
+}
+
+/* The transaction's pending op for a pool at the current level (created). */
+static PendingOp *
+GetOp(EscrowEntry *entry, int64 pool_id)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	for (int i = npending - 1; i >= 0; i--)
+		if (pending[i].pool_id == pool_id && pending[i].entry == entry &&
+			pending[i].nest_level == level)
+			return &pending[i];
+
+	if (npending == maxpending)
+	{
+		int			newmax = maxpending ? maxpending * 2 : 16;
+
+		if (pending == NULL)
+			pending = MemoryContextAlloc(TopMemoryContext,
+										 newmax * sizeof(PendingOp));
+		else
+			pending = repalloc(pending, newmax * sizeof(PendingOp));
+		maxpending = newmax;
+	}
+	memset(&pending[npending], 0, sizeof(PendingOp));
+	pending[npending].entry = entry;
+	pending[npending].pool_id = pool_id;
+	pending[npending].nest_level = level;
+	return &pending[npending++];
+}
+
+/* Sum this transaction's pending ops on one pool. */
+static void
+OwnPending(EscrowEntry *entry, int64 pool_id, PendingOp *own)
+{
+	memset(own, 0, sizeof(PendingOp));
+	for (int i = 0; i < npending; i++)
+		if (pending[i].pool_id == pool_id && pending[i].entry == entry)
+		{
+			own->debit += pending[i].debit;
+			own->credit += pending[i].credit;
+			own->hold += pending[i].hold;
+			own->unhold += pending[i].unhold;
+		}
+}
+
+/*
+ * Fill state from an entry as this transaction sees it; the caller holds the
+ * entry's spinlock.  Own debits and holds are already in the entry's pending
+ * totals; own credits and released holds count only for this transaction.
+ */
+static void
+StateFromEntry(EscrowEntry *entry, const PendingOp *own, EscrowState *state)
+{
+	state->balance = entry->committed + own->credit - own->debit;
+	state->held = entry->held + own->hold - own->unhold;
+	state->available = entry->committed - entry->pending_debit
+		- entry->held - entry->pending_hold + own->credit + own->unhold;
+}
+
+/* Locked mode: lock the pool and sum its balance and holds. */
+static void
+LockedState(const EscrowPool *pool, EscrowState *state)
+{
+	LockPool(pool->pool_id);
+	state->balance = SumForPool(LEDGER_SUM_SQL, pool->pool);
+	state->held = SumForPool(HOLD_SUM_SQL, pool->pool);
+	state->available = state->balance - state->held;
+}
+
+/* Read a pool's balance, holds and availability as this transaction sees them. */
+void
+EscrowRead(const EscrowPool *pool, EscrowState *state)
+{
+	EscrowEntry *entry;
+	PendingOp	own;
+
+	if (!EscrowIsShared())
+	{
+		LockedState(pool, state);
+		return;
+	}
+	entry = GetEntry(pool);
+	OwnPending(entry, pool->pool_id, &own);
+	SpinLockAcquire(&entry->mutex);
+	StateFromEntry(entry, &own, state);
+	SpinLockRelease(&entry->mutex);
+}
+
+/*
+ * Admit a debit of amount if it fits in available (always when force).
+ * Returns false, changing nothing, when it does not fit.  The caller then
+ * writes the ledger row in the same transaction.
+ */
+bool
+EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
+			EscrowState *after)
+{
+	EscrowEntry *entry;
+	PendingOp  *op;
+	PendingOp	own;
+	bool		ok;
+
+	Assert(amount >= 0);
+	if (!EscrowIsShared())
+	{
+		LockedState(pool, after);
+		if (!force && after->available < amount)
+			return false;
+		after->balance -= amount;
+		after->available -= amount;
+		return true;
+	}
+
+	entry = GetEntry(pool);
+	op = GetOp(entry, pool->pool_id);
+	OwnPending(entry, pool->pool_id, &own);
+
+	SpinLockAcquire(&entry->mutex);
+	StateFromEntry(entry, &own, after);
+	ok = force || after->available >= amount;
+	if (ok)
+	{
+		entry->pending_debit += amount;
+		op->debit += amount;
+		after->balance -= amount;
+		after->available -= amount;
+	}
+	SpinLockRelease(&entry->mutex);
+	return ok;
+}
+
+/* Record a credit to the pool; it becomes spendable when the transaction commits. */
+void
+EscrowCredit(const EscrowPool *pool, Credits amount)
+{
+	EscrowEntry *entry;
+	PendingOp  *op;
+	int64		committed;
+
+	Assert(amount >= 0);
+	if (!EscrowIsShared())
+	{
+		EscrowState st;
+
+		LockedState(pool, &st);
+		(void) CreditsAdd(st.balance, amount);
+		return;
+	}
+	entry = GetEntry(pool);
+	op = GetOp(entry, pool->pool_id);
+	SpinLockAcquire(&entry->mutex);
+	committed = entry->committed;
+	SpinLockRelease(&entry->mutex);
+	/* the balance after commit must stay in range (raises 22003) */
+	(void) CreditsAdd(CreditsAdd(committed, op->credit), amount);
+	op->credit += amount;
+}
+
+/* Admit a hold of amount if it fits in available; false changes nothing. */
+bool
+EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
+{
+	EscrowEntry *entry;
+	PendingOp  *op;
+	PendingOp	own;
+	bool		ok;
+
+	Assert(amount >= 0);
+	if (!EscrowIsShared())
+	{
+		LockedState(pool, after);
+		if (after->available < amount)
+			return false;
+		after->held += amount;
+		after->available -= amount;
+		return true;
+	}
+
+	entry = GetEntry(pool);
+	op = GetOp(entry, pool->pool_id);
+	OwnPending(entry, pool->pool_id, &own);
+
+	SpinLockAcquire(&entry->mutex);
+	StateFromEntry(entry, &own, after);
+	ok = after->available >= amount;
+	if (ok)
+	{
+		entry->pending_hold += amount;
+		op->hold += amount;
+		after->held += amount;
+		after->available -= amount;
+	}
+	SpinLockRelease(&entry->mutex);
+	return ok;
+}
+
+/* Release a hold; the credits become available when the transaction commits. */
+void
+EscrowUnhold(const EscrowPool *pool, Credits amount)
+{
+	EscrowEntry *entry;
+	PendingOp  *op;
+
+	Assert(amount >= 0);
+	if (!EscrowIsShared())
+	{
+		LockPool(pool->pool_id);
+		return;
+	}
+	entry = GetEntry(pool);
+	op = GetOp(entry, pool->pool_id);
+	op->unhold += amount;
+}

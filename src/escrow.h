@@ -1,0 +1,36 @@
+/*
+ * escrow.h
+ *		Pool balances, holds and in-flight amounts: the part of the charge
+ *		path that decides whether money is there (see escrow.c).
+ */
+#ifndef QUOTA_ESCROW_H
+#define QUOTA_ESCROW_H
+
+#include "credits.h"
+
+/* What a pool has, as seen by the calling transaction. */
+typedef struct EscrowState
+{
+	Credits		balance;		/* committed ledger sum plus own changes */
+	Credits		held;			/* active holds, own included */
+	Credits		available;		/* balance - held - others' in-flight debits */
+} EscrowState;
+
+/* A pool as the escrow knows it. */
+typedef struct EscrowPool
+{
+	int64		pool_id;
+	const char *pool;
+} EscrowPool;
+
+extern void EscrowInit(void);
+extern bool EscrowIsShared(void);
+
+extern bool EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
+						EscrowState *after);
+extern void EscrowCredit(const EscrowPool *pool, Credits amount);
+extern bool EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after);
+extern void EscrowUnhold(const EscrowPool *pool, Credits amount);
+extern void EscrowRead(const EscrowPool *pool, EscrowState *state);
+
+#endif							/* QUOTA_ESCROW_H */

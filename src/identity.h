@@ -1,0 +1,13 @@
+/*
+ * identity.h
+ *		Who a call acts for: the SPEC's identity rule.
+ */
+#ifndef QUOTA_IDENTITY_H
+#define QUOTA_IDENTITY_H
+
+#include "fmgr.h"
+
+extern char *QuotaResolveUser(FunctionCallInfo fcinfo, int argno);
+extern bool QuotaCallerIsAdmin(void);
+
+#endif							/* QUOTA_IDENTITY_H */

@@ -1,0 +1,499 @@
+/*
+ * pools.c
+ *		Pool lookups, access rules, active pools and non-charge ledger
+ *		entries, shared by the charging functions.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "identity.h"
+#include "pools.h"
+#include "quota.h"
+
+PG_FUNCTION_INFO_V1(quota_pool_money);
+PG_FUNCTION_INFO_V1(quota_post);
+PG_FUNCTION_INFO_V1(quota_switch);
+PG_FUNCTION_INFO_V1(quota_active_pool);
+
+/* The OID of quota.credits, through the syscache (changes if the extension is re-created). */
+Oid
+QuotaCreditsType(void)
+{
+	Oid			nsp = get_namespace_oid("quota", false);
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum("credits"),
+										ObjectIdGetDatum(nsp));
+
+	if (!OidIsValid(typid))
+		elog(ERROR, "quota: type quota.credits is missing");
+	return typid;
+}
+
+/*
+ * Execute a kept statement (prepared on first use, and again if the
+ * extension was re-created since); returns SPI_processed.
+ */
+int
+QuotaExec(QuotaQuery *query, Datum *values, const char *nulls, long count)
+{
+	Oid			credits = QuotaCreditsType();
+	int			rc;
+
+	if (query->plan != NULL && query->credits_type != credits)
+	{
+		SPI_freeplan(query->plan);
+		query->plan = NULL;
+	}
+	if (query->plan == NULL)
+	{
+		Oid			types[lengthof(query->types)];
+		SPIPlanPtr	plan;
+
+		for (int i = 0; i < query->nargs; i++)
+			types[i] = query->types[i] == CREDITSARG ? credits : query->types[i];
+		plan = SPI_prepare(query->sql, query->nargs, types);
+		if (plan == NULL)
+			elog(ERROR, "quota: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "quota: SPI_keepplan failed");
+		query->plan = plan;
+		query->credits_type = credits;
+	}
+	rc = SPI_execute_plan(query->plan, values, nulls, false, count);
+	if (rc < 0)
+		elog(ERROR, "quota: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return (int) SPI_processed;
+}
+
+/* A column of the last result as a C string (NULL for SQL NULL). */
+char *
+QuotaGetText(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+/* A column of the last result as a Datum. */
+Datum
+QuotaGetDatum(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+/* Take a transaction advisory lock on a text key in one of quota's spaces. */
+void
+QuotaLockKey(const char *key, uint16 space)
+{
+	LOCKTAG		tag;
+	uint64		h = hash_bytes_extended((const unsigned char *) key,
+										(int) strlen(key), 0x51554f5441ULL);
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, space);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+static QuotaQuery pool_exists_q = {
+	"SELECT 1 FROM quota.pool_defs WHERE pool OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+/* Raise 42704 unless the pool exists (caller is connected to SPI). */
+void
+QuotaCheckPoolExists(const char *pool)
+{
+	Datum		v[1] = {CStringGetTextDatum(pool)};
+	bool		connected = (SPI_connect() == SPI_OK_CONNECT);
+
+	if (QuotaExec(&pool_exists_q, v, NULL, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pool \"%s\" does not exist", pool),
+				 errhint("Pools are listed in quota.pools.")));
+	if (connected)
+		SPI_finish();
+}
+
+static QuotaQuery user_exists_q = {
+	"SELECT 1 FROM quota.users WHERE user_id OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+/* Raise 42704 unless the user is in the directory. */
+void
+QuotaCheckUserExists(const char *user_id)
+{
+	Datum		v[1] = {CStringGetTextDatum(user_id)};
+
+	if (QuotaExec(&user_exists_q, v, NULL, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("user \"%s\" does not exist", user_id),
+				 errhint("Register users with quota_set_user().")));
+}
+
+/* One statement: the pool's configuration and the user's role in it. */
+static QuotaQuery load_pool_q = {
+	"SELECT p.pool_id, p.pool, p.kind, p.owner, p.allowance, p.enabled, "
+	"       p.next_reset_at, p.period_start, "
+	"       coalesce(m.member_limit, p.member_limit), p.models, "
+	"       CASE WHEN p.owner OPERATOR(pg_catalog.=) $2 THEN 'owner' "
+	"            WHEN m.role IS NOT NULL THEN m.role "
+	"            WHEN EXISTS (SELECT FROM quota.pool_groups g, quota.users u "
+	"                         WHERE u.user_id OPERATOR(pg_catalog.=) $2 "
+	"                           AND g.pool OPERATOR(pg_catalog.=) p.pool "
+	"                           AND g.group_name OPERATOR(pg_catalog.=) ANY (u.groups)) "
+	"            THEN 'member' END "
+	"FROM quota.pool_defs p "
+	"LEFT JOIN quota.pool_members m ON m.pool OPERATOR(pg_catalog.=) p.pool "
+	"     AND m.user_id OPERATOR(pg_catalog.=) $2 "
+	"WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, TEXTOID}
+};
+
+/*
+ * Load a pool and the user's role in it; false when the pool does not exist.
+ * Strings live in the SPI procedure context: use them before SPI_finish.
+ */
+bool
+QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info)
+{
+	Datum		v[2] = {CStringGetTextDatum(pool), CStringGetTextDatum(user_id)};
+	bool		isnull;
+	Datum		d;
+
+	memset(info, 0, sizeof(PoolInfo));
+	if (QuotaExec(&load_pool_q, v, NULL, 1) == 0)
+		return false;
+
+	info->pool_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
+	info->pool = QuotaGetText(0, 2);
+	info->kind = QuotaGetText(0, 3);
+	info->owner = QuotaGetText(0, 4);
+	info->allowance = DatumGetCredits(QuotaGetDatum(0, 5, &isnull));
+	info->enabled = DatumGetBool(QuotaGetDatum(0, 6, &isnull));
+	d = QuotaGetDatum(0, 7, &isnull);
+	info->has_next_reset = !isnull;
+	info->next_reset_at = isnull ? 0 : DatumGetTimestampTz(d);
+	info->period_start = DatumGetTimestampTz(QuotaGetDatum(0, 8, &isnull));
+	d = QuotaGetDatum(0, 9, &isnull);
+	info->has_member_limit = !isnull;
+	info->member_limit = isnull ? 0 : DatumGetCredits(d);
+	d = QuotaGetDatum(0, 10, &isnull);
+	info->models = isnull ? (Datum) 0 : PointerGetDatum(DatumGetArrayTypePCopy(d));
+	info->role = QuotaGetText(0, 11);
+	return true;
+}
+
+/* Does the pool's model list permit the model (NULL list: every model)? */
+bool
+QuotaPoolPermits(const PoolInfo *info, const char *model)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (info->models == (Datum) 0)
+		return true;
+	arr = DatumGetArrayTypeP(info->models);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i] && strcmp(TextDatumGetCString(elems[i]), model) == 0)
+			return true;
+	return false;
+}
+
+static QuotaQuery active_q = {
+	"SELECT s.active_pool FROM quota.user_state s "
+	"WHERE s.user_id OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+static QuotaQuery default_pool_q = {
+	"SELECT u.pool FROM quota._usable_pools($1) u "
+	"JOIN quota.pool_defs p ON p.pool OPERATOR(pg_catalog.=) u.pool "
+	"ORDER BY NOT (p.kind OPERATOR(pg_catalog.=) 'personal' "
+	"              AND p.owner OPERATOR(pg_catalog.=) $1), "
+	"         p.kind OPERATOR(pg_catalog.<>) 'shared', "
+	"         NOT p.enabled, u.pool COLLATE \"C\" LIMIT 1",
+	1, {TEXTOID}
+};
+
+/*
+ * The user's active pool: the last switch (while still usable), else the
+ * personal pool, else the first usable shared pool by name; NULL if none.
+ */
+char *
+QuotaActivePool(const char *user_id, bool *explicit_choice)
+{
+	Datum		v[1] = {CStringGetTextDatum(user_id)};
+
+	*explicit_choice = false;
+	if (QuotaExec(&active_q, v, NULL, 1) == 1)
+	{
+		char	   *pool = QuotaGetText(0, 1);
+		PoolInfo	info;
+
+		if (QuotaLoadPool(pool, user_id, &info) && info.role != NULL)
+		{
+			*explicit_choice = true;
+			return pool;
+		}
+	}
+	if (QuotaExec(&default_pool_q, v, NULL, 1) == 1)
+		return QuotaGetText(0, 1);
+	return NULL;
+}
+
+static QuotaQuery reset_q = {
+	"SELECT quota._apply_reset($1, false)",
+	1, {TEXTOID}
+};
+
+/* Apply a due reset before the pool is used, then reload it. */
+void
+QuotaResetIfDue(PoolInfo *info, const char *user_id)
+{
+	Datum		v[1];
+
+	if (!info->has_next_reset ||
+		info->next_reset_at > GetCurrentTransactionStartTimestamp())
+		return;
+	v[0] = CStringGetTextDatum(info->pool);
+	QuotaExec(&reset_q, v, NULL, 1);
+	if (!QuotaLoadPool(TextDatumGetCString(v[0]), user_id, info))
+		elog(ERROR, "quota: pool vanished during reset");
+}
+
+/* The escrow's view of a loaded pool. */
+EscrowPool
+QuotaEscrowPool(const PoolInfo *info)
+{
+	EscrowPool	p;
+
+	p.pool_id = info->pool_id;
+	p.pool = info->pool;
+	return p;
+}
+
+static QuotaQuery member_usage_q = {
+	"SELECT coalesce(-quota.sum(l.amount), '0') "
+	"       OPERATOR(quota.+) coalesce((SELECT quota.sum(r.held) FROM quota.reservations r "
+	"            WHERE r.pool OPERATOR(pg_catalog.=) $1 AND r.user_id OPERATOR(pg_catalog.=) $2 "
+	"              AND r.settled_at IS NULL), '0') "
+	"FROM quota.ledger l WHERE l.pool OPERATOR(pg_catalog.=) $1 "
+	"  AND l.user_id OPERATOR(pg_catalog.=) $2 AND l.kind OPERATOR(pg_catalog.=) 'charge' "
+	"  AND l.at OPERATOR(pg_catalog.>=) $3",
+	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}
+};
+
+/* The member's usage this period plus their active holds. */
+Credits
+QuotaMemberUsage(const PoolInfo *info, const char *user_id)
+{
+	Datum		v[3] = {CStringGetTextDatum(info->pool), CStringGetTextDatum(user_id),
+	TimestampTzGetDatum(info->period_start)};
+	bool		isnull;
+	Datum		d;
+
+	QuotaExec(&member_usage_q, v, NULL, 1);
+	d = QuotaGetDatum(0, 1, &isnull);
+	return isnull ? 0 : DatumGetCredits(d);
+}
+
+/* SQL: quota._pool_money(pool) -> (balance, held, available). */
+Datum
+quota_pool_money(PG_FUNCTION_ARGS)
+{
+	char	   *pool = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TupleDesc	tupdesc;
+	PoolInfo	info;
+	EscrowPool	ep;
+	EscrowState st;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	SPI_connect();
+	if (!QuotaLoadPool(pool, "", &info))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pool \"%s\" does not exist", pool),
+				 errhint("Pools are listed in quota.pools.")));
+	ep = QuotaEscrowPool(&info);
+	EscrowRead(&ep, &st);
+	SPI_finish();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "quota_pool_money: return type must be a row type");
+	values[0] = CreditsGetDatum(st.balance);
+	values[1] = CreditsGetDatum(st.held);
+	values[2] = CreditsGetDatum(st.available);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}
+
+static QuotaQuery post_q = {
+	"INSERT INTO quota.ledger (pool, user_id, kind, amount, note) "
+	"VALUES ($1, $2, $3, $4, $5) RETURNING entry_id",
+	5, {TEXTOID, TEXTOID, TEXTOID, CREDITSARG, TEXTOID}
+};
+
+/*
+ * SQL: quota._post(pool, kind, amount, user_id, note): a grant, top-up,
+ * adjustment or reset entry.  Credits wait for commit; debits are forced
+ * (an administrator's correction may take available below zero).
+ */
+Datum
+quota_post(PG_FUNCTION_ARGS)
+{
+	char	   *pool;
+	char	   *kind;
+	Credits		amount;
+	PoolInfo	info;
+	EscrowPool	ep;
+	EscrowState st;
+	Datum		v[5];
+	char		n[6] = "     ";
+	bool		isnull;
+	int64		entry_id;
+
+	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
+	QUOTA_REQUIRE_ARG(fcinfo, 1, "kind");
+	QUOTA_REQUIRE_ARG(fcinfo, 2, "amount");
+	pool = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	amount = PG_GETARG_CREDITS(2);
+
+	SPI_connect();
+	if (!QuotaLoadPool(pool, "", &info))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pool \"%s\" does not exist", pool)));
+	ep = QuotaEscrowPool(&info);
+	if (amount >= 0)
+		EscrowCredit(&ep, amount);
+	else
+		(void) EscrowDebit(&ep, -amount, true, &st);
+
+	v[0] = PG_GETARG_DATUM(0);
+	v[1] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
+	n[1] = PG_ARGISNULL(3) ? 'n' : ' ';
+	v[2] = PG_GETARG_DATUM(1);
+	v[3] = CreditsGetDatum(amount);
+	v[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	n[4] = PG_ARGISNULL(4) ? 'n' : ' ';
+	QuotaExec(&post_q, v, n, 0);
+	entry_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
+	SPI_finish();
+	(void) kind;
+	PG_RETURN_INT64(entry_id);
+}
+
+static QuotaQuery switch_q = {
+	"INSERT INTO quota.user_state AS s (user_id, active_pool) VALUES ($1, $2) "
+	"ON CONFLICT (user_id) DO UPDATE SET active_pool = excluded.active_pool, "
+	"switched_at = pg_catalog.now()",
+	2, {TEXTOID, TEXTOID}
+};
+
+/* Raise QU003: the user cannot use the pool. */
+static void
+NoAccess(const char *user_id, const char *pool)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_QUOTA_POOL_ACCESS),
+			 errmsg("user \"%s\" cannot use pool \"%s\"", user_id, pool),
+			 errdetail("The user is neither a member of the pool, nor in a group granted it, nor its owner."),
+			 errhint("quota.my_pools lists the pools the user can use.")));
+}
+
+/*
+ * SQL: quota_switch(pool, user_id) -> (pool, available, next_reset_at).
+ * Takes effect for new requests at once; reservations keep their pool.
+ */
+Datum
+quota_switch(PG_FUNCTION_ARGS)
+{
+	char	   *pool;
+	char	   *user_id;
+	PoolInfo	info;
+	EscrowPool	ep;
+	EscrowState st;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	Datum		v[2];
+
+	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
+	pool = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	user_id = QuotaResolveUser(fcinfo, 1);
+
+	SPI_connect();
+	QuotaCheckUserExists(user_id);
+	if (!QuotaLoadPool(pool, user_id, &info))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pool \"%s\" does not exist", pool),
+				 errhint("quota.my_pools lists the pools you can use.")));
+	if (info.role == NULL)
+		NoAccess(user_id, pool);
+	if (!info.enabled)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUOTA_POOL_DISABLED),
+				 errmsg("pool \"%s\" is disabled", pool),
+				 errhint("Switch to another pool, or ask its administrator to enable it.")));
+	QuotaResetIfDue(&info, user_id);
+	v[0] = CStringGetTextDatum(user_id);
+	v[1] = CStringGetTextDatum(pool);
+	QuotaExec(&switch_q, v, NULL, 0);
+	ep = QuotaEscrowPool(&info);
+	EscrowRead(&ep, &st);
+	SPI_finish();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "quota_switch: return type must be a row type");
+	values[0] = CStringGetTextDatum(pool);
+	values[1] = CreditsGetDatum(st.available);
+	values[2] = TimestampTzGetDatum(info.next_reset_at);
+	nulls[2] = !info.has_next_reset;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}
+
+/* SQL: quota_active_pool(user_id) -> the pool new requests are billed to. */
+Datum
+quota_active_pool(PG_FUNCTION_ARGS)
+{
+	char	   *user_id = QuotaResolveUser(fcinfo, 0);
+	char	   *pool;
+	bool		explicit_choice;
+	text	   *result = NULL;
+
+	SPI_connect();
+	QuotaCheckUserExists(user_id);
+	pool = QuotaActivePool(user_id, &explicit_choice);
+	if (pool)
+		result = (text *) SPI_palloc(VARHDRSZ + strlen(pool));
+	if (result)
+	{
+		SET_VARSIZE(result, VARHDRSZ + strlen(pool));
+		memcpy(VARDATA(result), pool, strlen(pool));
+	}
+	SPI_finish();
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(result);
+}

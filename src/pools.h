@@ -1,0 +1,65 @@
+/*
+ * pools.h
+ *		Pools, access and the ledger as seen from C: lookups shared by the
+ *		charging functions, and prepared SPI statements.
+ */
+#ifndef QUOTA_POOLS_H
+#define QUOTA_POOLS_H
+
+#include "executor/spi.h"
+#include "datatype/timestamp.h"
+
+#include "credits.h"
+#include "escrow.h"
+
+/* Placeholder for the OID of quota.credits in QuotaQuery.types. */
+#define CREDITSARG	((Oid) 1)
+
+/* A statement prepared once per backend and kept. */
+typedef struct QuotaQuery
+{
+	const char *sql;
+	int			nargs;
+	Oid			types[24];		/* CREDITSARG for quota.credits */
+	SPIPlanPtr	plan;
+	Oid			credits_type;	/* what CREDITSARG meant when prepared */
+} QuotaQuery;
+
+/* A pool's configuration and the caller's relation to it. */
+typedef struct PoolInfo
+{
+	int64		pool_id;
+	char	   *pool;
+	char	   *kind;
+	char	   *owner;			/* NULL for most shared pools */
+	Credits		allowance;
+	bool		enabled;
+	bool		has_next_reset;
+	TimestampTz next_reset_at;
+	TimestampTz period_start;
+	bool		has_member_limit;
+	Credits		member_limit;	/* the member's own limit, else the pool's */
+	Datum		models;			/* text[] or 0 for every model */
+	char	   *role;			/* owner, admin, member, or NULL: no access */
+} PoolInfo;
+
+extern int	QuotaExec(QuotaQuery *query, Datum *values, const char *nulls,
+					  long count);
+extern char *QuotaGetText(int row, int col);
+extern Oid	QuotaCreditsType(void);
+extern Datum QuotaGetDatum(int row, int col, bool *isnull);
+
+extern void QuotaCheckPoolExists(const char *pool);
+extern void QuotaCheckUserExists(const char *user_id);
+extern bool QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info);
+extern bool QuotaPoolPermits(const PoolInfo *info, const char *model);
+extern char *QuotaActivePool(const char *user_id, bool *explicit_choice);
+extern void QuotaResetIfDue(PoolInfo *info, const char *user_id);
+extern EscrowPool QuotaEscrowPool(const PoolInfo *info);
+extern Credits QuotaMemberUsage(const PoolInfo *info, const char *user_id);
+extern void QuotaLockKey(const char *key, uint16 space);
+
+#define QUOTA_LOCK_REQUEST	0x5156
+#define QUOTA_LOCK_MEMBER	0x5157
+
+#endif							/* QUOTA_POOLS_H */

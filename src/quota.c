@@ -1,0 +1,52 @@
+/*
+ * quota.c
+ *		Module entry point: GUCs, shared memory hooks and transaction
+ *		callbacks of the quota extension.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "escrow.h"
+#include "quota.h"
+
+PG_MODULE_MAGIC;
+
+int			quota_max_pools = 100000;
+char	   *quota_user_id = NULL;
+
+void		_PG_init(void);
+
+/* Define the quota.* GUCs and, when preloaded, ask for shared memory. */
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("quota.user_id",
+							   "The user that quota_app or quota_admin sessions act for.",
+							   "Ignored unless the role is a member of quota_app or quota_admin; "
+							   "other roles naming another user get an error.",
+							   &quota_user_id,
+							   NULL,
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	/* a server-start setting can only be defined while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("quota.max_pools",
+								"Pools whose balances are kept in shared memory.",
+								"Needs quota in shared_preload_libraries; takes effect at server start.",
+								&quota_max_pools,
+								100000,
+								100,
+								10000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("quota");
+
+	EscrowInit();
+}

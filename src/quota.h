@@ -1,0 +1,39 @@
+/*
+ * quota.h
+ *		Shared declarations of the quota extension: SQLSTATEs, GUCs and
+ *		the one place for PostgreSQL version shims.
+ */
+#ifndef QUOTA_H
+#define QUOTA_H
+
+#include "utils/elog.h"
+
+#if PG_VERSION_NUM < 150000
+#error "quota requires PostgreSQL 15 or later"
+#endif
+
+#ifndef HAVE_INT128
+#error "quota requires a compiler with 128-bit integer support"
+#endif
+
+/* Custom SQLSTATEs of the contract (class QU). */
+#define ERRCODE_QUOTA_INSUFFICIENT		MAKE_SQLSTATE('Q','U','0','0','1')
+#define ERRCODE_QUOTA_MODEL_NOT_PERMITTED	MAKE_SQLSTATE('Q','U','0','0','2')
+#define ERRCODE_QUOTA_POOL_ACCESS		MAKE_SQLSTATE('Q','U','0','0','3')
+#define ERRCODE_QUOTA_POOL_DISABLED		MAKE_SQLSTATE('Q','U','0','0','4')
+#define ERRCODE_QUOTA_REQUEST_REUSED	MAKE_SQLSTATE('Q','U','0','0','5')
+
+/* GUCs (quota.c). */
+extern int	quota_max_pools;
+
+/* Raise 22004 naming the argument when a required argument is NULL. */
+#define QUOTA_REQUIRE_ARG(fcinfo, n, name) \
+	do { \
+		if (PG_ARGISNULL(n)) \
+			ereport(ERROR, \
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), \
+					 errmsg("argument \"%s\" must not be null", (name)), \
+					 errhint("Pass a value for \"%s\".", (name)))); \
+	} while (0)
+
+#endif							/* QUOTA_H */

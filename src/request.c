@@ -1,0 +1,105 @@
+/*
+ * request.c
+ *		Which pool pays for a request, and whether it may: the access,
+ *		enablement, model and member-limit rules shared by quota_check,
+ *		quota_reserve and quota_charge.
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+
+#include "charge.h"
+#include "quota.h"
+
+/*
+ * Choose the pool (explicit argument, else the active pool) and load it with
+ * the user's role.  Raises 42704 for an unknown pool, QU003 when the user has
+ * no pool at all.  The caller is connected to SPI.
+ */
+void
+QuotaChoosePool(RequestTarget *target, const char *explicit_pool)
+{
+	const char *pool = explicit_pool;
+	bool		explicit_choice;
+
+	if (pool == NULL)
+	{
+		pool = QuotaActivePool(target->user_id, &explicit_choice);
+		if (pool == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_QUOTA_POOL_ACCESS),
+					 errmsg("user \"%s\" has no pool to use", target->user_id),
+					 errdetail("The user is not a member of any pool and has no personal pool."),
+					 errhint("Ask a pool administrator to add the user, or grant a pool to one of the user's groups.")));
+	}
+	if (!QuotaLoadPool(pool, target->user_id, &target->pool))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pool \"%s\" does not exist", pool),
+				 errhint("quota.my_pools lists the pools you can use.")));
+}
+
+/* The first rule refusing a new request (NULL if none): for quota_check. */
+const char *
+QuotaRefusal(const RequestTarget *target)
+{
+	if (target->pool.role == NULL)
+		return "user cannot use this pool";
+	if (!target->pool.enabled)
+		return "pool is disabled";
+	if (!target->model->enabled)
+		return "model is disabled";
+	if (!QuotaPoolPermits(&target->pool, target->model->model))
+		return "model is not permitted by this pool";
+	return NULL;
+}
+
+/* Raise QU003, QU004 or QU002 when a new request may not use the pool. */
+void
+QuotaRequireUsable(const RequestTarget *target)
+{
+	const PoolInfo *p = &target->pool;
+
+	if (p->role == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUOTA_POOL_ACCESS),
+				 errmsg("user \"%s\" cannot use pool \"%s\"", target->user_id, p->pool),
+				 errdetail("The user is neither a member of the pool, nor in a group granted it, nor its owner."),
+				 errhint("quota.my_pools lists the pools the user can use.")));
+	if (!p->enabled)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUOTA_POOL_DISABLED),
+				 errmsg("pool \"%s\" is disabled", p->pool),
+				 errhint("Switch to another pool, or ask the pool's administrator to enable it.")));
+	if (!target->model->enabled)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUOTA_MODEL_NOT_PERMITTED),
+				 errmsg("model \"%s\" is disabled", target->model->model),
+				 errhint("Choose another model from quota.models.")));
+	if (!QuotaPoolPermits(p, target->model->model))
+		ereport(ERROR,
+				(errcode(ERRCODE_QUOTA_MODEL_NOT_PERMITTED),
+				 errmsg("model \"%s\" is not permitted by pool \"%s\"",
+						target->model->model, p->pool),
+				 errdetail("The pool pays only for the models in its model list."),
+				 errhint("Choose a model the pool permits, or switch to another pool.")));
+}
+
+/*
+ * Does amount fit in the user's member limit (if any)?  Serialises the
+ * member's requests on the pool with a transaction advisory lock, so two
+ * concurrent requests of one member cannot both pass the limit.
+ */
+bool
+QuotaMemberLimitFits(const RequestTarget *target, Credits amount, Credits *usage)
+{
+	char	   *key;
+
+	*usage = 0;
+	if (!target->pool.has_member_limit || amount == 0)
+		return true;
+	key = psprintf(INT64_FORMAT ":%s", target->pool.pool_id, target->user_id);
+	QuotaLockKey(key, QUOTA_LOCK_MEMBER);
+	*usage = QuotaMemberUsage(&target->pool, target->user_id);
+	return CreditsAdd(*usage, amount) <= target->pool.member_limit;
+}

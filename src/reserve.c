@@ -1,0 +1,319 @@
+/*
+ * reserve.c
+ *		Reservations of streaming requests: quota_reserve, quota_release and
+ *		the expiry of holds.  Settlement is in quota_charge (charge.c).
+ *
+ * A reservation row is locked (FOR UPDATE) by whoever ends it (settle,
+ * release, expiry), and its hold is freed only by the one that sees it still
+ * active, so a hold is released exactly once.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "charge.h"
+#include "identity.h"
+#include "quota.h"
+
+PG_FUNCTION_INFO_V1(quota_reserve);
+PG_FUNCTION_INFO_V1(quota_release);
+PG_FUNCTION_INFO_V1(quota_expire_holds);
+
+static QuotaQuery prior_reservation_q = {
+	"SELECT pool, user_id, model, max_input_tokens, max_output_tokens, held, expires_at "
+	"FROM quota.reservations WHERE request_id OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+static QuotaQuery charged_q = {
+	"SELECT 1 FROM quota.ledger WHERE request_id OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}
+};
+
+static QuotaQuery insert_reservation_q = {
+	"INSERT INTO quota.reservations (request_id, pool, user_id, model, "
+	"  max_input_tokens, max_output_tokens, held, expires_at) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, pg_catalog.now() OPERATOR(pg_catalog.+) $8) "
+	"RETURNING expires_at",
+	8, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, CREDITSARG, INTERVALOID}
+};
+
+/* Raise QU005 for a reused request_id. */
+static void
+Reused(const char *request_id, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_QUOTA_REQUEST_REUSED),
+			 errmsg("request_id \"%s\" was already used with different arguments", request_id),
+			 errdetail("%s", detail),
+			 errhint("Use a new request_id for a new request.")));
+}
+
+/* The worst-case final cost of a request of at most these many tokens. */
+static Credits
+WorstCase(const RequestTarget *target, int64 max_in, int64 max_out)
+{
+	QuotaModel	worst = *target->model;
+	QuotaCost	cost;
+
+	/* every input token might be billed at the dearer of the two input prices */
+	worst.input_price = Max(worst.input_price, worst.cached_input_price);
+	QuotaComputeCost(&worst, max_in, 0, max_out, target->pool.pool,
+					 GetCurrentTransactionStartTimestamp(), &cost);
+	return cost.final;
+}
+
+/*
+ * quota_reserve(model, max_input_tokens, max_output_tokens, request_id,
+ *				 user_id, pool, ttl) -> (request_id, pool, held, expires_at)
+ */
+Datum
+quota_reserve(PG_FUNCTION_ARGS)
+{
+	char	   *modelname;
+	char	   *request_id;
+	int64		max_in,
+				max_out;
+	Interval   *ttl;
+	RequestTarget target;
+	Credits		held;
+	TimestampTz expires_at;
+	EscrowPool	ep;
+	EscrowState st;
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	Datum		rv[1];
+	bool		isnull;
+	char	   *pool_name;
+
+	QUOTA_REQUIRE_ARG(fcinfo, 0, "model");
+	QUOTA_REQUIRE_ARG(fcinfo, 1, "max_input_tokens");
+	QUOTA_REQUIRE_ARG(fcinfo, 2, "max_output_tokens");
+	QUOTA_REQUIRE_ARG(fcinfo, 3, "request_id");
+	QUOTA_REQUIRE_ARG(fcinfo, 6, "ttl");
+	modelname = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	max_in = PG_GETARG_INT64(1);
+	max_out = PG_GETARG_INT64(2);
+	request_id = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	ttl = PG_GETARG_INTERVAL_P(6);
+	QuotaCheckTokens(max_in, "max_input_tokens");
+	QuotaCheckTokens(max_out, "max_output_tokens");
+	if (request_id[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request_id must not be empty"),
+				 errhint("Pass a unique id per request, such as a UUID.")));
+	if (ttl->month < 0 || ttl->day < 0 || ttl->time < 0 ||
+		(ttl->month == 0 && ttl->day == 0 && ttl->time == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"ttl\" must be positive"),
+				 errhint("Pass how long the hold may last, such as '15 minutes'.")));
+
+	memset(&target, 0, sizeof(target));
+	memset(&st, 0, sizeof(st));
+	target.user_id = QuotaResolveUser(fcinfo, 4);
+
+	SPI_connect();
+	QuotaLockKey(request_id, QUOTA_LOCK_REQUEST);
+	rv[0] = CStringGetTextDatum(request_id);
+	if (QuotaExec(&prior_reservation_q, rv, NULL, 1) == 1)
+	{
+		char	   *p = QuotaGetText(0, 1);
+
+		if (strcmp(QuotaGetText(0, 2), target.user_id) != 0)
+			Reused(request_id, "The request was reserved for another user.");
+		if (strcmp(QuotaGetText(0, 3), modelname) != 0)
+			Reused(request_id, "The request was reserved for another model.");
+		if (DatumGetInt64(QuotaGetDatum(0, 4, &isnull)) != max_in ||
+			DatumGetInt64(QuotaGetDatum(0, 5, &isnull)) != max_out)
+			Reused(request_id, "The request was reserved with other token limits.");
+		if (!PG_ARGISNULL(5) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(5)), p) != 0)
+			Reused(request_id, "The request was reserved on another pool.");
+		pool_name = SPI_palloc(strlen(p) + 1);
+		strcpy(pool_name, p);
+		held = DatumGetCredits(QuotaGetDatum(0, 6, &isnull));
+		expires_at = DatumGetTimestampTz(QuotaGetDatum(0, 7, &isnull));
+	}
+	else
+	{
+		Datum		iv[8];
+		Credits		usage;
+
+		if (QuotaExec(&charged_q, rv, NULL, 1) == 1)
+			Reused(request_id, "The request was already charged without a reservation.");
+		QuotaCheckUserExists(target.user_id);
+		target.model = QuotaFindModel(modelname, false);
+		QuotaChoosePool(&target, PG_ARGISNULL(5) ? NULL :
+						text_to_cstring(PG_GETARG_TEXT_PP(5)));
+		QuotaRequireUsable(&target);
+		QuotaResetIfDue(&target.pool, target.user_id);
+		held = WorstCase(&target, max_in, max_out);
+
+		ep = QuotaEscrowPool(&target.pool);
+		if (held > 0)
+		{
+			if (!QuotaMemberLimitFits(&target, held, &usage))
+				QuotaRaiseInsufficient(&target, held, &st, true, usage);
+			if (!EscrowHold(&ep, held, &st) &&
+				(QuotaExpireHolds(target.pool.pool) == 0 ||
+				 !EscrowHold(&ep, held, &st)))
+				QuotaRaiseInsufficient(&target, held, &st, false, 0);
+		}
+		iv[0] = rv[0];
+		iv[1] = CStringGetTextDatum(target.pool.pool);
+		iv[2] = CStringGetTextDatum(target.user_id);
+		iv[3] = CStringGetTextDatum(modelname);
+		iv[4] = Int64GetDatum(max_in);
+		iv[5] = Int64GetDatum(max_out);
+		iv[6] = CreditsGetDatum(held);
+		iv[7] = IntervalPGetDatum(ttl);
+		QuotaExec(&insert_reservation_q, iv, NULL, 0);
+		expires_at = DatumGetTimestampTz(QuotaGetDatum(0, 1, &isnull));
+		pool_name = SPI_palloc(strlen(target.pool.pool) + 1);
+		strcpy(pool_name, target.pool.pool);
+	}
+	SPI_finish();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "quota_reserve: return type must be a row type");
+	values[0] = CStringGetTextDatum(request_id);
+	values[1] = CStringGetTextDatum(pool_name);
+	values[2] = CreditsGetDatum(held);
+	values[3] = TimestampTzGetDatum(expires_at);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}
+
+static QuotaQuery lock_reservation_q = {
+	"SELECT r.user_id, r.held, r.settled_at IS NULL, p.pool_id, p.pool "
+	"FROM quota.reservations r JOIN quota.pool_defs p "
+	"  ON p.pool OPERATOR(pg_catalog.=) r.pool "
+	"WHERE r.request_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF r",
+	1, {TEXTOID}
+};
+
+static QuotaQuery end_reservation_q = {
+	"UPDATE quota.reservations SET settled_at = pg_catalog.now(), outcome = $2 "
+	"WHERE request_id OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, TEXTOID}
+};
+
+/* Free the hold of a locked, active reservation and mark how it ended. */
+static void
+EndReservation(Datum request_id, int64 pool_id, char *pool, Credits held,
+			   const char *outcome)
+{
+	EscrowPool	ep;
+	Datum		v[2];
+
+	ep.pool_id = pool_id;
+	ep.pool = pool;
+	EscrowUnhold(&ep, held);
+	v[0] = request_id;
+	v[1] = CStringGetTextDatum(outcome);
+	QuotaExec(&end_reservation_q, v, NULL, 0);
+}
+
+/* quota_release(request_id): free a hold without charging; false if already ended. */
+Datum
+quota_release(PG_FUNCTION_ARGS)
+{
+	char	   *request_id;
+	char	   *user_id;
+	Datum		rv[1];
+	bool		isnull;
+	bool		active;
+
+	QUOTA_REQUIRE_ARG(fcinfo, 0, "request_id");
+	request_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	user_id = QuotaResolveUser(fcinfo, -1);
+
+	SPI_connect();
+	QuotaLockKey(request_id, QUOTA_LOCK_REQUEST);
+	rv[0] = CStringGetTextDatum(request_id);
+	if (QuotaExec(&lock_reservation_q, rv, NULL, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("reservation \"%s\" does not exist", request_id),
+				 errhint("Pass the request_id given to quota_reserve().")));
+	if (strcmp(QuotaGetText(0, 1), user_id) != 0 && !QuotaCallerIsAdmin())
+	{
+		Oid			app = get_role_oid("quota_app", true);
+
+		if (!OidIsValid(app) || !has_privs_of_role(GetOuterUserId(), app))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to release reservation \"%s\"", request_id),
+					 errdetail("The reservation belongs to another user.")));
+	}
+	active = DatumGetBool(QuotaGetDatum(0, 3, &isnull));
+	if (active)
+		EndReservation(rv[0], DatumGetInt64(QuotaGetDatum(0, 4, &isnull)),
+					   QuotaGetText(0, 5),
+					   DatumGetCredits(QuotaGetDatum(0, 2, &isnull)), "released");
+	SPI_finish();
+	PG_RETURN_BOOL(active);
+}
+
+static QuotaQuery expired_q = {
+	"SELECT r.request_id, r.held, p.pool_id, p.pool "
+	"FROM quota.reservations r JOIN quota.pool_defs p "
+	"  ON p.pool OPERATOR(pg_catalog.=) r.pool "
+	"WHERE r.settled_at IS NULL AND r.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
+	"  AND ($1 IS NULL OR r.pool OPERATOR(pg_catalog.=) $1) "
+	"ORDER BY r.request_id FOR UPDATE OF r SKIP LOCKED",
+	1, {TEXTOID}
+};
+
+/*
+ * Release the expired holds of one pool (or of all pools when pool is NULL);
+ * returns how many.  Rows locked by a concurrent settle or release are
+ * skipped: that session ends them.
+ */
+int
+QuotaExpireHolds(const char *pool)
+{
+	Datum		v[1];
+	char		n[2] = " ";
+	int			count;
+	SPITupleTable *expired;
+
+	v[0] = pool ? CStringGetTextDatum(pool) : (Datum) 0;
+	n[0] = pool ? ' ' : 'n';
+	count = QuotaExec(&expired_q, v, n, 0);
+	expired = SPI_tuptable;
+	for (int i = 0; i < count; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = expired->vals[i];
+		TupleDesc	desc = expired->tupdesc;
+
+		EndReservation(SPI_getbinval(tup, desc, 1, &isnull),
+					   DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull)),
+					   SPI_getvalue(tup, desc, 4),
+					   DatumGetCredits(SPI_getbinval(tup, desc, 2, &isnull)),
+					   "expired");
+	}
+	return count;
+}
+
+/* SQL: quota._expire_holds(pool) -> number of expired holds released. */
+Datum
+quota_expire_holds(PG_FUNCTION_ARGS)
+{
+	int			count;
+
+	SPI_connect();
+	count = QuotaExpireHolds(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	SPI_finish();
+	PG_RETURN_INT32(count);
+}

@@ -1,0 +1,105 @@
+
+-- ---------------------------------------------------------------------------
+-- Using the service: switching, checking, reserving, charging (C)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION quota._usable_pools(user_id text)
+    RETURNS TABLE(pool text, role text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+    SELECT p.pool,
+           CASE WHEN p.owner = $1 THEN 'owner' ELSE coalesce(m.role, 'member') END
+      FROM quota.pool_defs p
+      LEFT JOIN quota.pool_members m ON m.pool = p.pool AND m.user_id = $1
+     WHERE p.owner = $1
+        OR m.user_id IS NOT NULL
+        OR EXISTS (SELECT FROM quota.pool_groups g
+                     JOIN quota.users u ON u.user_id = $1
+                    WHERE g.pool = p.pool AND g.group_name = ANY (u.groups))
+$$;
+COMMENT ON FUNCTION quota._usable_pools(text) IS
+    'internal: the pools a user can use (owner, direct member or group member) and the user''s role';
+
+CREATE FUNCTION quota.quota_switch(pool text, user_id text DEFAULT NULL)
+    RETURNS TABLE(pool text, available quota.credits, next_reset_at timestamptz)
+    AS 'MODULE_PATHNAME', 'quota_switch'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp;
+COMMENT ON FUNCTION quota.quota_switch(text, text) IS
+    'make a pool the active one for new requests (requests in flight keep their pool)';
+
+CREATE FUNCTION quota.quota_active_pool(user_id text DEFAULT NULL) RETURNS text
+    AS 'MODULE_PATHNAME', 'quota_active_pool'
+    LANGUAGE C STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp;
+COMMENT ON FUNCTION quota.quota_active_pool(text) IS
+    'the pool new requests of the user are billed to: the last switch, else the personal pool, else the first usable shared pool by name';
+
+CREATE FUNCTION quota.quota_check(model text, user_id text DEFAULT NULL,
+        pool text DEFAULT NULL)
+    RETURNS TABLE(allowed boolean, pool text, available quota.credits, reason text)
+    AS 'MODULE_PATHNAME', 'quota_check'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp;
+COMMENT ON FUNCTION quota.quota_check(text, text, text) IS
+    'could a new request start now? (access, pool enabled, model permitted, available > 0 and member limit for paid models); reason names the first rule that fails';
+
+CREATE FUNCTION quota.quota_reserve(model text, max_input_tokens bigint,
+        max_output_tokens bigint, request_id text, user_id text DEFAULT NULL,
+        pool text DEFAULT NULL, ttl interval DEFAULT '15 minutes')
+    RETURNS TABLE(request_id text, pool text, held quota.credits, expires_at timestamptz)
+    AS 'MODULE_PATHNAME', 'quota_reserve'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp;
+COMMENT ON FUNCTION quota.quota_reserve(text, bigint, bigint, text, text, text, interval) IS
+    'hold the worst-case final cost of a streaming request; settle it with quota_charge() using the same request_id';
+
+CREATE FUNCTION quota.quota_charge(model text, input_tokens bigint, output_tokens bigint,
+        request_id text, conversation_id text DEFAULT NULL,
+        cached_input_tokens bigint DEFAULT 0, user_id text DEFAULT NULL,
+        pool text DEFAULT NULL)
+    RETURNS TABLE(charge_id bigint, pool text, original_cost quota.credits,
+                  discount_rate numeric, final_cost quota.credits,
+                  balance quota.credits)
+    AS 'MODULE_PATHNAME', 'quota_charge'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp;
+COMMENT ON FUNCTION quota.quota_charge(text, bigint, bigint, text, text, bigint, text, text) IS
+    'bill a request exactly once per request_id: settles its reservation, or must fit in available and the member limit';
+
+CREATE FUNCTION quota.quota_release(request_id text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'quota_release'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp;
+COMMENT ON FUNCTION quota.quota_release(text) IS
+    'free a reservation''s hold without charging; false when it had already ended';
+
+CREATE FUNCTION quota._expire_holds(pool text) RETURNS integer
+    AS 'MODULE_PATHNAME', 'quota_expire_holds'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION quota._expire_holds(text) IS
+    'internal: release the expired holds of a pool (NULL: of every pool)';
+
+CREATE FUNCTION quota.quota_run_due()
+    RETURNS TABLE(resets integer, holds_expired integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+DECLARE
+    p record;
+BEGIN
+    resets := 0;
+    FOR p IN SELECT d.pool FROM quota.pool_defs d
+              WHERE d.next_reset_at <= now()
+              ORDER BY d.next_reset_at, d.pool LOOP
+        IF quota._apply_reset(p.pool, false) THEN
+            resets := resets + 1;
+        END IF;
+    END LOOP;
+    holds_expired := quota._expire_holds(NULL);
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION quota.quota_run_due() IS
+    'apply every due reset once and release expired reservations (run every minute by pg_cron)';

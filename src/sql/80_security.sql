@@ -1,0 +1,146 @@
+
+-- ---------------------------------------------------------------------------
+-- Privileges and row-level security
+-- ---------------------------------------------------------------------------
+
+-- Tables: read under row-level security; written only by quota's functions.
+REVOKE ALL ON ALL TABLES IN SCHEMA quota FROM PUBLIC;
+GRANT SELECT ON quota.models, quota.discounts, quota.users, quota.pool_defs,
+    quota.pool_members, quota.pool_groups, quota.personal_policies,
+    quota.user_state, quota.ledger, quota.reservations
+    TO quota_admin, quota_app, quota_user;
+GRANT SELECT ON quota.pools, quota.pool_status, quota.my_pools, quota.charges,
+    quota.conversation_costs, quota.usage_daily
+    TO quota_admin, quota_app, quota_user;
+
+-- Configuration columns: all for quota_admin; schedule and thresholds for
+-- pool administrators (row-level security narrows them to their pools).
+GRANT UPDATE (allowance, member_limit, reset_cron, reset_timezone, reset_policy,
+              warn_at, enabled, models)
+    ON quota.pool_defs TO quota_admin;
+GRANT UPDATE (reset_cron, reset_timezone, warn_at) ON quota.pool_defs TO quota_user;
+GRANT UPDATE ON quota.pools TO quota_admin, quota_user;
+
+ALTER TABLE quota.users ENABLE ROW LEVEL SECURITY;
+CREATE POLICY users_read ON quota.users FOR SELECT
+    USING (quota._caller_is_admin() OR user_id = quota.current_user_id());
+COMMENT ON POLICY users_read ON quota.users IS 'users see their own entry; quota_admin sees all';
+
+ALTER TABLE quota.pool_defs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pool_defs_read ON quota.pool_defs FOR SELECT
+    USING (quota._sees_pool(pool));
+COMMENT ON POLICY pool_defs_read ON quota.pool_defs IS
+    'users see the pools they may use; quota_admin sees all';
+CREATE POLICY pool_defs_manage ON quota.pool_defs FOR UPDATE
+    USING (quota._admins_pool(pool)) WITH CHECK (quota._admins_pool(pool));
+COMMENT ON POLICY pool_defs_manage ON quota.pool_defs IS
+    'quota_admin and the pool''s administrators change its configuration';
+
+ALTER TABLE quota.pool_members ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pool_members_read ON quota.pool_members FOR SELECT
+    USING (user_id = quota.current_user_id() OR quota._admins_pool(pool));
+COMMENT ON POLICY pool_members_read ON quota.pool_members IS
+    'users see their own memberships; pool administrators their pool''s members';
+
+ALTER TABLE quota.pool_groups ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pool_groups_read ON quota.pool_groups FOR SELECT
+    USING (quota._sees_pool(pool));
+COMMENT ON POLICY pool_groups_read ON quota.pool_groups IS
+    'group grants are visible with their pool';
+
+ALTER TABLE quota.personal_policies ENABLE ROW LEVEL SECURITY;
+CREATE POLICY personal_policies_read ON quota.personal_policies FOR SELECT
+    USING (quota._caller_is_admin());
+COMMENT ON POLICY personal_policies_read ON quota.personal_policies IS
+    'personal-account policies are visible to quota_admin';
+
+ALTER TABLE quota.user_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY user_state_read ON quota.user_state FOR SELECT
+    USING (quota._caller_is_admin() OR user_id = quota.current_user_id());
+COMMENT ON POLICY user_state_read ON quota.user_state IS
+    'users see their own active pool; quota_admin sees all';
+
+ALTER TABLE quota.ledger ENABLE ROW LEVEL SECURITY;
+CREATE POLICY ledger_read ON quota.ledger FOR SELECT
+    USING (user_id = quota.current_user_id() OR quota._admins_pool(pool));
+COMMENT ON POLICY ledger_read ON quota.ledger IS
+    'users see their own entries; pool administrators their pool''s; quota_admin all';
+
+ALTER TABLE quota.reservations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY reservations_read ON quota.reservations FOR SELECT
+    USING (user_id = quota.current_user_id() OR quota._admins_pool(pool));
+COMMENT ON POLICY reservations_read ON quota.reservations IS
+    'users see their own reservations; pool administrators their pool''s; quota_admin all';
+
+-- Functions: nothing is executable by PUBLIC but the money type and pure
+-- calculations; each role gets what it needs.
+REVOKE ALL ON FUNCTION
+    quota.quota_set_model(text, quota.credits, quota.credits, text, quota.credits, quota.credits, boolean),
+    quota.quota_set_discount(text, numeric, text, text, timestamptz, timestamptz),
+    quota.quota_drop_discount(bigint),
+    quota.quota_set_user(text, text[]),
+    quota.quota_create_pool(text, quota.credits, text, text, text, text, text, quota.credits),
+    quota.quota_personal_policy(text, quota.credits, text, text),
+    quota.quota_add_member(text, text, text, quota.credits),
+    quota.quota_remove_member(text, text),
+    quota.quota_grant_group(text, text),
+    quota.quota_revoke_group(text, text),
+    quota.quota_set_pool_models(text, text[]),
+    quota.quota_set_pool_enabled(text, boolean),
+    quota.quota_topup(text, quota.credits, text),
+    quota.quota_adjust(text, quota.credits, text),
+    quota.quota_reset(text),
+    quota.quota_run_due(),
+    quota.quota_switch(text, text),
+    quota.quota_active_pool(text),
+    quota.quota_check(text, text, text),
+    quota.quota_reserve(text, bigint, bigint, text, text, text, interval),
+    quota.quota_charge(text, bigint, bigint, text, text, bigint, text, text),
+    quota.quota_release(text),
+    quota._post(text, text, quota.credits, text, text),
+    quota._pool_money(text),
+    quota._apply_reset(text, boolean),
+    quota._expire_holds(text),
+    quota._ensure_personal(text, quota.credits, text, text),
+    quota._usable_pools(text),
+    quota._pool_exists(text),
+    quota._user_exists(text),
+    quota._may_manage(text),
+    quota._check_schedule(text, text, text)
+    FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+    quota.quota_set_model(text, quota.credits, quota.credits, text, quota.credits, quota.credits, boolean),
+    quota.quota_set_discount(text, numeric, text, text, timestamptz, timestamptz),
+    quota.quota_drop_discount(bigint),
+    quota.quota_set_user(text, text[]),
+    quota.quota_create_pool(text, quota.credits, text, text, text, text, text, quota.credits),
+    quota.quota_personal_policy(text, quota.credits, text, text),
+    quota.quota_grant_group(text, text),
+    quota.quota_revoke_group(text, text),
+    quota.quota_set_pool_models(text, text[]),
+    quota.quota_set_pool_enabled(text, boolean),
+    quota.quota_topup(text, quota.credits, text),
+    quota.quota_adjust(text, quota.credits, text),
+    quota.quota_reset(text),
+    quota.quota_run_due()
+    TO quota_admin;
+
+-- validation used by the schedule trigger, which runs as the updating role
+GRANT EXECUTE ON FUNCTION quota._check_schedule(text, text, text)
+    TO quota_admin, quota_user;
+
+-- pool administrators (quota_user members) manage their own pools' members
+GRANT EXECUTE ON FUNCTION
+    quota.quota_add_member(text, text, text, quota.credits),
+    quota.quota_remove_member(text, text)
+    TO quota_admin, quota_user;
+
+GRANT EXECUTE ON FUNCTION
+    quota.quota_switch(text, text),
+    quota.quota_active_pool(text),
+    quota.quota_check(text, text, text),
+    quota.quota_reserve(text, bigint, bigint, text, text, text, interval),
+    quota.quota_charge(text, bigint, bigint, text, text, bigint, text, text),
+    quota.quota_release(text)
+    TO quota_admin, quota_app, quota_user;

@@ -1,0 +1,60 @@
+
+-- ---------------------------------------------------------------------------
+-- pg_cron scheduling and pg_dump
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION quota.quota_schedule(cron text DEFAULT '* * * * *') RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    PERFORM quota._require(ARRAY['cron'], ARRAY[cron IS NULL]);
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run CREATE EXTENSION pg_cron (it must be in shared_preload_libraries), then call quota_schedule() again.';
+    END IF;
+    PERFORM quota.quota_next_reset(cron, 'UTC', now());     -- 22023 for a bad expression
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+        USING 'quota-maintenance', cron, 'SELECT quota.quota_run_due()';
+    RETURN job;
+END
+$$;
+COMMENT ON FUNCTION quota.quota_schedule(text) IS
+    '(re)create the pg_cron job quota-maintenance that runs quota_run_due(); returns the job id';
+REVOKE ALL ON FUNCTION quota.quota_schedule(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION quota.quota_schedule(text) TO quota_admin;
+
+DO $cron$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+        PERFORM quota.quota_schedule();
+    ELSE
+        -- CREATE EXTENSION hides notices of its script; this one should be seen
+        PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
+        RAISE NOTICE 'pg_cron is not installed: quota resets happen lazily on first use'
+            USING HINT = 'For timely resets and expiry, CREATE EXTENSION pg_cron and call quota.quota_schedule().';
+    END IF;
+END
+$cron$;
+
+COMMENT ON SEQUENCE quota.discounts_discount_id_seq IS 'ids of quota.discounts';
+COMMENT ON SEQUENCE quota.pool_defs_pool_id_seq IS 'ids of quota.pool_defs';
+COMMENT ON SEQUENCE quota.ledger_entry_id_seq IS 'ids of quota.ledger entries (and charge ids)';
+
+-- Every table's data is dumped by pg_dump.
+SELECT pg_catalog.pg_extension_config_dump('quota.models', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.discounts', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.users', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.pool_defs', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.pool_members', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.pool_groups', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.personal_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.user_state', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.reservations', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.discounts_discount_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.pool_defs_pool_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.ledger_entry_id_seq', '');

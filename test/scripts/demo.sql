@@ -1,0 +1,106 @@
+-- The university demo: the set-up of the service's manual, then a student
+-- and a member of staff using it.
+\set ON_ERROR_STOP 1
+\pset null '(null)'
+SET client_min_messages = warning;
+CREATE EXTENSION pg_cron;
+CREATE EXTENSION quota CASCADE;
+RESET client_min_messages;
+SET search_path = public, quota;
+
+\echo '--- the maintenance job pg_cron runs every minute'
+SELECT jobname, schedule, command FROM cron.job;
+
+\echo '--- models and prices (credits per 1M tokens); the on-premise model is free'
+SELECT quota_set_model('gpt-4.1', 2, 8, cached_input_price => 0.5);
+SELECT quota_set_model('gpt-4.1-mini', 0.4, 1.6, cached_input_price => 0.1);
+SELECT quota_set_model('claude-sonnet-4', 3, 15);
+SELECT quota_set_model('text-embedding-3', 0.02, 0, 'embedding');
+SELECT quota_set_model('qwen3-moe-onprem', 0, 0);
+\echo '--- chat is discounted to 80%'
+SELECT quota_set_discount('chat', 0.8);
+SELECT model, service, input_price, cached_input_price, output_price FROM quota.models ORDER BY model;
+
+\echo '--- staff get a personal account restored every Friday 01:00 Hong Kong time'
+SELECT quota_personal_policy('staff', 20, '0 1 * * 5', 'Asia/Hong_Kong');
+SELECT quota_set_user('s1234567', '{student}');
+SELECT quota_set_user('s7654321', '{student}');
+SELECT quota_set_user('chan.tm', '{staff,dept:physics}');
+SELECT quota_set_user('wong.kl', '{staff,dept:physics}');
+
+\echo '--- the Students Pool, and a department pool with its own monthly schedule'
+SELECT quota_create_pool('Students Pool', 5, reset_cron => '0 1 * * 5',
+                         reset_timezone => 'Asia/Hong_Kong');
+SELECT quota_grant_group('Students Pool', 'student');
+SELECT quota_set_pool_models('Students Pool', '{gpt-4.1-mini,qwen3-moe-onprem}');
+SELECT quota_create_pool('Physics Research', 200, reset_cron => '0 0 1 * *',
+                         reset_timezone => 'Asia/Hong_Kong', reset_policy => 'add',
+                         member_limit => 50);
+SELECT quota_grant_group('Physics Research', 'dept:physics');
+SELECT quota_add_member('Physics Research', 'chan.tm', 'admin');
+SELECT pool, kind, allowance, balance, reset_cron, reset_timezone,
+       to_char(next_reset_at, 'Dy YYYY-MM-DD HH24:MI TZ') AS next_reset
+  FROM quota.pools ORDER BY kind DESC, pool;
+
+\echo '--- a student chats: the active pool is the Students Pool'
+SELECT quota_active_pool('s1234567');
+SELECT * FROM quota_check('gpt-4.1-mini', 's1234567');
+SELECT pool, original_cost, discount_rate, final_cost, balance
+  FROM quota_charge('gpt-4.1-mini', 12000, 3000, 'req-0001', 'conv-a', user_id => 's1234567');
+\echo '--- the gateway retries the same request: billed once'
+SELECT charge_id, final_cost
+  FROM quota_charge('gpt-4.1-mini', 12000, 3000, 'req-0001', 'conv-a', user_id => 's1234567');
+\echo '--- a streaming call: reserve the worst case, settle the actual usage'
+SELECT request_id, pool, held FROM quota_reserve('gpt-4.1-mini', 20000, 4000, 'req-0002', user_id => 's1234567');
+SELECT pool, final_cost, balance
+  FROM quota_charge('gpt-4.1-mini', 15000, 2500, 'req-0002', 'conv-a', user_id => 's1234567');
+\echo '--- a model the Students Pool does not pay for'
+DO $$ BEGIN
+    PERFORM quota.quota_charge('claude-sonnet-4', 1000, 1000, 'req-0003', user_id => 's1234567');
+EXCEPTION WHEN SQLSTATE 'QU002' THEN RAISE NOTICE 'QU002: %', SQLERRM;
+END $$;
+\echo '--- the student burns through the pool; the next request is refused with help'
+SELECT final_cost, balance FROM quota_charge('gpt-4.1-mini', 500000, 2900000, 'req-0004', user_id => 's1234567');
+DO $$
+DECLARE msg text; hint text;
+BEGIN
+    PERFORM quota.quota_charge('gpt-4.1-mini', 0, 1000000, 'req-0005', user_id => 's1234567');
+EXCEPTION WHEN SQLSTATE 'QU001' THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+    RAISE NOTICE E'QU001: %\nHINT: %', msg, hint;
+END $$;
+\echo '--- the free on-premise model still works with an empty pool'
+SELECT pool, final_cost, balance
+  FROM quota_charge('qwen3-moe-onprem', 30000, 8000, 'req-0006', 'conv-a', user_id => 's1234567');
+\echo '--- the department adds the student to its research pool, with a member limit of 1 credit'
+SELECT quota_add_member('Physics Research', 's1234567', member_limit => 1);
+\echo '--- the student switches to it; the next request goes there'
+SELECT * FROM quota_switch('Physics Research', 's1234567');
+SELECT pool, final_cost FROM quota_charge('gpt-4.1-mini', 100000, 100000, 'req-0007', user_id => 's1234567');
+
+\echo '--- staff use their personal account first'
+SELECT quota_active_pool('chan.tm');
+SELECT pool, original_cost, final_cost, balance
+  FROM quota_charge('gpt-4.1', 40000, 6000, 'req-1001', 'conv-b', user_id => 'chan.tm');
+SELECT pool, final_cost FROM quota_charge('text-embedding-3', 800000, 0, 'req-1002', user_id => 'chan.tm');
+
+\echo '--- monitoring'
+SELECT pool, allowance, balance, held, available, used, used_pct FROM quota.pool_status ORDER BY pool;
+SELECT conversation_id, user_id, requests, tokens, original_cost, final_cost FROM quota.conversation_costs ORDER BY 1, 2;
+SELECT pool, model, requests, tokens, original_cost, final_cost FROM quota.usage_daily ORDER BY pool, model;
+\echo '--- what the student sees as themself (row-level security)'
+SET quota.user_id = 's1234567';
+CREATE ROLE "s1234567" IN ROLE quota_user;
+SET ROLE "s1234567";
+SELECT pool, role, active, available FROM quota.my_pools ORDER BY pool;
+SELECT request_id, pool, model, original_cost, final_cost FROM quota.charges ORDER BY charge_id;
+RESET ROLE;
+RESET quota.user_id;
+\echo '--- the week ends: the reset restores the Students Pool'
+SELECT quota_reset('Students Pool');
+SELECT pool, balance FROM quota.pools WHERE pool = 'Students Pool';
+SELECT * FROM quota_run_due();
+\echo '--- every balance is the sum of its ledger'
+SELECT d.pool, (quota._pool_money(d.pool)).balance
+        = (SELECT quota.sum(amount) FROM quota.ledger l WHERE l.pool = d.pool) AS exact
+  FROM quota.pool_defs d ORDER BY 1;

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The test command: install what is missing, build, then run the regression,
+# isolation and TAP suites on temporary instances; non-zero on any failure.
+
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+ensure_packages
+build_install
+
+work=$(private_copy)
+trap 'rm -rf "$work"' EXIT
+say "test tree: $work"
+
+passed=0
+failed=0
+status=0
+
+# Run one suite; count its tests from the runner's own summary.
+run_suite() {
+    local name=$1 target=$2 log="$work/$1.log"
+    say "$name suite"
+    set +e
+    as_pg make -C "$work" -s PG_CONFIG="$PG_BIN/pg_config" "$target" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    set -e
+    local p f
+    if [ "$name" = tap ]; then
+        p=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\).*/\1/p' "$log" | tail -1)
+        f=$(grep -c '^not ok' "$log" || true)
+        p=$(( ${p:-0} - f ))
+    else
+        p=$(grep -cE '^(ok|test|#? *ok) .* ok( |$)|^ok [0-9]+ ' "$log" || true)
+        f=$(grep -cE '^not ok |\.\.\. FAILED|  FAILED' "$log" || true)
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$rc" -ne 0 ]; then
+        status=1
+        [ "$f" -gt 0 ] || failed=$((failed + 1))
+        for d in "$work/regression.diffs" "$work/test/output_iso/regression.diffs"; do
+            [ -s "$d" ] && { say "$d"; cat "$d"; }
+        done
+        for l in "$work"/tmp_check/log/*.log "$work"/test/t/../../tmp_check/log/*; do
+            [ -f "$l" ] && { say "$l (tail)"; tail -n 40 "$l"; }
+        done
+    fi
+}
+
+run_suite regression regresscheck
+run_suite isolation isolationcheck
+run_suite tap tapcheck
+
+say "summary"
+echo "$passed passed, $failed failed"
+exit $status

@@ -1,0 +1,81 @@
+# pg_dump of a database using quota, restored into an empty database, gives
+# identical balances and ledger; balances survive a restart (rebuilt from
+# the ledger) and a retried request is not billed again after the restore.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('dump');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'quota'
+timezone = 'UTC'
+});
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE DATABASE univ');
+$node->safe_psql('univ', q{
+SET client_min_messages = warning;
+CREATE EXTENSION quota;
+SELECT quota.quota_set_model('gpt-test', 2.5, 10);
+SELECT quota.quota_set_model('qwen3-moe-onprem', 0, 0);
+SELECT quota.quota_set_discount('chat', 0.8);
+SELECT quota.quota_personal_policy('staff', 100, '0 1 * * 5', 'Asia/Hong_Kong');
+SELECT quota.quota_set_user('ann', '{student}');
+SELECT quota.quota_set_user('ben', '{staff}');
+SELECT quota.quota_create_pool('Students Pool', 10, reset_cron => '0 1 * * 5',
+                               reset_timezone => 'Asia/Hong_Kong');
+SELECT quota.quota_grant_group('Students Pool', 'student');
+SELECT quota.quota_topup('Students Pool', 2.5, 'bonus');
+SELECT quota.quota_charge('gpt-test', 1000 * i, 200 * i, 'r' || i, 'c' || (i % 3),
+                          user_id => CASE WHEN i % 2 = 0 THEN 'ann' ELSE 'ben' END)
+  FROM generate_series(1, 40) i;
+SELECT quota.quota_reserve('gpt-test', 1000, 1000, 'held-1', user_id => 'ann');
+SELECT quota.quota_switch('personal:ben', 'ben');
+});
+
+my $balances = q{SELECT string_agg(format('%s=%s/%s', pool, balance, allowance), ', '
+                                   ORDER BY pool) FROM quota.pools};
+my $ledger = q{SELECT count(*) || ':' || md5(string_agg(l::text, '|' ORDER BY entry_id))
+               FROM quota.ledger l};
+my $rest = q{SELECT (SELECT md5(string_agg(r::text, '|' ORDER BY request_id)) FROM quota.reservations r)
+             || (SELECT md5(string_agg(s.user_id || s.active_pool, '|' ORDER BY user_id)) FROM quota.user_state s)
+             || (SELECT md5(string_agg(d::text, '|' ORDER BY discount_id)) FROM quota.discounts d)};
+my $held = q{SELECT string_agg(format('%s=%s', pool, held), ', ' ORDER BY pool) FROM quota.pool_status};
+
+my %before = map { $_ => $node->safe_psql('univ', $_) } ($balances, $ledger, $rest, $held);
+like($before{$balances}, qr/Students Pool=/, 'source has balances');
+
+my $dump = $node->basedir . '/univ.sql';
+$node->command_ok([ 'pg_dump', '--no-sync', '-d', $node->connstr('univ'), '-f', $dump ],
+    'pg_dump of a quota database');
+$node->safe_psql('postgres', 'CREATE DATABASE univ2');
+$node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('univ2'),
+        '-f', $dump ], 'restore into an empty database');
+
+for my $q ($balances, $ledger, $rest, $held) {
+    is($node->safe_psql('univ2', $q), $before{$q}, "restored: $q");
+}
+
+# the restored database continues: a retried request returns its first charge
+$node->safe_psql('univ2', q{SELECT quota.quota_charge('gpt-test', 1000, 200, 'r1', 'c1', user_id => 'ben')});
+is($node->safe_psql('univ2', q{SELECT count(*) FROM quota.ledger WHERE request_id = 'r1'}),
+   '1', 'retry after restore is not billed again');
+# new entries continue the sequence
+is($node->safe_psql('univ2', q{SELECT (quota.quota_charge('gpt-test', 1, 1, 'new-1', user_id => 'ann')).charge_id
+                                      > (SELECT max(entry_id) FROM quota.ledger WHERE request_id <> 'new-1')}),
+   't', 'entry ids continue after restore');
+
+# a restart loses shared memory; balances are rebuilt from the ledger
+my $after_charge = $node->safe_psql('univ2', $balances);
+$node->restart;
+is($node->safe_psql('univ2', $balances), $after_charge, 'balances rebuilt after restart');
+is($node->safe_psql('univ', $balances), $before{$balances}, 'source balances rebuilt after restart');
+is($node->safe_psql('univ2', q{SET search_path = public, quota; SELECT bool_and((quota._pool_money(pool)).balance
+       = (SELECT coalesce(quota.sum(amount), '0') FROM quota.ledger l WHERE l.pool = d.pool))
+       FROM quota.pool_defs d}), 't', 'balance = sum(ledger) for every pool');
+
+$node->stop;
+done_testing();
