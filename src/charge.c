@@ -3,18 +3,24 @@
  *		quota_charge and quota_check: the hot path of the service.
  *
  * Locking in the charge path, in the order taken:
- *	 1. a transaction advisory lock on the request_id (space QUOTA_LOCK_REQUEST),
- *		so a retried request waits for its first attempt and then finds its
- *		ledger row instead of billing twice;
- *	 2. only for a member with a limit, a transaction advisory lock on
+ *	 1. a transaction advisory lock on the request_id, so a retry of a
+ *		request in flight waits for the first attempt and then returns its
+ *		charge (or, if it rolled back, charges once itself);
+ *	 2. a settlement locks its reservation row (FOR UPDATE), so settle,
+ *		release and expiry of one reservation are serialised and its hold is
+ *		freed exactly once;
+ *	 3. only for a member with a limit, a transaction advisory lock on
  *		(pool, member), so one member's concurrent requests see each other's
  *		usage;
- *	 3. the pool's escrow entry spinlock (escrow.c), for a few instructions,
+ *	 4. the pool's escrow entry spinlock (escrow.c), for a few instructions,
  *		to admit the debit against available.  No row of quota.pool_defs is
  *		locked, so the users of a shared pool never queue behind each other;
  *		a due reset (rare) takes the pool row's lock in _apply_reset().
- * Locks 1 and 2 are per request and per member, always taken in this order
- * and never while waiting for another pool, so charges cannot deadlock with
+ * The ledger insert is ON CONFLICT DO NOTHING on the unique request_id as a
+ * second line of defence (REPEATABLE READ snapshots cannot see a retry's
+ * winner): the loser gives back what it admitted.  Locks 1 to 3 belong to
+ * one request and one member and are always taken in this order; nothing
+ * waits for another pool while holding them, so charges cannot deadlock with
  * each other.  Why it cannot overspend is explained at the top of escrow.c.
  */
 #include "postgres.h"
@@ -56,7 +62,9 @@ static QuotaQuery insert_charge_q = {
 	"  output_tokens, input_price, cached_input_price, output_price, "
 	"  request_price, original_cost, discount_rate, final_cost, balance_after) "
 	"VALUES ($1, $2, 'charge', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-	"        $14, $15, $16, $17, $18) RETURNING entry_id",
+	"        $14, $15, $16, $17, $18) "
+	"ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING "
+	"RETURNING entry_id",
 	18, {TEXTOID, TEXTOID, CREDITSARG, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		INT8OID, INT8OID, INT8OID, CREDITSARG, CREDITSARG, CREDITSARG, CREDITSARG,
 	CREDITSARG, NUMERICOID, CREDITSARG, CREDITSARG}
@@ -185,6 +193,8 @@ quota_charge(PG_FUNCTION_ARGS)
 	bool		reserved = false;
 	bool		hold_active = false;
 	Credits		hold = 0;
+	Credits		debited = 0;
+	Credits		unheld = 0;
 	TupleDesc	tupdesc;
 	Datum		values[6];
 	bool		nulls[6] = {false, false, false, false, false, false};
@@ -255,8 +265,8 @@ quota_charge(PG_FUNCTION_ARGS)
 		{
 			/* settling: usage that happened is billed, even past zero */
 			if (hold_active)
-				EscrowUnhold(&ep, hold);
-			(void) EscrowDebit(&ep, cost.final, true, &st);
+				EscrowUnhold(&ep, unheld = hold);
+			(void) EscrowDebit(&ep, debited = cost.final, true, &st);
 		}
 		else if (cost.final > 0)
 		{
@@ -268,6 +278,7 @@ quota_charge(PG_FUNCTION_ARGS)
 				(QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowDebit(&ep, cost.final, false, &st)))
 				QuotaRaiseInsufficient(&target, cost.final, &st, false, 0);
+			debited = cost.final;
 		}
 		else
 			EscrowRead(&ep, &st);
@@ -291,19 +302,33 @@ quota_charge(PG_FUNCTION_ARGS)
 		iv[15] = cost.rate.rate;
 		iv[16] = CreditsGetDatum(cost.final);
 		iv[17] = CreditsGetDatum(st.balance);
-		QuotaExec(&insert_charge_q, iv, inulls, 0);
-		res.charge_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
-		if (reserved)
+		if (QuotaExec(&insert_charge_q, iv, inulls, 0) == 0)
 		{
-			Datum		sv[2] = {rv[0], Int64GetDatum(res.charge_id)};
-
-			QuotaExec(&settle_q, sv, NULL, 0);
+			/* a duplicate of this request committed first: return its charge */
+			EscrowCancel(&ep, debited, 0, unheld);
+			if (!PriorCharge(request_id, target.user_id, modelname, in, cached,
+							 out, conversation_id, explicit_pool, &res))
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to a concurrent charge of request_id \"%s\"",
+								request_id),
+						 errhint("Retry the request: it will return the first charge.")));
 		}
-		res.pool = UpperStrdup(target.pool.pool);
-		res.original = cost.original;
-		res.rate = SPI_datumTransfer(cost.rate.rate, false, -1);
-		res.final = cost.final;
-		res.balance = st.balance;
+		else
+		{
+			res.charge_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
+			if (reserved)
+			{
+				Datum		sv[2] = {rv[0], Int64GetDatum(res.charge_id)};
+
+				QuotaExec(&settle_q, sv, NULL, 0);
+			}
+			res.pool = UpperStrdup(target.pool.pool);
+			res.original = cost.original;
+			res.rate = SPI_datumTransfer(cost.rate.rate, false, -1);
+			res.final = cost.final;
+			res.balance = st.balance;
+		}
 	}
 	SPI_finish();
 

@@ -41,7 +41,7 @@ static QuotaQuery insert_reservation_q = {
 	"INSERT INTO quota.reservations (request_id, pool, user_id, model, "
 	"  max_input_tokens, max_output_tokens, held, expires_at) "
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, pg_catalog.now() OPERATOR(pg_catalog.+) $8) "
-	"RETURNING expires_at",
+	"ON CONFLICT (request_id) DO NOTHING RETURNING expires_at",
 	8, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, CREDITSARG, INTERVALOID}
 };
 
@@ -68,6 +68,39 @@ WorstCase(const RequestTarget *target, int64 max_in, int64 max_out)
 	QuotaComputeCost(&worst, max_in, 0, max_out, target->pool.pool,
 					 GetCurrentTransactionStartTimestamp(), &cost);
 	return cost.final;
+}
+
+/*
+ * If the request was reserved before, check the arguments (QU005 when they
+ * differ) and return the reservation's pool, hold and expiry.
+ */
+static bool
+PriorReservation(FunctionCallInfo fcinfo, const char *request_id,
+				 const char *user_id, const char *model, int64 max_in,
+				 int64 max_out, char **pool_name, Credits *held,
+				 TimestampTz *expires_at)
+{
+	Datum		rv[1] = {CStringGetTextDatum(request_id)};
+	bool		isnull;
+	char	   *p;
+
+	if (QuotaExec(&prior_reservation_q, rv, NULL, 1) == 0)
+		return false;
+	p = QuotaGetText(0, 1);
+	if (strcmp(QuotaGetText(0, 2), user_id) != 0)
+		Reused(request_id, "The request was reserved for another user.");
+	if (strcmp(QuotaGetText(0, 3), model) != 0)
+		Reused(request_id, "The request was reserved for another model.");
+	if (DatumGetInt64(QuotaGetDatum(0, 4, &isnull)) != max_in ||
+		DatumGetInt64(QuotaGetDatum(0, 5, &isnull)) != max_out)
+		Reused(request_id, "The request was reserved with other token limits.");
+	if (!PG_ARGISNULL(5) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(5)), p) != 0)
+		Reused(request_id, "The request was reserved on another pool.");
+	*pool_name = SPI_palloc(strlen(p) + 1);
+	strcpy(*pool_name, p);
+	*held = DatumGetCredits(QuotaGetDatum(0, 6, &isnull));
+	*expires_at = DatumGetTimestampTz(QuotaGetDatum(0, 7, &isnull));
+	return true;
 }
 
 /*
@@ -125,28 +158,12 @@ quota_reserve(PG_FUNCTION_ARGS)
 	SPI_connect();
 	QuotaLockKey(request_id, QUOTA_LOCK_REQUEST);
 	rv[0] = CStringGetTextDatum(request_id);
-	if (QuotaExec(&prior_reservation_q, rv, NULL, 1) == 1)
-	{
-		char	   *p = QuotaGetText(0, 1);
-
-		if (strcmp(QuotaGetText(0, 2), target.user_id) != 0)
-			Reused(request_id, "The request was reserved for another user.");
-		if (strcmp(QuotaGetText(0, 3), modelname) != 0)
-			Reused(request_id, "The request was reserved for another model.");
-		if (DatumGetInt64(QuotaGetDatum(0, 4, &isnull)) != max_in ||
-			DatumGetInt64(QuotaGetDatum(0, 5, &isnull)) != max_out)
-			Reused(request_id, "The request was reserved with other token limits.");
-		if (!PG_ARGISNULL(5) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(5)), p) != 0)
-			Reused(request_id, "The request was reserved on another pool.");
-		pool_name = SPI_palloc(strlen(p) + 1);
-		strcpy(pool_name, p);
-		held = DatumGetCredits(QuotaGetDatum(0, 6, &isnull));
-		expires_at = DatumGetTimestampTz(QuotaGetDatum(0, 7, &isnull));
-	}
-	else
+	if (!PriorReservation(fcinfo, request_id, target.user_id, modelname,
+						  max_in, max_out, &pool_name, &held, &expires_at))
 	{
 		Datum		iv[8];
 		Credits		usage;
+		Credits		admitted = 0;
 
 		if (QuotaExec(&charged_q, rv, NULL, 1) == 1)
 			Reused(request_id, "The request was already charged without a reservation.");
@@ -167,6 +184,7 @@ quota_reserve(PG_FUNCTION_ARGS)
 				(QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowHold(&ep, held, &st)))
 				QuotaRaiseInsufficient(&target, held, &st, false, 0);
+			admitted = held;
 		}
 		iv[0] = rv[0];
 		iv[1] = CStringGetTextDatum(target.pool.pool);
@@ -176,10 +194,24 @@ quota_reserve(PG_FUNCTION_ARGS)
 		iv[5] = Int64GetDatum(max_out);
 		iv[6] = CreditsGetDatum(held);
 		iv[7] = IntervalPGetDatum(ttl);
-		QuotaExec(&insert_reservation_q, iv, NULL, 0);
-		expires_at = DatumGetTimestampTz(QuotaGetDatum(0, 1, &isnull));
-		pool_name = SPI_palloc(strlen(target.pool.pool) + 1);
-		strcpy(pool_name, target.pool.pool);
+		if (QuotaExec(&insert_reservation_q, iv, NULL, 0) == 1)
+		{
+			expires_at = DatumGetTimestampTz(QuotaGetDatum(0, 1, &isnull));
+			pool_name = SPI_palloc(strlen(target.pool.pool) + 1);
+			strcpy(pool_name, target.pool.pool);
+		}
+		else
+		{
+			/* a duplicate of this request committed first: return it */
+			EscrowCancel(&ep, 0, admitted, 0);
+			if (!PriorReservation(fcinfo, request_id, target.user_id, modelname,
+								  max_in, max_out, &pool_name, &held, &expires_at))
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to a concurrent reservation of request_id \"%s\"",
+								request_id),
+						 errhint("Retry the request: it will return the first reservation.")));
+		}
 	}
 	SPI_finish();
 
@@ -238,7 +270,6 @@ quota_release(PG_FUNCTION_ARGS)
 	user_id = QuotaResolveUser(fcinfo, -1);
 
 	SPI_connect();
-	QuotaLockKey(request_id, QUOTA_LOCK_REQUEST);
 	rv[0] = CStringGetTextDatum(request_id);
 	if (QuotaExec(&lock_reservation_q, rv, NULL, 1) == 0)
 		ereport(ERROR,

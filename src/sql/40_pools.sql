@@ -32,6 +32,7 @@ CREATE TABLE quota.pool_defs (
     created_at      timestamptz NOT NULL DEFAULT now(),
     CHECK (kind <> 'personal' OR owner IS NOT NULL)
 );
+CREATE INDEX pool_defs_owner ON quota.pool_defs (owner) WHERE owner IS NOT NULL;
 COMMENT ON TABLE quota.pool_defs IS
     'pool configuration (read it through quota.pools, which adds the balance)';
 COMMENT ON COLUMN quota.pool_defs.models IS
@@ -57,6 +58,7 @@ CREATE TABLE quota.pool_groups (
     granted_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (pool, group_name)
 );
+CREATE INDEX pool_groups_group ON quota.pool_groups (group_name);
 COMMENT ON TABLE quota.pool_groups IS 'groups whose every user is a member of the pool';
 
 CREATE TABLE quota.personal_policies (

@@ -8,15 +8,18 @@ CREATE FUNCTION quota._usable_pools(user_id text)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
-    SELECT p.pool,
-           CASE WHEN p.owner = $1 THEN 'owner' ELSE coalesce(m.role, 'member') END
-      FROM quota.pool_defs p
-      LEFT JOIN quota.pool_members m ON m.pool = p.pool AND m.user_id = $1
-     WHERE p.owner = $1
-        OR m.user_id IS NOT NULL
-        OR EXISTS (SELECT FROM quota.pool_groups g
-                     JOIN quota.users u ON u.user_id = $1
-                    WHERE g.pool = p.pool AND g.group_name = ANY (u.groups))
+    SELECT DISTINCT ON (x.pool) x.pool, x.role
+      FROM (SELECT p.pool, 'owner' AS role, 1 AS rank
+              FROM quota.pool_defs p WHERE p.owner = $1
+            UNION ALL
+            SELECT m.pool, m.role, CASE m.role WHEN 'admin' THEN 2 ELSE 3 END
+              FROM quota.pool_members m WHERE m.user_id = $1
+            UNION ALL
+            SELECT g.pool, 'member', 4
+              FROM quota.users u
+              JOIN quota.pool_groups g ON g.group_name = ANY (u.groups)
+             WHERE u.user_id = $1) x
+     ORDER BY x.pool, x.rank
 $$;
 COMMENT ON FUNCTION quota._usable_pools(text) IS
     'internal: the pools a user can use (owner, direct member or group member) and the user''s role';

@@ -33,7 +33,9 @@ BEGIN
         PERFORM quota.quota_schedule();
     ELSE
         -- CREATE EXTENSION hides notices of its script; this one should be seen
-        PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
+        IF pg_catalog.current_setting('client_min_messages') = 'warning' THEN
+            PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
+        END IF;
         RAISE NOTICE 'pg_cron is not installed: quota resets happen lazily on first use'
             USING HINT = 'For timely resets and expiry, CREATE EXTENSION pg_cron and call quota.quota_schedule().';
     END IF;

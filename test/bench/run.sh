@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The benchmark (issue 6): a temporary instance, a realistic data set, and
+# pgbench runs whose ratios are measured in the same invocation.
+#
+#   bash test/bench/run.sh            # 20 s per pgbench run
+#   QUOTA_BENCH_SECONDS=60 bash test/bench/run.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
+
+ensure_packages
+build_install
+
+secs=${QUOTA_BENCH_SECONDS:-20}
+clients=${QUOTA_BENCH_CLIENTS:-16}
+port=${QUOTA_BENCH_PORT:-55433}
+dir=$(mktemp -d /tmp/quota-bench.XXXXXX)
+[ "$(id -u)" -ne 0 ] || chown "$PG_USER": "$dir"
+bench=$QUOTA_ROOT/test/bench
+trap 'as_pg pg_ctl -D "$dir/pg" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+
+say "temporary instance on port $port"
+as_pg initdb -D "$dir/pg" -A trust -U postgres >/dev/null
+cat >> "$dir/pg/postgresql.conf" <<CONF
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$dir'
+shared_preload_libraries = 'quota'
+shared_buffers = '512MB'
+max_connections = 60
+max_wal_size = '4GB'
+checkpoint_timeout = '30min'
+CONF
+as_pg pg_ctl -D "$dir/pg" -l "$dir/server.log" -w start >/dev/null
+psql_() { as_pg psql -X -q -h "$dir" -p "$port" -U postgres -d postgres "$@"; }
+
+say "loading the data set (10,000 users, 1,000 personal pools, 1 shared pool, 20 models)"
+psql_ -v ON_ERROR_STOP=1 -f "$bench/setup.sql" >/dev/null
+
+# Run one pgbench workload and print its TPS.
+tps() {
+    as_pg pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -f "$bench/$1" \
+        -h "$dir" -p "$port" -U postgres postgres 2>&1 \
+        | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+say "pgbench: $clients clients, $secs s each, -M prepared"
+A=$(tps a_insert.sql);   echo "A plain INSERT into quota.ledger      $A tps"
+B=$(tps b_naive.sql);    echo "B naive locked balance (PL/pgSQL)     $B tps"
+C=$(tps c_shared.sql);   echo "C quota_charge, one shared pool       $C tps"
+D=$(tps d_personal.sql); echo "D quota_charge, 1,000 personal pools  $D tps"
+E=$(tps e_reserve.sql);  echo "E quota_reserve + quota_charge        $E tps (pairs)"
+
+say "F: pricing 1,000,000 requests (best of 3)"
+best() {
+    local sql=$1 best=
+    for _ in 1 2 3; do
+        local ms
+        ms=$(psql_ -c '\timing on' -c "$sql" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1)
+        if [ -z "$best" ] || awk "BEGIN{exit !($ms < $best)}"; then best=$ms; fi
+    done
+    echo "$best"
+}
+F1=$(best "SELECT count(c.final_cost) FROM requests r, LATERAL quota.quota_cost(r.model, r.input_tokens, r.output_tokens, r.cached_tokens) c")
+F2=$(best "SELECT count(round(round((r.input_tokens * m.input_price::numeric + r.cached_tokens * m.cached_input_price::numeric + r.output_tokens * m.output_price::numeric) / 1000000, 9) * CASE m.service WHEN 'chat' THEN 0.8 ELSE 1 END, 9)) FROM requests r JOIN quota.models m USING (model)")
+S1=$(best "SELECT quota.sum(c) FROM amounts")
+S2=$(best "SELECT sum(n) FROM amounts")
+echo "F quota_cost over 1M rows            $F1 ms"
+echo "  the same formula in numeric SQL     $F2 ms"
+echo "  sum(credits) over 1M rows           $S1 ms"
+echo "  sum(numeric) over 1M rows           $S2 ms"
+
+say "G: 1,000,000 charges in one session (committed every 1,000)"
+G=$(psql_ -At <<'SQL'
+SET search_path = public, quota;
+CREATE PROCEDURE many(n int) LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1 .. n LOOP
+        PERFORM quota_charge('model-2', 1200, 300, 'g-' || i, user_id => 'student' || (i % 9000 + 1));
+        IF i % 1000 = 0 THEN COMMIT; END IF;
+    END LOOP;
+END $$;
+CALL many(10000);
+SELECT sum(total_bytes) FROM pg_backend_memory_contexts;
+CALL many(1000000);
+SELECT sum(total_bytes) FROM pg_backend_memory_contexts;
+SQL
+)
+G1=$(echo "$G" | sed -n 1p); G2=$(echo "$G" | sed -n 2p)
+echo "G backend memory after 10k charges  $G1 bytes"
+echo "  after 1,000,000 more charges        $G2 bytes"
+
+say "results"
+ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
+printf '%-34s %s\n' "C/A (target >= 0.85)" "$(ratio "$C" "$A")"
+printf '%-34s %s\n' "C/B (target >= 4)" "$(ratio "$C" "$B")"
+printf '%-34s %s\n' "D/A (target >= 0.9)" "$(ratio "$D" "$A")"
+printf '%-34s %s\n' "E/A (target >= 0.45)" "$(ratio "$E" "$A")"
+printf '%-34s %s\n' "F numeric/quota_cost (target >= 3)" "$(ratio "$F2" "$F1")"
+printf '%-34s %s\n' "  sum numeric/sum credits" "$(ratio "$S2" "$S1")"
+printf '%-34s %s\n' "G memory growth (bytes)" "$((G2 - G1))"
