@@ -2,24 +2,51 @@
  * credits.c
  *		quota.credits: exact fixed-point money, an int64 count of 1e-9 credits.
  *
- * Every operation is integer arithmetic with overflow checks; products and
- * quotients go through 128-bit intermediates and round half away from zero.
- * Numeric is used only for casts and for multiplying by a numeric.
- * INT64_MIN is outside the type's range, so negation never overflows.
+ * Addition, subtraction, comparison and the integer casts are int64/int128
+ * arithmetic with overflow checks.  Products and quotients by a numeric are
+ * computed exactly in numeric and rounded once, half away from zero, to
+ * 1e-9.  No floating point is used anywhere.
+ *
+ * INT64_MIN is outside the type's range (+-9223372036.854775807): every way
+ * in (text, binary, casts, arithmetic) refuses it, so negation is always
+ * safe.
+ *
+ * Non-finite numerics (NaN, +-Infinity) have no credits value: casting one,
+ * or multiplying or dividing credits by one, raises 22003 (numeric value
+ * out of range), the SQLSTATE the contract gives to every credits value
+ * that cannot be represented.
  */
 #include "postgres.h"
 
-#include "common/int.h"
+#include <ctype.h>
+
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
+#include "utils/sortsupport.h"
 
 #include "credits.h"
 #include "quota.h"
 
-#define CREDITS_MAX		PG_INT64_MAX
+#define CREDITS_MAX_WHOLE	(CREDITS_MAX / CREDITS_SCALE)
+
+/* How text failed to parse, in order of precedence. */
+typedef enum CreditsParseResult
+{
+	CREDITS_PARSE_OK,
+	CREDITS_PARSE_SYNTAX,
+	CREDITS_PARSE_FRACTION,
+	CREDITS_PARSE_RANGE
+} CreditsParseResult;
+
+static void CreditsOutOfRange(void) pg_attribute_noreturn();
+static void CreditsValueOutOfRange(const char *value) pg_attribute_noreturn();
+static void CreditsDivisionByZero(void) pg_attribute_noreturn();
+static void CreditsParseError(CreditsParseResult res, const char *str) pg_attribute_noreturn();
 
 PG_FUNCTION_INFO_V1(credits_in);
 PG_FUNCTION_INFO_V1(credits_out);
@@ -30,6 +57,8 @@ PG_FUNCTION_INFO_V1(credits_mi);
 PG_FUNCTION_INFO_V1(credits_um);
 PG_FUNCTION_INFO_V1(credits_mul_numeric);
 PG_FUNCTION_INFO_V1(credits_div_numeric);
+PG_FUNCTION_INFO_V1(int8_mul_credits);
+PG_FUNCTION_INFO_V1(int4_mul_credits);
 PG_FUNCTION_INFO_V1(credits_eq);
 PG_FUNCTION_INFO_V1(credits_ne);
 PG_FUNCTION_INFO_V1(credits_lt);
@@ -37,6 +66,7 @@ PG_FUNCTION_INFO_V1(credits_le);
 PG_FUNCTION_INFO_V1(credits_gt);
 PG_FUNCTION_INFO_V1(credits_ge);
 PG_FUNCTION_INFO_V1(credits_cmp);
+PG_FUNCTION_INFO_V1(credits_sortsupport);
 PG_FUNCTION_INFO_V1(credits_hash);
 PG_FUNCTION_INFO_V1(credits_hash_extended);
 PG_FUNCTION_INFO_V1(numeric_credits);
@@ -44,211 +74,319 @@ PG_FUNCTION_INFO_V1(int8_credits);
 PG_FUNCTION_INFO_V1(int4_credits);
 PG_FUNCTION_INFO_V1(credits_numeric);
 
-/* Raise 22003. */
+/* Raise 22003 for an arithmetic result outside the type's range. */
 static void
-OutOfRange(void)
+CreditsOutOfRange(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 			 errmsg("credits out of range"),
-			 errdetail("quota.credits holds values between -9223372036.854775807 and 9223372036.854775807.")));
+			 errdetail("Credits lie between -9223372036.854775807 and 9223372036.854775807.")));
 }
 
-/* Check a 128-bit result against the type's range. */
-static Credits
-FromInt128(int128 v)
+/* Raise 22003 naming a value (text or binary input) outside the range. */
+static void
+CreditsValueOutOfRange(const char *value)
 {
-	if (v > CREDITS_MAX || v < -CREDITS_MAX)
-		OutOfRange();
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("value \"%s\" is out of range for type %s", value, "credits"),
+			 errdetail("Credits lie between -9223372036.854775807 and 9223372036.854775807.")));
+}
+
+/* The text of a numeric, for error messages. */
+static char *
+NumericText(Numeric n)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+}
+
+/* Raise 22012. */
+static void
+CreditsDivisionByZero(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DIVISION_BY_ZERO),
+			 errmsg("division by zero")));
+}
+
+/* Check a 128-bit count of 1e-9 units against the type's range. */
+static inline Credits
+CreditsFromInt128(int128 v)
+{
+	if (v > CREDITS_MAX || v < CREDITS_MIN)
+		CreditsOutOfRange();
 	return (Credits) v;
 }
 
-/* num / den rounded half away from zero; 22012 on zero, 22003 on overflow. */
+/* num / den rounded half away from zero; 22012 if den is 0, 22003 on overflow. */
 Credits
 CreditsRoundDiv128(int128 num, int128 den)
 {
-	int128		q,
-				r,
-				absr,
-				absden;
+	bool		negative = (num < 0) != (den < 0);
+	uint128		n = num < 0 ? -(uint128) num : (uint128) num;
+	uint128		d = den < 0 ? -(uint128) den : (uint128) den;
+	uint128		q;
+	uint128		r;
 
-	if (den == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DIVISION_BY_ZERO),
-				 errmsg("division by zero")));
-	q = num / den;
-	r = num % den;
-	absr = r < 0 ? -r : r;
-	absden = den < 0 ? -den : den;
-	if (absr >= absden - absr)	/* 2|r| >= |den| without overflow */
-		q += ((num < 0) != (den < 0)) ? -1 : 1;
-	return FromInt128(q);
+	if (d == 0)
+		CreditsDivisionByZero();
+	q = n / d;
+	r = n % d;
+	/* round up in magnitude when 2r >= d, written so that it cannot overflow */
+	if (r >= d - r)
+		q++;
+	if (q > (uint128) CREDITS_MAX)
+		CreditsOutOfRange();
+	return negative ? -(Credits) q : (Credits) q;
 }
 
-/* Checked addition. */
+/* Checked addition (22003 on overflow). */
 Credits
 CreditsAdd(Credits a, Credits b)
 {
 	int64		r;
 
-	if (pg_add_s64_overflow(a, b, &r) || r == PG_INT64_MIN)
-		OutOfRange();
+	if (unlikely(pg_add_s64_overflow(a, b, &r) || r == PG_INT64_MIN))
+		CreditsOutOfRange();
 	return r;
 }
 
-/* Checked subtraction. */
+/* Checked subtraction (22003 on overflow). */
 Credits
 CreditsSub(Credits a, Credits b)
 {
 	int64		r;
 
-	if (pg_sub_s64_overflow(a, b, &r) || r == PG_INT64_MIN)
-		OutOfRange();
+	if (unlikely(pg_sub_s64_overflow(a, b, &r) || r == PG_INT64_MIN))
+		CreditsOutOfRange();
 	return r;
 }
 
-/* Shortest exact text form. */
+/* Shortest exact text form: no trailing fractional zeros, no lone point. */
 char *
 CreditsToCString(Credits c)
 {
 	char		buf[32];
-	char		frac[16];
-	uint64		u = c < 0 ? (uint64) (-c) : (uint64) c;
-	int			n = 9;
+	char	   *p = buf + sizeof(buf);
+	uint64		u = c < 0 ? -(uint64) c : (uint64) c;
+	uint64		whole = u / CREDITS_SCALE;
+	uint64		frac = u % CREDITS_SCALE;
 
-	snprintf(frac, sizeof(frac), "%09llu", (unsigned long long) (u % CREDITS_SCALE));
-	while (n > 0 && frac[n - 1] == '0')
-		frac[--n] = '\0';
-	snprintf(buf, sizeof(buf), "%s%llu%s%s", c < 0 ? "-" : "",
-			 (unsigned long long) (u / CREDITS_SCALE), n ? "." : "", frac);
-	return pstrdup(buf);
+	*--p = '\0';
+	if (frac != 0)
+	{
+		int			ndigits = CREDITS_DIGITS;
+
+		while (frac % 10 == 0)
+		{
+			frac /= 10;
+			ndigits--;
+		}
+		while (ndigits-- > 0)
+		{
+			*--p = (char) ('0' + frac % 10);
+			frac /= 10;
+		}
+		*--p = '.';
+	}
+	do
+	{
+		*--p = (char) ('0' + whole % 10);
+		whole /= 10;
+	} while (whole != 0);
+	if (c < 0)
+		*--p = '-';
+	return pstrdup(p);
 }
 
-/* Exact numeric of a credits value. */
+/* Exact numeric of a credits value, its scale trimmed as in the text form. */
 Numeric
 CreditsToNumeric(Credits c)
 {
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in,
-											   CStringGetDatum(CreditsToCString(c)),
-											   ObjectIdGetDatum(InvalidOid),
-											   Int32GetDatum(-1)));
+	Numeric		n = int64_div_fast_to_numeric(c, CREDITS_DIGITS);
+
+	return DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale,
+											   NumericGetDatum(n)));
+}
+
+/* An integral numeric count of 1e-9 units as credits (22003 if out of range). */
+static Credits
+NumericUnitsToCredits(Numeric units)
+{
+	Numeric		limit = int64_to_numeric(CREDITS_MAX);
+	Datum		magnitude = DirectFunctionCall1(numeric_abs, NumericGetDatum(units));
+
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, magnitude,
+										  NumericGetDatum(limit))) > 0)
+		CreditsOutOfRange();
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(units)));
+}
+
+/* Round a numeric count of units to an integer, half away from zero. */
+static inline Numeric
+NumericRoundUnits(Numeric units)
+{
+	/* numeric's round() rounds half away from zero */
+	return DatumGetNumeric(DirectFunctionCall2(numeric_round,
+											   NumericGetDatum(units),
+											   Int32GetDatum(0)));
 }
 
 /* numeric -> credits, rounded half away from zero at 1e-9 (22003 if out of range). */
 Credits
 NumericToCredits(Numeric n)
 {
-	Datum		scaled;
-	Datum		rounded;
-	Numeric		limit;
+	Numeric		units;
 
 	if (numeric_is_nan(n) || numeric_is_inf(n))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("cannot convert %s to credits",
-						DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
+				 errmsg("cannot convert \"%s\" to credits", NumericText(n)),
 				 errdetail("Credits are finite amounts.")));
-	scaled = DirectFunctionCall2(numeric_mul, NumericGetDatum(n),
-								 DirectFunctionCall1(int8_numeric, Int64GetDatum(CREDITS_SCALE)));
-	/* numeric's round() rounds half away from zero */
-	rounded = DirectFunctionCall2(numeric_round, scaled, Int32GetDatum(0));
-	limit = int64_to_numeric(CREDITS_MAX);
-	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, rounded, NumericGetDatum(limit))) > 0 ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-										  DirectFunctionCall1(numeric_uminus, rounded),
-										  NumericGetDatum(limit))) > 0)
-		OutOfRange();
-	return DatumGetInt64(DirectFunctionCall1(numeric_int8, rounded));
+	units = numeric_mul_opt_error(n, int64_to_numeric(CREDITS_SCALE), NULL);
+	return NumericUnitsToCredits(NumericRoundUnits(units));
 }
 
-/* credits x numeric, exact, rounded half away from zero. */
+/* credits x numeric: the exact product, rounded half away from zero to 1e-9. */
 Credits
 CreditsMulNumeric(Credits a, Numeric n)
 {
-	Datum		product = DirectFunctionCall2(numeric_mul,
-											  NumericGetDatum(CreditsToNumeric(a)),
-											  NumericGetDatum(n));
+	Numeric		units;
 
-	return NumericToCredits(DatumGetNumeric(product));
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot multiply credits by \"%s\"", NumericText(n)),
+				 errdetail("Credits are finite amounts.")));
+	units = numeric_mul_opt_error(int64_to_numeric(a), n, NULL);
+	return NumericUnitsToCredits(NumericRoundUnits(units));
 }
 
-/* Raise 22P02 for malformed text. */
-static void
-BadInput(const char *str, const char *detail)
+/* credits / numeric: the exact quotient, rounded half away from zero to 1e-9. */
+static Credits
+CreditsDivNumeric(Credits a, Numeric n)
 {
+	Numeric		zero = int64_to_numeric(0);
+	int			sign;
+	Datum		u;
+	Datum		d;
+	Datum		num;
+	Datum		den;
+	Credits		q;
+
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot divide credits by \"%s\"", NumericText(n)),
+				 errdetail("Credits are finite amounts.")));
+	sign = DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n),
+											 NumericGetDatum(zero)));
+	if (sign == 0)
+		CreditsDivisionByZero();
+
+	/*
+	 * |a| / |n| rounded half away from zero is trunc((2|a| + |n|) / (2|n|)),
+	 * and numeric's div() truncates exactly.  a is never INT64_MIN.
+	 */
+	u = NumericGetDatum(int64_to_numeric(a < 0 ? -a : a));
+	d = DirectFunctionCall1(numeric_abs, NumericGetDatum(n));
+	num = DirectFunctionCall2(numeric_add,
+							  DirectFunctionCall2(numeric_add, u, u), d);
+	den = DirectFunctionCall2(numeric_add, d, d);
+	q = NumericUnitsToCredits(DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc,
+																  num, den)));
+	return ((a < 0) != (sign < 0)) ? -q : q;
+}
+
+/* Report a parse failure of text input with its SQLSTATE. */
+static void
+CreditsParseError(CreditsParseResult res, const char *str)
+{
+	if (res == CREDITS_PARSE_RANGE)
+		CreditsValueOutOfRange(str);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 			 errmsg("invalid input syntax for type %s: \"%s\"", "credits", str),
-			 errdetail("%s", detail),
-			 errhint("Write an optional sign, digits and at most 9 fractional digits, for example 12.5.")));
+			 res == CREDITS_PARSE_FRACTION ?
+			 errdetail("Credits have at most 9 fractional digits.") :
+			 errdetail("A credits value is an optional sign, digits and an optional fraction, for example \"-12.5\".")));
 }
 
-/* Parse text: [sign] digits [. up to 9 digits], surrounding spaces allowed. */
-static Credits
-ParseCredits(const char *str)
+/*
+ * Parse [spaces][sign]digits[.digits][spaces] with at least one digit and at
+ * most 9 fractional digits.  The whole string is checked before the range,
+ * so malformed text is 22P02 even when it is also too large.
+ */
+static CreditsParseResult
+ParseCredits(const char *str, Credits *result)
 {
 	const char *p = str;
-	bool		neg = false;
+	bool		negative = false;
+	bool		too_large = false;
 	uint64		whole = 0;
 	uint64		frac = 0;
 	int			nwhole = 0;
 	int			nfrac = 0;
-	int128		value;
+	int128		units;
 
 	while (isspace((unsigned char) *p))
 		p++;
 	if (*p == '+' || *p == '-')
-		neg = (*p++ == '-');
-	while (isdigit((unsigned char) *p))
+		negative = (*p++ == '-');
+	for (; isdigit((unsigned char) *p); p++, nwhole++)
 	{
-		whole = whole * 10 + (*p++ - '0');
-		if (whole > (uint64) (CREDITS_MAX / CREDITS_SCALE) + 1)
-		{
-			while (isdigit((unsigned char) *p))
-				p++;
-			while (isspace((unsigned char) *p))
-				p++;
-			if (*p != '\0' && *p != '.')
-				BadInput(str, "The value is not a number.");
-			OutOfRange();
-		}
-		nwhole++;
+		if (whole > CREDITS_MAX_WHOLE)
+			too_large = true;	/* keep scanning: syntax errors come first */
+		else
+			whole = whole * 10 + (*p - '0');
 	}
 	if (*p == '.')
 	{
-		p++;
-		while (isdigit((unsigned char) *p))
+		for (p++; isdigit((unsigned char) *p); p++, nfrac++)
 		{
-			if (++nfrac > CREDITS_DIGITS)
-				BadInput(str, "Credits have at most 9 fractional digits.");
-			frac = frac * 10 + (*p++ - '0');
+			if (nfrac < CREDITS_DIGITS)
+				frac = frac * 10 + (*p - '0');
 		}
 	}
 	while (isspace((unsigned char) *p))
 		p++;
 	if (*p != '\0' || nwhole + nfrac == 0)
-		BadInput(str, "The value is not a number.");
-	for (int i = nfrac; i < CREDITS_DIGITS; i++)
+		return CREDITS_PARSE_SYNTAX;
+	if (nfrac > CREDITS_DIGITS)
+		return CREDITS_PARSE_FRACTION;
+	if (too_large || whole > CREDITS_MAX_WHOLE)
+		return CREDITS_PARSE_RANGE;
+	for (; nfrac < CREDITS_DIGITS; nfrac++)
 		frac *= 10;
-	value = (int128) whole * CREDITS_SCALE + frac;
-	return FromInt128(neg ? -value : value);
+	units = (int128) whole * CREDITS_SCALE + frac;
+	if (units > CREDITS_MAX)
+		return CREDITS_PARSE_RANGE;
+	*result = negative ? -(Credits) units : (Credits) units;
+	return CREDITS_PARSE_OK;
 }
 
-/* Type input. */
+/* Text input. */
 Datum
 credits_in(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_CREDITS(ParseCredits(PG_GETARG_CSTRING(0)));
+	char	   *str = PG_GETARG_CSTRING(0);
+	Credits		result = 0;
+	CreditsParseResult res = ParseCredits(str, &result);
+
+	if (res != CREDITS_PARSE_OK)
+		CreditsParseError(res, str);
+	PG_RETURN_CREDITS(result);
 }
 
-/* Type output. */
+/* Text output: the shortest exact form. */
 Datum
 credits_out(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_CSTRING(CreditsToCString(PG_GETARG_CREDITS(0)));
 }
 
-/* Binary input: an int8 of 1e-9 units. */
+/* Binary input: an int8 count of 1e-9 units (INT64_MIN refused). */
 Datum
 credits_recv(PG_FUNCTION_ARGS)
 {
@@ -256,11 +394,11 @@ credits_recv(PG_FUNCTION_ARGS)
 	int64		v = pq_getmsgint64(buf);
 
 	if (v == PG_INT64_MIN)
-		OutOfRange();
+		CreditsValueOutOfRange(CreditsToCString(v));
 	PG_RETURN_CREDITS(v);
 }
 
-/* Binary output. */
+/* Binary output: an int8 count of 1e-9 units. */
 Datum
 credits_send(PG_FUNCTION_ARGS)
 {
@@ -289,108 +427,82 @@ credits_mi(PG_FUNCTION_ARGS)
 Datum
 credits_um(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_CREDITS(-PG_GETARG_CREDITS(0));
+	PG_RETURN_CREDITS(CreditsSub(0, PG_GETARG_CREDITS(0)));
 }
 
-/* credits * numeric */
+/* credits * numeric (integers reach it through their casts to numeric) */
 Datum
 credits_mul_numeric(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_CREDITS(CreditsMulNumeric(PG_GETARG_CREDITS(0), PG_GETARG_NUMERIC(1)));
 }
 
-/* credits / numeric, exact, rounded half away from zero */
+/* credits / numeric (integers reach it through their casts to numeric) */
 Datum
 credits_div_numeric(PG_FUNCTION_ARGS)
 {
-	Numeric		d = PG_GETARG_NUMERIC(1);
-	Datum		q;
-
-	if (numeric_is_nan(d) || numeric_is_inf(d))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("cannot divide credits by %s",
-						DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(d))))));
-	{
-		Datum		e18 = DirectFunctionCall1(int8_numeric,
-											  Int64GetDatum(INT64CONST(1000000000000000000)));
-		Datum		half = DirectFunctionCall1(int8_numeric,
-											   Int64GetDatum(INT64CONST(500000000000000000)));
-		Datum		units = DirectFunctionCall1(int8_numeric,
-												Int64GetDatum(PG_GETARG_CREDITS(0)));
-		Datum		t;
-		Datum		rem;
-		Numeric		limit = int64_to_numeric(CREDITS_MAX);
-
-		/* t = trunc(units x 1e18 / d): the quotient with 18 more digits */
-		t = DirectFunctionCall2(numeric_div_trunc,
-								DirectFunctionCall2(numeric_mul, units, e18),
-								NumericGetDatum(d));
-		q = DirectFunctionCall2(numeric_div_trunc, t, e18);
-		rem = DirectFunctionCall1(numeric_abs,
-								  DirectFunctionCall2(numeric_sub, t,
-													  DirectFunctionCall2(numeric_mul, q, e18)));
-		/* round half away from zero on the dropped digits */
-		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, rem, half)) >= 0)
-		{
-			Datum		one = DirectFunctionCall1(int8_numeric, Int64GetDatum(
-				DatumGetInt32(DirectFunctionCall2(numeric_cmp, t,
-												  DirectFunctionCall1(int8_numeric, Int64GetDatum(0)))) < 0 ? -1 : 1));
-
-			q = DirectFunctionCall2(numeric_add, q, one);
-		}
-		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, q, NumericGetDatum(limit))) > 0 ||
-			DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-											  DirectFunctionCall1(numeric_uminus, q),
-											  NumericGetDatum(limit))) > 0)
-			OutOfRange();
-	}
-	PG_RETURN_CREDITS(DatumGetInt64(DirectFunctionCall1(numeric_int8, q)));
+	PG_RETURN_CREDITS(CreditsDivNumeric(PG_GETARG_CREDITS(0), PG_GETARG_NUMERIC(1)));
 }
 
-/* = */
+/* bigint * credits, exact in 128 bits */
+Datum
+int8_mul_credits(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_CREDITS(CreditsFromInt128((int128) PG_GETARG_INT64(0) *
+										PG_GETARG_CREDITS(1)));
+}
+
+/* integer * credits, exact in 128 bits */
+Datum
+int4_mul_credits(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_CREDITS(CreditsFromInt128((int128) PG_GETARG_INT32(0) *
+										PG_GETARG_CREDITS(1)));
+}
+
+/* credits = credits */
 Datum
 credits_eq(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(PG_GETARG_CREDITS(0) == PG_GETARG_CREDITS(1));
 }
 
-/* <> */
+/* credits <> credits */
 Datum
 credits_ne(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(PG_GETARG_CREDITS(0) != PG_GETARG_CREDITS(1));
 }
 
-/* < */
+/* credits < credits */
 Datum
 credits_lt(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(PG_GETARG_CREDITS(0) < PG_GETARG_CREDITS(1));
 }
 
-/* <= */
+/* credits <= credits */
 Datum
 credits_le(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(PG_GETARG_CREDITS(0) <= PG_GETARG_CREDITS(1));
 }
 
-/* > */
+/* credits > credits */
 Datum
 credits_gt(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(PG_GETARG_CREDITS(0) > PG_GETARG_CREDITS(1));
 }
 
-/* >= */
+/* credits >= credits */
 Datum
 credits_ge(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(PG_GETARG_CREDITS(0) >= PG_GETARG_CREDITS(1));
 }
 
-/* btree comparison support */
+/* btree support 1: three-way comparison. */
 Datum
 credits_cmp(PG_FUNCTION_ARGS)
 {
@@ -400,42 +512,79 @@ credits_cmp(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(a < b ? -1 : (a > b ? 1 : 0));
 }
 
-/* hash support, the same as bigint's */
+#if SIZEOF_DATUM < 8
+/* Sort comparator for builds where int8 is passed by reference. */
+static int
+CreditsFastCmp(Datum x, Datum y, SortSupport ssup)
+{
+	Credits		a = DatumGetCredits(x);
+	Credits		b = DatumGetCredits(y);
+
+	return a < b ? -1 : (a > b ? 1 : 0);
+}
+#endif
+
+/* btree support 2: sort support, the same fast comparator as bigint's. */
+Datum
+credits_sortsupport(PG_FUNCTION_ARGS)
+{
+	SortSupport ssup = (SortSupport) PG_GETARG_POINTER(0);
+
+#if SIZEOF_DATUM >= 8
+	ssup->comparator = ssup_datum_signed_cmp;
+#else
+	ssup->comparator = CreditsFastCmp;
+#endif
+	PG_RETURN_VOID();
+}
+
+/* Fold an int64 into 32 bits exactly as bigint's hash does. */
+static inline uint32
+CreditsHashKey(Credits c)
+{
+	uint32		lohalf = (uint32) c;
+	uint32		hihalf = (uint32) ((uint64) c >> 32);
+
+	return lohalf ^ (c >= 0 ? hihalf : ~hihalf);
+}
+
+/* hash support 1: the same hash as bigint's. */
 Datum
 credits_hash(PG_FUNCTION_ARGS)
 {
-	return DirectFunctionCall1(hashint8, PG_GETARG_DATUM(0));
+	return hash_uint32(CreditsHashKey(PG_GETARG_CREDITS(0)));
 }
 
-/* extended hash support */
+/* hash support 2: seeded 64-bit hash, the same as bigint's. */
 Datum
 credits_hash_extended(PG_FUNCTION_ARGS)
 {
-	return DirectFunctionCall2(hashint8extended, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1));
+	return hash_uint32_extended(CreditsHashKey(PG_GETARG_CREDITS(0)),
+								PG_GETARG_INT64(1));
 }
 
-/* cast numeric -> credits */
+/* Cast numeric -> credits, rounded half away from zero at 1e-9. */
 Datum
 numeric_credits(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_CREDITS(NumericToCredits(PG_GETARG_NUMERIC(0)));
 }
 
-/* cast bigint -> credits */
+/* Cast bigint -> credits. */
 Datum
 int8_credits(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_CREDITS(FromInt128((int128) PG_GETARG_INT64(0) * CREDITS_SCALE));
+	PG_RETURN_CREDITS(CreditsFromInt128((int128) PG_GETARG_INT64(0) * CREDITS_SCALE));
 }
 
-/* cast integer -> credits */
+/* Cast integer -> credits (always in range). */
 Datum
 int4_credits(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_CREDITS((int64) PG_GETARG_INT32(0) * CREDITS_SCALE);
+	PG_RETURN_CREDITS((Credits) PG_GETARG_INT32(0) * CREDITS_SCALE);
 }
 
-/* cast credits -> numeric (exact) */
+/* Cast credits -> numeric, exact. */
 Datum
 credits_numeric(PG_FUNCTION_ARGS)
 {

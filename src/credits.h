@@ -12,6 +12,9 @@ typedef int64 Credits;
 
 #define CREDITS_SCALE			INT64CONST(1000000000)
 #define CREDITS_DIGITS			9
+/* The range is symmetric: INT64_MIN is not a credits value. */
+#define CREDITS_MAX				PG_INT64_MAX
+#define CREDITS_MIN				(-CREDITS_MAX)
 
 #define DatumGetCredits(X)		DatumGetInt64(X)
 #define CreditsGetDatum(X)		Int64GetDatum(X)
