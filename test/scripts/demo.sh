@@ -29,6 +29,7 @@ listen_addresses = ''
 unix_socket_directories = '$data'
 shared_preload_libraries = 'pg_cron,quota'
 cron.database_name = 'university'
+cron.use_background_workers = on
 timezone = 'Asia/Hong_Kong'
 CONF
 as_pg pg_ctl -D "$data/pg" -l "$data/server.log" -w start >/dev/null
