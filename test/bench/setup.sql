@@ -4,9 +4,9 @@ SET client_min_messages = warning;
 CREATE EXTENSION quota;
 SET search_path = public, quota;
 
-SELECT quota_set_model('model-' || i, (i % 5 + 1) * 0.25, (i % 7 + 1) * 1.5,
+SELECT quota_set_model('model-' || i, (i % 5 + 1)::numeric * 0.25, (i % 7 + 1)::numeric * 1.5,
                        CASE WHEN i % 4 = 0 THEN 'api' ELSE 'chat' END,
-                       (i % 5 + 1) * 0.125)
+                       (i % 5 + 1)::numeric * 0.125)
   FROM generate_series(1, 19) i;
 SELECT quota_set_model('qwen3-moe-onprem', 0, 0);
 SELECT quota_set_discount('chat', 0.8);
