@@ -15,6 +15,7 @@ OBJS = \
 	src/escrow.o \
 	src/pools.o \
 	src/charge.o \
+	src/alert.o \
 	src/hint.o \
 	src/request.o \
 	src/reserve.o
@@ -26,9 +27,9 @@ SQL_PARTS	= $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
 DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(wildcard src/sql/$(EXTENSION)--*--*.sql)
 
-REGRESS		= setup credits cost cron pools charge views security
+REGRESS		= setup credits cost cron pools charge views security alerts
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
-ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race
+ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
 		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
 TAP_TESTS	= 1
@@ -41,6 +42,9 @@ PG_CFLAGS	+= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 PG_CONFIG	?= pg_config
 PGXS		:= $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track header dependencies: rebuild every object when one changes.
+$(OBJS): $(wildcard src/*.h)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@

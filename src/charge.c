@@ -33,6 +33,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "alert.h"
 #include "charge.h"
 #include "identity.h"
 #include "quota.h"
@@ -323,6 +324,9 @@ quota_charge(PG_FUNCTION_ARGS)
 
 				QuotaExec(&settle_q, sv, NULL, 0);
 			}
+			if (debited > 0)
+				QuotaCheckAlerts(&target.pool, st.live_balance, target.user_id,
+								 request_id);
 			res.pool = UpperStrdup(target.pool.pool);
 			res.original = cost.original;
 			res.rate = SPI_datumTransfer(cost.rate.rate, false, -1);

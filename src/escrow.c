@@ -438,6 +438,7 @@ static void
 StateFromEntry(EscrowEntry *entry, const PendingOp *own, EscrowState *state)
 {
 	state->balance = entry->committed + own->credit - own->debit;
+	state->live_balance = entry->committed - entry->pending_debit + own->credit;
 	state->held = entry->held + own->hold - own->unhold;
 	state->available = entry->committed - entry->pending_debit
 		- entry->held - entry->pending_hold + own->credit + own->unhold;
@@ -451,6 +452,7 @@ LockedState(const EscrowPool *pool, EscrowState *state)
 	state->balance = SumForPool(LEDGER_SUM_SQL, pool->pool);
 	state->held = SumForPool(HOLD_SUM_SQL, pool->pool);
 	state->available = state->balance - state->held;
+	state->live_balance = state->balance;
 }
 
 /* Read a pool's balance, holds and availability as this transaction sees them. */
@@ -493,6 +495,7 @@ EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
 		if (!force && after->available < amount)
 			return false;
 		after->balance -= amount;
+		after->live_balance -= amount;
 		after->available -= amount;
 		return true;
 	}
@@ -509,6 +512,7 @@ EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
 		entry->pending_debit += amount;
 		op->debit += amount;
 		after->balance -= amount;
+		after->live_balance -= amount;
 		after->available -= amount;
 	}
 	SpinLockRelease(&entry->mutex);

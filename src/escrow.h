@@ -14,6 +14,7 @@ typedef struct EscrowState
 	Credits		balance;		/* committed ledger sum plus own changes */
 	Credits		held;			/* active holds, own included */
 	Credits		available;		/* balance - held - others' in-flight debits */
+	Credits		live_balance;	/* balance - others' in-flight debits */
 } EscrowState;
 
 /* A pool as the escrow knows it. */

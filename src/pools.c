@@ -155,7 +155,8 @@ static QuotaQuery load_pool_q = {
 	"                         WHERE u.user_id OPERATOR(pg_catalog.=) $2 "
 	"                           AND g.pool OPERATOR(pg_catalog.=) p.pool "
 	"                           AND g.group_name OPERATOR(pg_catalog.=) ANY (u.groups)) "
-	"            THEN 'member' END "
+	"            THEN 'member' END, "
+	"       p.period_funds, p.warn_at "
 	"FROM quota.pool_defs p "
 	"LEFT JOIN quota.pool_members m ON m.pool OPERATOR(pg_catalog.=) p.pool "
 	"     AND m.user_id OPERATOR(pg_catalog.=) $2 "
@@ -194,6 +195,8 @@ QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info)
 	d = QuotaGetDatum(0, 10, &isnull);
 	info->models = isnull ? (Datum) 0 : PointerGetDatum(DatumGetArrayTypePCopy(d));
 	info->role = QuotaGetText(0, 11);
+	info->period_funds = DatumGetCredits(QuotaGetDatum(0, 12, &isnull));
+	info->warn_at = PointerGetDatum(DatumGetArrayTypePCopy(QuotaGetDatum(0, 13, &isnull)));
 	return true;
 }
 
@@ -351,6 +354,13 @@ static QuotaQuery post_q = {
 	5, {TEXTOID, TEXTOID, TEXTOID, CREDITSARG, TEXTOID}
 };
 
+/* Non-charge entries move the period's funds, so used = funds - balance. */
+static QuotaQuery period_funds_q = {
+	"UPDATE quota.pool_defs SET period_funds = period_funds OPERATOR(quota.+) $2 "
+	"WHERE pool_id OPERATOR(pg_catalog.=) $1",
+	2, {INT8OID, CREDITSARG}
+};
+
 /*
  * SQL: quota._post(pool, kind, amount, user_id, note): a grant, top-up,
  * adjustment or reset entry.  Credits wait for commit; debits are forced
@@ -397,6 +407,11 @@ quota_post(PG_FUNCTION_ARGS)
 	n[4] = PG_ARGISNULL(4) ? 'n' : ' ';
 	QuotaExec(&post_q, v, n, 0);
 	entry_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
+	{
+		Datum		fv[2] = {Int64GetDatum(info.pool_id), CreditsGetDatum(amount)};
+
+		QuotaExec(&period_funds_q, fv, NULL, 0);
+	}
 	SPI_finish();
 	(void) kind;
 	PG_RETURN_INT64(entry_id);

@@ -41,6 +41,8 @@ typedef struct PoolInfo
 	Credits		member_limit;	/* the member's own limit, else the pool's */
 	Datum		models;			/* text[] or 0 for every model */
 	char	   *role;			/* owner, admin, member, or NULL: no access */
+	Credits		period_funds;	/* money the period started with, plus non-charge entries */
+	Datum		warn_at;		/* numeric[] of warning thresholds */
 } PoolInfo;
 
 extern int	QuotaExec(QuotaQuery *query, Datum *values, const char *nulls,

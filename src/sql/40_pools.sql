@@ -24,6 +24,7 @@ CREATE TABLE quota.pool_defs (
                     CHECK (reset_policy IN ('restore', 'add', 'none')),
     next_reset_at   timestamptz,
     period_start    timestamptz NOT NULL DEFAULT now(),
+    period_funds    quota.credits NOT NULL DEFAULT 0,
     member_limit    quota.credits CHECK (member_limit >= 0),
     warn_at         numeric[] NOT NULL DEFAULT '{0.8,0.95}'
                     CHECK (0 < ALL (warn_at) AND 1 >= ALL (warn_at)),
@@ -39,6 +40,8 @@ COMMENT ON COLUMN quota.pool_defs.models IS
     'models the pool pays for; NULL: every enabled model';
 COMMENT ON COLUMN quota.pool_defs.period_start IS
     'start of the current period (the last reset); member usage and warnings count from here';
+COMMENT ON COLUMN quota.pool_defs.period_funds IS
+    'the balance the period started with plus every non-charge entry since: usage in the period is period_funds - balance';
 
 CREATE TABLE quota.pool_members (
     pool            text NOT NULL REFERENCES quota.pool_defs (pool),
@@ -620,6 +623,7 @@ BEGIN
     END IF;
     UPDATE quota.pool_defs d
        SET period_start = boundary,
+           period_funds = (quota._pool_money(p.pool)).balance,
            next_reset_at = CASE WHEN d.reset_cron IS NULL THEN NULL
                                 ELSE quota.quota_next_reset(d.reset_cron, d.reset_timezone, now()) END
      WHERE d.pool = p.pool;

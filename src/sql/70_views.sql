@@ -32,9 +32,9 @@ CREATE FUNCTION quota._pool_figures(pool text, OUT balance quota.credits,
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
 DECLARE
-    since timestamptz;
+    funds quota.credits;
 BEGIN
-    SELECT d.period_start INTO since FROM quota.pool_defs d WHERE d.pool = _pool_figures.pool;
+    SELECT d.period_funds INTO funds FROM quota.pool_defs d WHERE d.pool = _pool_figures.pool;
     IF NOT FOUND OR NOT quota._sees_pool(pool) THEN
         RETURN;
     END IF;
@@ -42,8 +42,8 @@ BEGIN
     SELECT coalesce(quota.sum(r.held), '0') INTO held FROM quota.reservations r
      WHERE r.pool = _pool_figures.pool AND r.settled_at IS NULL AND r.expires_at > now();
     available := balance - held;
-    SELECT coalesce(-quota.sum(l.amount), '0') INTO used FROM quota.ledger l
-     WHERE l.pool = _pool_figures.pool AND l.kind = 'charge' AND l.at >= since;
+    -- the period's charges: what it was funded with, less what is left
+    used := funds - balance;
 END
 $$;
 COMMENT ON FUNCTION quota._pool_figures(text) IS
@@ -129,16 +129,30 @@ BEGIN
         NEW.next_reset_at := quota._check_schedule(NEW.reset_cron, NEW.reset_timezone,
                                                    NEW.reset_policy);
     END IF;
+    IF NEW.warn_at IS DISTINCT FROM OLD.warn_at THEN
+        IF NEW.warn_at IS NULL THEN
+            RAISE EXCEPTION 'warning thresholds of pool "%" must not be null', NEW.pool
+                USING ERRCODE = 'null_value_not_allowed',
+                      HINT = 'Use ''{}'' for a pool without warnings.';
+        END IF;
+        IF array_ndims(NEW.warn_at) > 1 OR cardinality(NEW.warn_at) > 16
+           OR EXISTS (SELECT FROM unnest(NEW.warn_at) t WHERE t IS NULL OR t <= 0 OR t > 1) THEN
+            RAISE EXCEPTION 'invalid warning thresholds "%" for pool "%"', NEW.warn_at, NEW.pool
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Each threshold is a fraction of the allowance, greater than 0 and at most 1; a pool has at most 16.',
+                      HINT = 'Use for example ''{0.8,0.95}'', or ''{}'' for no warnings.';
+        END IF;
+    END IF;
     RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION quota._pool_defs_changed() IS
-    'internal: validate a changed schedule and recompute next_reset_at';
+    'internal: validate a changed schedule (recomputing next_reset_at) and warning thresholds';
 
 CREATE TRIGGER pool_defs_schedule BEFORE UPDATE ON quota.pool_defs
     FOR EACH ROW EXECUTE FUNCTION quota._pool_defs_changed();
 COMMENT ON TRIGGER pool_defs_schedule ON quota.pool_defs IS
-    'a changed schedule recomputes next_reset_at';
+    'a changed schedule recomputes next_reset_at; thresholds are validated';
 
 CREATE VIEW quota.pool_status WITH (security_invoker = true) AS
 SELECT d.pool, d.kind, d.allowance, f.balance, f.held, f.available, f.used,

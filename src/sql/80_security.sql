@@ -7,7 +7,7 @@
 REVOKE ALL ON ALL TABLES IN SCHEMA quota FROM PUBLIC;
 GRANT SELECT ON quota.models, quota.discounts, quota.users, quota.pool_defs,
     quota.pool_members, quota.pool_groups, quota.personal_policies,
-    quota.user_state, quota.ledger, quota.reservations
+    quota.user_state, quota.ledger, quota.reservations, quota.alerts
     TO quota_admin, quota_app, quota_user;
 GRANT SELECT ON quota.pools, quota.pool_status, quota.my_pools, quota.charges,
     quota.conversation_costs, quota.usage_daily
@@ -71,6 +71,12 @@ CREATE POLICY reservations_read ON quota.reservations FOR SELECT
     USING (user_id = quota.current_user_id() OR quota._admins_pool(pool));
 COMMENT ON POLICY reservations_read ON quota.reservations IS
     'users see their own reservations; pool administrators their pool''s; quota_admin all';
+
+ALTER TABLE quota.alerts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY alerts_read ON quota.alerts FOR SELECT
+    USING (quota._sees_pool(pool));
+COMMENT ON POLICY alerts_read ON quota.alerts IS
+    'warnings are visible with their pool: to its users, its administrators and quota_admin';
 
 -- Functions: nothing is executable by PUBLIC but the money type and pure
 -- calculations; each role gets what it needs.

@@ -1,0 +1,137 @@
+/*
+ * alert.c
+ *		Usage warnings: quota.alerts and NOTIFY quota_alert.
+ *
+ * A pool's usage in its period is its period funds (the balance the period
+ * started with plus every non-charge entry since) minus its balance, both
+ * kept exact without a query: the funds are loaded with the pool, and the
+ * balance comes from the escrow, including other transactions' admitted
+ * debits, so of concurrent charges the one admitted across a threshold sees
+ * it crossed.  Exactly once per threshold and period is the unique key of
+ * quota.alerts: the insert is ON CONFLICT DO NOTHING, and the notification
+ * is sent (at commit) only by the transaction whose row was inserted.  Once
+ * this backend has seen a threshold's alert exist, it remembers that for the
+ * period and stops asking, so a pool past its thresholds costs nothing more.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "alert.h"
+#include "credits.h"
+
+/* Thresholds beyond this many per pool are checked but not remembered. */
+#define ALERT_SEEN_BITS		64
+
+/* What this backend knows is already alerted for a pool's period. */
+typedef struct AlertSeen
+{
+	int64		pool_id;		/* hash key */
+	TimestampTz period_start;
+	uint32		warn_hash;		/* of the thresholds the bits refer to */
+	uint64		seen;			/* bit i: threshold i has its alert */
+} AlertSeen;
+
+static HTAB *alert_seen = NULL;
+
+static QuotaQuery alert_q = {
+	"WITH a AS ("
+	"  INSERT INTO quota.alerts (pool, threshold, period_start, used, allowance, "
+	"                            user_id, request_id) "
+	"  VALUES ($1, $2, $3, $4, $5, $6, $7) "
+	"  ON CONFLICT (pool, period_start, threshold) DO NOTHING "
+	"  RETURNING pool, threshold, used, allowance, at) "
+	"SELECT pg_catalog.pg_notify('quota_alert', pg_catalog.json_build_object("
+	"  'pool', a.pool, 'threshold', a.threshold, "
+	"  'used', CAST(a.used AS pg_catalog.numeric), "
+	"  'allowance', CAST(a.allowance AS pg_catalog.numeric), "
+	"  'at', a.at)::pg_catalog.text) FROM a",
+	7, {TEXTOID, NUMERICOID, TIMESTAMPTZOID, CREDITSARG, CREDITSARG, TEXTOID, TEXTOID}
+};
+
+/* This backend's memory of a pool's alerts, reset when its period changes. */
+static AlertSeen *
+SeenFor(const PoolInfo *info)
+{
+	AlertSeen  *s;
+	bool		found;
+	struct varlena *warn = (struct varlena *) DatumGetPointer(info->warn_at);
+	uint32		warn_hash = hash_bytes((unsigned char *) warn, VARSIZE_ANY(warn));
+
+	if (alert_seen == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(AlertSeen);
+		ctl.hcxt = TopMemoryContext;
+		alert_seen = hash_create("quota alerts seen", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	s = hash_search(alert_seen, &info->pool_id, HASH_ENTER, &found);
+	if (!found || s->period_start != info->period_start ||
+		s->warn_hash != warn_hash)
+	{
+		s->period_start = info->period_start;
+		s->warn_hash = warn_hash;
+		s->seen = 0;
+	}
+	return s;
+}
+
+/*
+ * After a debit: record and announce each threshold of the pool that its
+ * period's usage has reached and that has no alert yet.  Runs inside the
+ * caller's SPI connection.
+ */
+void
+QuotaCheckAlerts(const PoolInfo *info, Credits live_balance,
+				 const char *user_id, const char *request_id)
+{
+	ArrayType  *arr;
+	Datum	   *thresholds;
+	bool	   *nulls;
+	int			n;
+	int128		used128;
+	Credits		used;
+	AlertSeen  *seen;
+
+	if (info->allowance <= 0 || info->warn_at == (Datum) 0)
+		return;
+	used128 = (int128) info->period_funds - live_balance;
+	if (used128 <= 0)
+		return;
+	used = used128 > CREDITS_MAX ? CREDITS_MAX : (Credits) used128;
+
+	arr = DatumGetArrayTypeP(info->warn_at);
+	deconstruct_array(arr, NUMERICOID, -1, false, TYPALIGN_INT,
+					  &thresholds, &nulls, &n);
+	seen = SeenFor(info);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		v[7];
+		char		vn[8] = "       ";
+		uint64		bit = i < ALERT_SEEN_BITS ? UINT64CONST(1) << i : 0;
+
+		if (nulls[i] || (seen->seen & bit) ||
+			used < CreditsMulNumeric(info->allowance, DatumGetNumeric(thresholds[i])))
+			continue;
+		v[0] = CStringGetTextDatum(info->pool);
+		v[1] = thresholds[i];
+		v[2] = TimestampTzGetDatum(info->period_start);
+		v[3] = CreditsGetDatum(used);
+		v[4] = CreditsGetDatum(info->allowance);
+		v[5] = CStringGetTextDatum(user_id);
+		v[6] = request_id ? CStringGetTextDatum(request_id) : (Datum) 0;
+		vn[6] = request_id ? ' ' : 'n';
+		/* nothing inserted: the alert exists (committed), remember it */
+		if (QuotaExec(&alert_q, v, vn, 0) == 0)
+			seen->seen |= bit;
+	}
+}

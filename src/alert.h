@@ -1,0 +1,13 @@
+/*
+ * alert.h
+ *		Usage warnings of pools (alert.c).
+ */
+#ifndef QUOTA_ALERT_H
+#define QUOTA_ALERT_H
+
+#include "pools.h"
+
+extern void QuotaCheckAlerts(const PoolInfo *info, Credits live_balance,
+							 const char *user_id, const char *request_id);
+
+#endif							/* QUOTA_ALERT_H */
