@@ -36,8 +36,9 @@
  * heavyweight lock is taken on the hot path, so the charge path cannot
  * deadlock on escrow state.  Shared memory is lost in a crash; an entry is
  * rebuilt from the ledger (and the active reservations) the first time a pool
- * is touched, under a transaction advisory lock on the pool so that only one
- * backend rebuilds it.  No transaction can have uncommitted ledger rows for a
+ * is touched, under an advisory lock on the pool so that only one backend
+ * rebuilds it (released as soon as the entry is in place, so one transaction
+ * may rebuild any number of pools).  No transaction can have uncommitted ledger rows for a
  * pool without an entry, because every ledger write passes through here first.
  *
  * Entries are keyed by database, the OID of quota.ledger (new for every
@@ -294,6 +295,21 @@ LockPool(int64 pool_id)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
+/*
+ * Release the pool's advisory lock once its entry is rebuilt: holding it to
+ * commit would protect nothing more, and a transaction that touches many
+ * pools (100,000 resets after a restart) would run out of lock slots.
+ */
+static void
+UnlockPool(int64 pool_id)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (pool_id >> 32),
+						 (uint32) pool_id, QUOTA_LOCK_SPACE);
+	(void) LockRelease(&tag, ExclusiveLock, false);
+}
+
 /* Run a one-value credits query about a pool through SPI. */
 static int64
 SumForPool(const char *sql, const char *pool)
@@ -357,7 +373,10 @@ GetEntry(const EscrowPool *pool)
 	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
 	LWLockRelease(escrow->lock);
 	if (entry)
+	{
+		UnlockPool(pool->pool_id);
 		return entry;
+	}
 
 	committed = SumForPool(LEDGER_SUM_SQL, pool->pool);
 	held = SumForPool(HOLD_SUM_SQL, pool->pool);
@@ -382,6 +401,7 @@ GetEntry(const EscrowPool *pool)
 		entry->pending_hold = 0;
 	}
 	LWLockRelease(escrow->lock);
+	UnlockPool(pool->pool_id);
 	return entry;
 }
 
