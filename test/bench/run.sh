@@ -13,25 +13,12 @@ build_install
 secs=${QUOTA_BENCH_SECONDS:-20}
 clients=${QUOTA_BENCH_CLIENTS:-16}
 port=${QUOTA_BENCH_PORT:-55433}
-dir=$(mktemp -d /tmp/quota-bench.XXXXXX)
-[ "$(id -u)" -ne 0 ] || chown "$PG_USER": "$dir"
 bench=$QUOTA_ROOT/test/bench
-trap 'as_pg pg_ctl -D "$dir/pg" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 
 say "temporary instance on port $port"
-as_pg initdb -D "$dir/pg" -A trust -U postgres >/dev/null
-cat >> "$dir/pg/postgresql.conf" <<CONF
-port = $port
-listen_addresses = ''
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'quota'
-shared_buffers = '512MB'
-max_connections = 60
-max_wal_size = '4GB'
-checkpoint_timeout = '30min'
-CONF
-as_pg pg_ctl -D "$dir/pg" -l "$dir/server.log" -w start >/dev/null
-psql_() { as_pg psql -X -q -h "$dir" -p "$port" -U postgres -d postgres "$@"; }
+bench_instance "$port"
+dir=$BENCH_DIR
+psql_() { bench_psql "$@"; }
 
 say "loading the data set (10,000 users, 1,000 personal pools, 1 shared pool, 20 models)"
 psql_ -v ON_ERROR_STOP=1 -f "$bench/setup.sql" >/dev/null

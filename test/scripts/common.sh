@@ -68,3 +68,30 @@ private_copy() {
     fi
     echo "$dir"
 }
+
+# Start a throwaway instance for a benchmark: bench_instance PORT [CONF...].
+# Sets BENCH_DIR and bench_psql; the instance is removed on exit.
+bench_instance() {
+    local port=$1 line
+    shift
+    BENCH_DIR=$(mktemp -d /tmp/quota-bench.XXXXXX)
+    [ "$(id -u)" -ne 0 ] || chown "$PG_USER": "$BENCH_DIR"
+    trap 'as_pg pg_ctl -D "$BENCH_DIR/pg" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$BENCH_DIR"' EXIT
+    as_pg initdb -D "$BENCH_DIR/pg" -A trust -U postgres >/dev/null
+    {
+        echo "port = $port"
+        echo "listen_addresses = ''"
+        echo "unix_socket_directories = '$BENCH_DIR'"
+        echo "shared_preload_libraries = 'quota'"
+        echo "shared_buffers = '512MB'"
+        echo "max_connections = 60"
+        echo "max_wal_size = '4GB'"
+        echo "checkpoint_timeout = '30min'"
+        for line in "$@"; do echo "$line"; done
+    } >> "$BENCH_DIR/pg/postgresql.conf"
+    as_pg pg_ctl -D "$BENCH_DIR/pg" -l "$BENCH_DIR/server.log" -w start >/dev/null
+    BENCH_PORT=$port
+}
+
+# psql against the benchmark instance.
+bench_psql() { as_pg psql -X -q -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -d postgres "$@"; }
