@@ -59,8 +59,11 @@ DO $$ BEGIN
     PERFORM quota.quota_charge('claude-sonnet-4', 1000, 1000, 'req-0003', user_id => 's1234567');
 EXCEPTION WHEN SQLSTATE 'QU002' THEN RAISE NOTICE 'QU002: %', SQLERRM;
 END $$;
-\echo '--- the student burns through the pool; the next request is refused with help'
-SELECT final_cost, balance FROM quota_charge('gpt-4.1-mini', 500000, 2900000, 'req-0004', user_id => 's1234567');
+\echo '--- the student burns through the pool (a listener hears the 80% and 95% warnings);'
+\echo '--- the next request is refused with help'
+LISTEN quota_alert;
+SELECT final_cost, balance FROM quota_charge('gpt-4.1-mini', 500000, 3000000, 'req-0004', user_id => 's1234567');
+SELECT final_cost, balance FROM quota_charge('gpt-4.1-mini', 100000, 600000, 'req-0004b', user_id => 's1234567');
 DO $$
 DECLARE msg text; hint text;
 BEGIN
@@ -69,6 +72,8 @@ EXCEPTION WHEN SQLSTATE 'QU001' THEN
     GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
     RAISE NOTICE E'QU001: %\nHINT: %', msg, hint;
 END $$;
+SELECT pool, threshold, used, allowance, user_id FROM quota.alerts ORDER BY alert_id;
+UNLISTEN quota_alert;
 \echo '--- the free on-premise model still works with an empty pool'
 SELECT pool, final_cost, balance
   FROM quota_charge('qwen3-moe-onprem', 30000, 8000, 'req-0006', 'conv-a', user_id => 's1234567');
