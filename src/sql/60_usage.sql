@@ -3,22 +3,27 @@
 -- Using the service: switching, checking, reserving, charging (C)
 -- ---------------------------------------------------------------------------
 
+-- No SET clause, so that the planner inlines it into the charge path's
+-- queries (a SET would make it an opaque function scan, joined by hashing
+-- every pool on each call).  Every name and operator is qualified; its
+-- callers are SECURITY DEFINER functions with a pinned search_path.
 CREATE FUNCTION quota._usable_pools(user_id text)
     RETURNS TABLE(pool text, role text)
     LANGUAGE sql STABLE
-    SET search_path = pg_catalog, quota, pg_temp
 AS $$
     SELECT DISTINCT ON (x.pool) x.pool, x.role
-      FROM (SELECT p.pool, 'owner' AS role, 1 AS rank
-              FROM quota.pool_defs p WHERE p.owner = $1
+      FROM (SELECT p.pool, 'owner'::pg_catalog.text AS role, 1 AS rank
+              FROM quota.pool_defs p WHERE p.owner OPERATOR(pg_catalog.=) $1
             UNION ALL
-            SELECT m.pool, m.role, CASE m.role WHEN 'admin' THEN 2 ELSE 3 END
-              FROM quota.pool_members m WHERE m.user_id = $1
+            SELECT m.pool, m.role,
+                   CASE WHEN m.role OPERATOR(pg_catalog.=) 'admin' THEN 2 ELSE 3 END
+              FROM quota.pool_members m WHERE m.user_id OPERATOR(pg_catalog.=) $1
             UNION ALL
-            SELECT g.pool, 'member', 4
+            SELECT g.pool, 'member'::pg_catalog.text, 4
               FROM quota.users u
-              JOIN quota.pool_groups g ON g.group_name = ANY (u.groups)
-             WHERE u.user_id = $1) x
+              JOIN quota.pool_groups g
+                ON g.group_name OPERATOR(pg_catalog.=) ANY (u.groups)
+             WHERE u.user_id OPERATOR(pg_catalog.=) $1) x
      ORDER BY x.pool, x.rank
 $$;
 COMMENT ON FUNCTION quota._usable_pools(text) IS
