@@ -374,7 +374,8 @@ quota_check(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2))
 	{
 		bool		explicit_choice;
-		char	   *active = QuotaActivePool(target.user_id, &explicit_choice);
+		char	   *active = QuotaActivePool(target.user_id, &explicit_choice,
+											 &target.pool);
 
 		if (active == NULL)
 		{
@@ -387,7 +388,6 @@ quota_check(PG_FUNCTION_ARGS)
 			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
 															  values, nulls)));
 		}
-		QuotaChoosePool(&target, active);
 	}
 	else
 		QuotaChoosePool(&target, text_to_cstring(PG_GETARG_TEXT_PP(2)));

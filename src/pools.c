@@ -144,23 +144,31 @@ QuotaCheckUserExists(const char *user_id)
 				 errhint("Register users with quota_set_user().")));
 }
 
-/* One statement: the pool's configuration and the user's role in it. */
+/*
+ * One statement: a pool's configuration and the user ($2)'s role in it,
+ * for the pool chosen by the WHERE clause.
+ */
+#define LOAD_POOL_SQL(where) \
+	"SELECT p.pool_id, p.pool, p.kind, p.owner, p.allowance, p.enabled, " \
+	"       p.next_reset_at, p.period_start, " \
+	"       coalesce(m.member_limit, p.member_limit), p.models, " \
+	"       CASE WHEN p.owner OPERATOR(pg_catalog.=) $2 THEN 'owner' " \
+	"            WHEN m.role IS NOT NULL THEN m.role " \
+	"            WHEN EXISTS (SELECT FROM quota.pool_groups g, quota.users u " \
+	"                         WHERE u.user_id OPERATOR(pg_catalog.=) $2 " \
+	"                           AND g.pool OPERATOR(pg_catalog.=) p.pool " \
+	"                           AND g.group_name OPERATOR(pg_catalog.=) ANY (u.groups)) " \
+	"            THEN 'member' END, " \
+	"       p.period_funds, p.warn_at " \
+	"FROM quota.pool_defs p " \
+	"LEFT JOIN quota.pool_members m ON m.pool OPERATOR(pg_catalog.=) p.pool " \
+	"     AND m.user_id OPERATOR(pg_catalog.=) $2 " \
+	"WHERE " where
+
+static void FillPool(PoolInfo *info);
+
 static QuotaQuery load_pool_q = {
-	"SELECT p.pool_id, p.pool, p.kind, p.owner, p.allowance, p.enabled, "
-	"       p.next_reset_at, p.period_start, "
-	"       coalesce(m.member_limit, p.member_limit), p.models, "
-	"       CASE WHEN p.owner OPERATOR(pg_catalog.=) $2 THEN 'owner' "
-	"            WHEN m.role IS NOT NULL THEN m.role "
-	"            WHEN EXISTS (SELECT FROM quota.pool_groups g, quota.users u "
-	"                         WHERE u.user_id OPERATOR(pg_catalog.=) $2 "
-	"                           AND g.pool OPERATOR(pg_catalog.=) p.pool "
-	"                           AND g.group_name OPERATOR(pg_catalog.=) ANY (u.groups)) "
-	"            THEN 'member' END, "
-	"       p.period_funds, p.warn_at "
-	"FROM quota.pool_defs p "
-	"LEFT JOIN quota.pool_members m ON m.pool OPERATOR(pg_catalog.=) p.pool "
-	"     AND m.user_id OPERATOR(pg_catalog.=) $2 "
-	"WHERE p.pool OPERATOR(pg_catalog.=) $1",
+	LOAD_POOL_SQL("p.pool OPERATOR(pg_catalog.=) $1"),
 	2, {TEXTOID, TEXTOID}
 };
 
@@ -172,12 +180,20 @@ bool
 QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info)
 {
 	Datum		v[2] = {CStringGetTextDatum(pool), CStringGetTextDatum(user_id)};
-	bool		isnull;
-	Datum		d;
 
 	memset(info, 0, sizeof(PoolInfo));
 	if (QuotaExec(&load_pool_q, v, NULL, 1) == 0)
 		return false;
+	FillPool(info);
+	return true;
+}
+
+/* Fill a PoolInfo from the first row of a LOAD_POOL_SQL result. */
+static void
+FillPool(PoolInfo *info)
+{
+	bool		isnull;
+	Datum		d;
 
 	info->pool_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
 	info->pool = QuotaGetText(0, 2);
@@ -197,7 +213,6 @@ QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info)
 	info->role = QuotaGetText(0, 11);
 	info->period_funds = DatumGetCredits(QuotaGetDatum(0, 12, &isnull));
 	info->warn_at = PointerGetDatum(DatumGetArrayTypePCopy(QuotaGetDatum(0, 13, &isnull)));
-	return true;
 }
 
 /* Does the pool's model list permit the model (NULL list: every model)? */
@@ -225,39 +240,50 @@ static QuotaQuery active_q = {
 	1, {TEXTOID}
 };
 
+/* The default pool ($2's personal pool, else the first usable shared one), loaded. */
 static QuotaQuery default_pool_q = {
-	"SELECT u.pool FROM quota._usable_pools($1) u "
-	"JOIN quota.pool_defs p ON p.pool OPERATOR(pg_catalog.=) u.pool "
-	"ORDER BY NOT (p.kind OPERATOR(pg_catalog.=) 'personal' "
-	"              AND p.owner OPERATOR(pg_catalog.=) $1), "
-	"         p.kind OPERATOR(pg_catalog.<>) 'shared', "
-	"         NOT p.enabled, u.pool COLLATE \"C\" LIMIT 1",
-	1, {TEXTOID}
+	LOAD_POOL_SQL("p.pool OPERATOR(pg_catalog.=) ("
+				  "SELECT u.pool FROM quota._usable_pools($2) u "
+				  "JOIN quota.pool_defs d ON d.pool OPERATOR(pg_catalog.=) u.pool "
+				  "ORDER BY NOT (d.kind OPERATOR(pg_catalog.=) 'personal' "
+				  "              AND d.owner OPERATOR(pg_catalog.=) $2), "
+				  "         d.kind OPERATOR(pg_catalog.<>) 'shared', "
+				  "         NOT d.enabled, u.pool COLLATE \"C\" LIMIT 1) "
+				  "AND $1 IS NOT NULL"),
+	2, {TEXTOID, TEXTOID}
 };
 
 /*
  * The user's active pool: the last switch (while still usable), else the
  * personal pool, else the first usable shared pool by name; NULL if none.
+ * The pool is loaded into *info (when not NULL), so callers need not load
+ * it again.
  */
 char *
-QuotaActivePool(const char *user_id, bool *explicit_choice)
+QuotaActivePool(const char *user_id, bool *explicit_choice, PoolInfo *info)
 {
-	Datum		v[1] = {CStringGetTextDatum(user_id)};
+	Datum		v[2] = {CStringGetTextDatum(user_id), CStringGetTextDatum(user_id)};
+	PoolInfo	local;
 
+	if (info == NULL)
+		info = &local;
 	*explicit_choice = false;
 	if (QuotaExec(&active_q, v, NULL, 1) == 1)
 	{
 		char	   *pool = QuotaGetText(0, 1);
-		PoolInfo	info;
 
-		if (QuotaLoadPool(pool, user_id, &info) && info.role != NULL)
+		if (QuotaLoadPool(pool, user_id, info) && info->role != NULL)
 		{
 			*explicit_choice = true;
 			return pool;
 		}
 	}
+	memset(info, 0, sizeof(PoolInfo));
 	if (QuotaExec(&default_pool_q, v, NULL, 1) == 1)
-		return QuotaGetText(0, 1);
+	{
+		FillPool(info);
+		return info->pool;
+	}
 	return NULL;
 }
 
@@ -499,7 +525,7 @@ quota_active_pool(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	QuotaCheckUserExists(user_id);
-	pool = QuotaActivePool(user_id, &explicit_choice);
+	pool = QuotaActivePool(user_id, &explicit_choice, NULL);
 	if (pool)
 		result = (text *) SPI_palloc(VARHDRSZ + strlen(pool));
 	if (result)

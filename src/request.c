@@ -24,13 +24,14 @@ QuotaChoosePool(RequestTarget *target, const char *explicit_pool)
 
 	if (pool == NULL)
 	{
-		pool = QuotaActivePool(target->user_id, &explicit_choice);
-		if (pool == NULL)
+		/* the active pool comes loaded */
+		if (QuotaActivePool(target->user_id, &explicit_choice, &target->pool) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_QUOTA_POOL_ACCESS),
 					 errmsg("user \"%s\" has no pool to use", target->user_id),
 					 errdetail("The user is not a member of any pool and has no personal pool."),
 					 errhint("Ask a pool administrator to add the user, or grant a pool to one of the user's groups.")));
+		return;
 	}
 	if (!QuotaLoadPool(pool, target->user_id, &target->pool))
 		ereport(ERROR,
