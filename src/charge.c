@@ -50,12 +50,34 @@ static QuotaQuery prior_charge_q = {
 	1, {TEXTOID}
 };
 
-/* The reservation of the request, if any. */
-static QuotaQuery reservation_q = {
-	"SELECT pool, user_id, model, held, settled_at IS NULL "
-	"FROM quota.reservations WHERE request_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+/*
+ * One statement for the request's past: its charge, if any (columns 1-12,
+ * as in prior_charge_q), and its reservation, if any, locked (13-17).
+ */
+static QuotaQuery request_past_q = {
+	"WITH r AS (SELECT pool, user_id, model, held, settled_at IS NULL AS active "
+	"           FROM quota.reservations "
+	"           WHERE request_id OPERATOR(pg_catalog.=) $1 FOR UPDATE) "
+	"SELECT l.entry_id, l.pool, l.user_id, l.model, l.input_tokens, "
+	"       l.cached_input_tokens, l.output_tokens, l.conversation_id, "
+	"       l.original_cost, l.discount_rate, l.final_cost, l.balance_after, "
+	"       r.pool, r.user_id, r.model, r.held, r.active "
+	"FROM (SELECT) one "
+	"LEFT JOIN quota.ledger l ON l.request_id OPERATOR(pg_catalog.=) $1 "
+	"LEFT JOIN r ON true",
 	1, {TEXTOID}
 };
+
+/* A request's reservation, read by request_past_q. */
+typedef struct PastReservation
+{
+	bool		exists;
+	char	   *pool;
+	char	   *user_id;
+	char	   *model;
+	Credits		held;
+	bool		active;
+} PastReservation;
 
 static QuotaQuery insert_charge_q = {
 	"INSERT INTO quota.ledger (pool, user_id, kind, amount, model, service, "
@@ -132,19 +154,16 @@ UpperStrdup(const char *s)
 }
 
 /*
- * If the request was charged before, check the arguments and fill the first
- * charge's result; QU005 when they differ.
+ * Row 0 of the last result is the request's first charge: check the
+ * arguments against it (QU005 when they differ) and fill its result.
  */
-static bool
-PriorCharge(const char *request_id, const char *user_id, const char *model,
-			int64 in, int64 cached, int64 out, const char *conversation_id,
-			const char *pool, ChargeResult *res)
+static void
+UsePriorCharge(const char *request_id, const char *user_id, const char *model,
+			   int64 in, int64 cached, int64 out, const char *conversation_id,
+			   const char *pool, ChargeResult *res)
 {
-	Datum		v[1] = {CStringGetTextDatum(request_id)};
 	bool		isnull;
 
-	if (QuotaExec(&prior_charge_q, v, NULL, 1) == 0)
-		return false;
 	if (!SameText(3, user_id))
 		RequestReused(request_id, "user");
 	if (!SameText(4, model))
@@ -162,7 +181,62 @@ PriorCharge(const char *request_id, const char *user_id, const char *model,
 	res->rate = SPI_datumTransfer(QuotaGetDatum(0, 10, &isnull), false, -1);
 	res->final = DatumGetCredits(QuotaGetDatum(0, 11, &isnull));
 	res->balance = DatumGetCredits(QuotaGetDatum(0, 12, &isnull));
+}
+
+/* If the request was charged before, use that charge (see UsePriorCharge). */
+static bool
+PriorCharge(const char *request_id, const char *user_id, const char *model,
+			int64 in, int64 cached, int64 out, const char *conversation_id,
+			const char *pool, ChargeResult *res)
+{
+	Datum		v[1] = {CStringGetTextDatum(request_id)};
+
+	if (QuotaExec(&prior_charge_q, v, NULL, 1) == 0)
+		return false;
+	UsePriorCharge(request_id, user_id, model, in, cached, out,
+				   conversation_id, pool, res);
 	return true;
+}
+
+/*
+ * Read the request's past in one statement: true (with *res filled) when it
+ * was charged before; else its reservation, if any, is in *resv.
+ */
+static bool
+RequestPast(const char *request_id, const char *user_id, const char *model,
+			int64 in, int64 cached, int64 out, const char *conversation_id,
+			const char *pool, ChargeResult *res, PastReservation *resv)
+{
+	Datum		v[1] = {CStringGetTextDatum(request_id)};
+	bool		isnull;
+
+	memset(resv, 0, sizeof(PastReservation));
+	QuotaExec(&request_past_q, v, NULL, 1);
+	(void) QuotaGetDatum(0, 1, &isnull);
+	if (!isnull)
+	{
+		UsePriorCharge(request_id, user_id, model, in, cached, out,
+					   conversation_id, pool, res);
+		return true;
+	}
+	resv->pool = QuotaGetText(0, 13);
+	if (resv->pool == NULL)
+		return false;
+	resv->exists = true;
+	resv->user_id = QuotaGetText(0, 14);
+	resv->model = QuotaGetText(0, 15);
+	resv->held = DatumGetCredits(QuotaGetDatum(0, 16, &isnull));
+	resv->active = DatumGetBool(QuotaGetDatum(0, 17, &isnull));
+	return false;
+}
+
+/* Compare a stored text with an argument (NULL equals only NULL). */
+static bool
+SameString(const char *stored, const char *value)
+{
+	if (stored == NULL || value == NULL)
+		return stored == NULL && value == NULL;
+	return strcmp(stored, value) == 0;
 }
 
 /* Optional text argument as a C string, or NULL. */
@@ -191,6 +265,7 @@ quota_charge(PG_FUNCTION_ARGS)
 	ChargeResult res;
 	EscrowPool	ep;
 	EscrowState st;
+	PastReservation resv;
 	bool		reserved = false;
 	bool		hold_active = false;
 	Credits		hold = 0;
@@ -227,8 +302,8 @@ quota_charge(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	QuotaLockKey(request_id, QUOTA_LOCK_REQUEST);
-	if (!PriorCharge(request_id, target.user_id, modelname, in, cached, out,
-					 conversation_id, explicit_pool, &res))
+	if (!RequestPast(request_id, target.user_id, modelname, in, cached, out,
+					 conversation_id, explicit_pool, &res, &resv))
 	{
 		Datum		rv[1] = {CStringGetTextDatum(request_id)};
 		Datum		iv[18];
@@ -236,22 +311,23 @@ quota_charge(PG_FUNCTION_ARGS)
 		bool		isnull;
 		char	   *pool_for_request = explicit_pool;
 
-		QuotaCheckUserExists(target.user_id);
+		target.switched = QuotaCheckUserExists(target.user_id);
+		target.switch_known = true;
 		target.model = QuotaFindModel(modelname, false);
 
 		/* a reservation of this request settles on its own pool */
-		if (QuotaExec(&reservation_q, rv, NULL, 1) == 1)
+		if (resv.exists)
 		{
-			if (!SameText(2, target.user_id))
+			if (!SameString(resv.user_id, target.user_id))
 				RequestReused(request_id, "user");
-			if (!SameText(3, modelname))
+			if (!SameString(resv.model, modelname))
 				RequestReused(request_id, "model");
-			if (explicit_pool && !SameText(1, explicit_pool))
+			if (explicit_pool && !SameString(resv.pool, explicit_pool))
 				RequestReused(request_id, "pool");
 			reserved = true;
-			pool_for_request = QuotaGetText(0, 1);
-			hold = DatumGetCredits(QuotaGetDatum(0, 4, &isnull));
-			hold_active = DatumGetBool(QuotaGetDatum(0, 5, &isnull));
+			pool_for_request = resv.pool;
+			hold = resv.held;
+			hold_active = resv.active;
 		}
 
 		QuotaChoosePool(&target, pool_for_request);
@@ -369,13 +445,14 @@ quota_check(PG_FUNCTION_ARGS)
 	target.user_id = QuotaResolveUser(fcinfo, 1);
 
 	SPI_connect();
-	QuotaCheckUserExists(target.user_id);
+	target.switched = QuotaCheckUserExists(target.user_id);
+	target.switch_known = true;
 	target.model = QuotaFindModel(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	if (PG_ARGISNULL(2))
 	{
 		bool		explicit_choice;
-		char	   *active = QuotaActivePool(target.user_id, &explicit_choice,
-											 &target.pool);
+		char	   *active = QuotaActivePoolAfter(target.user_id, target.switched,
+												  &explicit_choice, &target.pool);
 
 		if (active == NULL)
 		{

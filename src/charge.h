@@ -14,6 +14,8 @@ typedef struct RequestTarget
 	char	   *user_id;
 	QuotaModel *model;
 	PoolInfo	pool;
+	bool		switch_known;	/* switched was read with the user check */
+	char	   *switched;		/* pool of the user's last switch, or NULL */
 } RequestTarget;
 
 extern void QuotaRaiseInsufficient(const RequestTarget *target, Credits cost,

@@ -127,12 +127,17 @@ QuotaCheckPoolExists(const char *pool)
 }
 
 static QuotaQuery user_exists_q = {
-	"SELECT 1 FROM quota.users WHERE user_id OPERATOR(pg_catalog.=) $1",
+	"SELECT s.active_pool FROM quota.users u "
+	"LEFT JOIN quota.user_state s ON s.user_id OPERATOR(pg_catalog.=) u.user_id "
+	"WHERE u.user_id OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}
 };
 
-/* Raise 42704 unless the user is in the directory. */
-void
+/*
+ * Raise 42704 unless the user is in the directory.  Returns the pool of the
+ * user's last switch (NULL: none), read in the same statement.
+ */
+char *
 QuotaCheckUserExists(const char *user_id)
 {
 	Datum		v[1] = {CStringGetTextDatum(user_id)};
@@ -142,6 +147,7 @@ QuotaCheckUserExists(const char *user_id)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("user \"%s\" does not exist", user_id),
 				 errhint("Register users with quota_set_user().")));
+	return QuotaGetText(0, 1);
 }
 
 /*
@@ -262,21 +268,29 @@ static QuotaQuery default_pool_q = {
 char *
 QuotaActivePool(const char *user_id, bool *explicit_choice, PoolInfo *info)
 {
+	Datum		v[1] = {CStringGetTextDatum(user_id)};
+
+	return QuotaActivePoolAfter(user_id,
+								QuotaExec(&active_q, v, NULL, 1) == 1 ? QuotaGetText(0, 1) : NULL,
+								explicit_choice, info);
+}
+
+/* QuotaActivePool, given the pool of the user's last switch (NULL: none). */
+char *
+QuotaActivePoolAfter(const char *user_id, char *switched, bool *explicit_choice,
+					 PoolInfo *info)
+{
 	Datum		v[2] = {CStringGetTextDatum(user_id), CStringGetTextDatum(user_id)};
 	PoolInfo	local;
 
 	if (info == NULL)
 		info = &local;
 	*explicit_choice = false;
-	if (QuotaExec(&active_q, v, NULL, 1) == 1)
+	if (switched != NULL &&
+		QuotaLoadPool(switched, user_id, info) && info->role != NULL)
 	{
-		char	   *pool = QuotaGetText(0, 1);
-
-		if (QuotaLoadPool(pool, user_id, info) && info->role != NULL)
-		{
-			*explicit_choice = true;
-			return pool;
-		}
+		*explicit_choice = true;
+		return switched;
 	}
 	memset(info, 0, sizeof(PoolInfo));
 	if (QuotaExec(&default_pool_q, v, NULL, 1) == 1)

@@ -38,6 +38,8 @@ D=$(tps d_personal.sql); echo "D quota_charge, 1,000 personal pools  $D tps"
 E=$(tps e_reserve.sql);  echo "E quota_reserve + quota_charge        $E tps (pairs)"
 
 say "F: pricing 1,000,000 requests (best of 3, one core: no parallel workers)"
+# settle what the pgbench runs left (autovacuum, dirty buffers) before timing
+psql_ -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
 best() {
     local sql=$1 best=
     for _ in 1 2 3; do
