@@ -245,7 +245,19 @@ QuotaDiscountRate(const char *service, const char *model, const char *pool,
 		any = true;
 	}
 	if (!any)
-		best.rate = DirectFunctionCall1(int4_numeric, Int32GetDatum(1));
+	{
+		/* the numeric 1, made once: no allocation per undiscounted request */
+		static Datum one = (Datum) 0;
+
+		if (one == (Datum) 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			one = DirectFunctionCall1(int4_numeric, Int32GetDatum(1));
+			MemoryContextSwitchTo(old);
+		}
+		best.rate = one;
+	}
 	return best;
 }
 
