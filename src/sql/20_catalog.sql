@@ -142,6 +142,11 @@ DECLARE
 BEGIN
     PERFORM quota._require(ARRAY['service', 'rate'],
                            ARRAY[service IS NULL, rate IS NULL]);
+    IF service = '' THEN
+        RAISE EXCEPTION 'argument "service" must not be empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name the service the discount applies to, such as chat.';
+    END IF;
     IF rate < 0 OR rate > 1 OR rate = 'NaN'::numeric THEN
         RAISE EXCEPTION 'discount rate % is out of range', rate
             USING ERRCODE = 'invalid_parameter_value',

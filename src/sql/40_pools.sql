@@ -514,8 +514,13 @@ DECLARE
 BEGIN
     PERFORM quota._require(ARRAY['pool'], ARRAY[pool IS NULL]);
     PERFORM quota._pool_exists(pool);
+    IF array_position(models, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'model list for pool "%" contains a null', pool
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'List model names, or pass NULL to permit every model.';
+    END IF;
     SELECT m INTO missing FROM unnest(models) m
-     WHERE m IS NULL OR NOT EXISTS (SELECT FROM quota.models x WHERE x.model = m)
+     WHERE NOT EXISTS (SELECT FROM quota.models x WHERE x.model = m)
      LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'model "%" does not exist', missing
