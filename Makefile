@@ -27,7 +27,7 @@ SQL_PARTS	= $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
 DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(wildcard src/sql/$(EXTENSION)--*--*.sql)
 
-REGRESS		= setup credits cost cron pools charge views security alerts badinput
+REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
