@@ -7,6 +7,7 @@ MODULE_big	= quota
 OBJS = \
 	src/quota.o \
 	src/credits.o \
+	src/credits_text.o \
 	src/credits_agg.o \
 	src/cost.o \
 	src/catalog.o \
@@ -50,7 +51,7 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
 # One target per suite, so the test command can run each and report each.
-.PHONY: regresscheck isolationcheck tapcheck demo test bench
+.PHONY: regresscheck isolationcheck tapcheck demo test bench fuzz
 regresscheck:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
 isolationcheck:
@@ -65,3 +66,5 @@ test:
 	bash test/scripts/run-tests.sh
 bench:
 	bash test/bench/run.sh
+fuzz:
+	bash test/fuzz/run.sh

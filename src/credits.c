@@ -18,8 +18,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
-
 #include "common/hashfn.h"
 #include "common/int.h"
 #include "fmgr.h"
@@ -31,17 +29,6 @@
 
 #include "credits.h"
 #include "quota.h"
-
-#define CREDITS_MAX_WHOLE	(CREDITS_MAX / CREDITS_SCALE)
-
-/* How text failed to parse, in order of precedence. */
-typedef enum CreditsParseResult
-{
-	CREDITS_PARSE_OK,
-	CREDITS_PARSE_SYNTAX,
-	CREDITS_PARSE_FRACTION,
-	CREDITS_PARSE_RANGE
-} CreditsParseResult;
 
 static void CreditsOutOfRange(void) pg_attribute_noreturn();
 static void CreditsValueOutOfRange(const char *value) pg_attribute_noreturn();
@@ -163,41 +150,13 @@ CreditsSub(Credits a, Credits b)
 	return r;
 }
 
-/* Shortest exact text form: no trailing fractional zeros, no lone point. */
+/* Shortest exact text form (palloc'd); see CreditsFormat. */
 char *
 CreditsToCString(Credits c)
 {
-	char		buf[32];
-	char	   *p = buf + sizeof(buf);
-	uint64		u = c < 0 ? -(uint64) c : (uint64) c;
-	uint64		whole = u / CREDITS_SCALE;
-	uint64		frac = u % CREDITS_SCALE;
+	char		buf[CREDITS_TEXT_SIZE];
 
-	*--p = '\0';
-	if (frac != 0)
-	{
-		int			ndigits = CREDITS_DIGITS;
-
-		while (frac % 10 == 0)
-		{
-			frac /= 10;
-			ndigits--;
-		}
-		while (ndigits-- > 0)
-		{
-			*--p = (char) ('0' + frac % 10);
-			frac /= 10;
-		}
-		*--p = '.';
-	}
-	do
-	{
-		*--p = (char) ('0' + whole % 10);
-		whole /= 10;
-	} while (whole != 0);
-	if (c < 0)
-		*--p = '-';
-	return pstrdup(p);
+	return pstrdup(CreditsFormat(c, buf));
 }
 
 /* Exact numeric of a credits value, its scale trimmed as in the text form. */
@@ -313,58 +272,6 @@ CreditsParseError(CreditsParseResult res, const char *str)
 			 errdetail("A credits value is an optional sign, digits and an optional fraction, for example \"-12.5\".")));
 }
 
-/*
- * Parse [spaces][sign]digits[.digits][spaces] with at least one digit and at
- * most 9 fractional digits.  The whole string is checked before the range,
- * so malformed text is 22P02 even when it is also too large.
- */
-static CreditsParseResult
-ParseCredits(const char *str, Credits *result)
-{
-	const char *p = str;
-	bool		negative = false;
-	bool		too_large = false;
-	uint64		whole = 0;
-	uint64		frac = 0;
-	int			nwhole = 0;
-	int			nfrac = 0;
-	int128		units;
-
-	while (isspace((unsigned char) *p))
-		p++;
-	if (*p == '+' || *p == '-')
-		negative = (*p++ == '-');
-	for (; isdigit((unsigned char) *p); p++, nwhole++)
-	{
-		if (whole > CREDITS_MAX_WHOLE)
-			too_large = true;	/* keep scanning: syntax errors come first */
-		else
-			whole = whole * 10 + (*p - '0');
-	}
-	if (*p == '.')
-	{
-		for (p++; isdigit((unsigned char) *p); p++, nfrac++)
-		{
-			if (nfrac < CREDITS_DIGITS)
-				frac = frac * 10 + (*p - '0');
-		}
-	}
-	while (isspace((unsigned char) *p))
-		p++;
-	if (*p != '\0' || nwhole + nfrac == 0)
-		return CREDITS_PARSE_SYNTAX;
-	if (nfrac > CREDITS_DIGITS)
-		return CREDITS_PARSE_FRACTION;
-	if (too_large || whole > CREDITS_MAX_WHOLE)
-		return CREDITS_PARSE_RANGE;
-	for (; nfrac < CREDITS_DIGITS; nfrac++)
-		frac *= 10;
-	units = (int128) whole * CREDITS_SCALE + frac;
-	if (units > CREDITS_MAX)
-		return CREDITS_PARSE_RANGE;
-	*result = negative ? -(Credits) units : (Credits) units;
-	return CREDITS_PARSE_OK;
-}
 
 /* Text input. */
 Datum
@@ -372,7 +279,7 @@ credits_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	Credits		result = 0;
-	CreditsParseResult res = ParseCredits(str, &result);
+	CreditsParseResult res = CreditsParse(str, &result);
 
 	if (res != CREDITS_PARSE_OK)
 		CreditsParseError(res, str);

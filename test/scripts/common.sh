@@ -15,7 +15,8 @@ say() { printf '\n== %s\n' "$*"; }
 # Install the Debian packages the project needs, only those missing.
 ensure_packages() {
     local want=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
-                postgresql-$PG_MAJOR-cron make gcc libipc-run-perl)
+                postgresql-$PG_MAJOR-cron make gcc libipc-run-perl
+                clang libclang-rt-14-dev)
     local missing=()
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

@@ -50,6 +50,15 @@ run_suite regression regresscheck
 run_suite isolation isolationcheck
 run_suite tap tapcheck
 
+# libFuzzer on the credits text form, bounded (QUOTA_FUZZ_SECONDS, default 30)
+say "fuzz suite"
+if bash "$QUOTA_ROOT/test/fuzz/run.sh"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    status=1
+fi
+
 say "summary"
 echo "$passed passed, $failed failed"
 exit $status
