@@ -27,10 +27,16 @@ COMMENT ON FUNCTION quota.quota_schedule(text) IS
 REVOKE ALL ON FUNCTION quota.quota_schedule(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION quota.quota_schedule(text) TO quota_admin;
 
+-- A restore brings the job in cron.job's own data, with its schedule, and
+-- creating it here too would collide with that row.  pg_dump's scripts (and
+-- pg_restore) run with row_security off, which sessions otherwise leave on:
+-- then the job is left to the dump.
 DO $cron$
 BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
-        PERFORM quota.quota_schedule();
+        IF pg_catalog.current_setting('row_security') <> 'off' THEN
+            PERFORM quota.quota_schedule();
+        END IF;
     ELSE
         -- CREATE EXTENSION hides notices of its script; this one should be seen
         IF pg_catalog.current_setting('client_min_messages') = 'warning' THEN
