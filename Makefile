@@ -17,6 +17,7 @@ OBJS = \
 	src/pools.o \
 	src/charge.o \
 	src/alert.o \
+	src/route.o \
 	src/hint.o \
 	src/request.o \
 	src/reserve.o
@@ -30,7 +31,7 @@ DATA		= $(wildcard src/sql/$(EXTENSION)--*--*.sql)
 
 REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
-ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race
+ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
 		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
 TAP_TESTS	= 1

@@ -56,6 +56,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -94,6 +95,7 @@ typedef struct EscrowEntry
 typedef struct EscrowShared
 {
 	LWLock	   *lock;
+	pg_atomic_uint64 route_generation;	/* see route.c */
 } EscrowShared;
 
 /* One transaction's not yet committed change to one pool. */
@@ -150,7 +152,10 @@ EscrowShmemStartup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	escrow = ShmemInitStruct("quota escrow", sizeof(EscrowShared), &found);
 	if (!found)
+	{
 		escrow->lock = &(GetNamedLWLockTranche("quota escrow"))->lock;
+		pg_atomic_init_u64(&escrow->route_generation, 1);
+	}
 	info.keysize = sizeof(EscrowKey);
 	info.entrysize = sizeof(EscrowEntry);
 	escrow_hash = ShmemInitHash("quota escrow pools", quota_max_pools,
@@ -644,4 +649,19 @@ EscrowCancel(const EscrowPool *pool, Credits debit, Credits hold, Credits unhold
 	op->debit -= debit;
 	op->hold -= hold;
 	op->unhold -= unhold;
+}
+
+/* The routing generation (0 without shared memory: nothing is cached). */
+uint64
+EscrowRouteGeneration(void)
+{
+	return EscrowIsShared() ? pg_atomic_read_u64(&escrow->route_generation) : 0;
+}
+
+/* Tell every backend that routing data changed (after a commit). */
+void
+EscrowRouteBump(void)
+{
+	if (EscrowIsShared())
+		(void) pg_atomic_fetch_add_u64(&escrow->route_generation, 1);
 }

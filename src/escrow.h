@@ -26,6 +26,8 @@ typedef struct EscrowPool
 
 extern void EscrowInit(void);
 extern bool EscrowIsShared(void);
+extern uint64 EscrowRouteGeneration(void);
+extern void EscrowRouteBump(void);
 
 extern bool EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
 						EscrowState *after);

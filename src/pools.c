@@ -22,6 +22,7 @@
 #include "catalog.h"
 #include "identity.h"
 #include "pools.h"
+#include "route.h"
 #include "quota.h"
 
 PG_FUNCTION_INFO_V1(quota_pool_money);
@@ -141,13 +142,18 @@ char *
 QuotaCheckUserExists(const char *user_id)
 {
 	Datum		v[1] = {CStringGetTextDatum(user_id)};
+	char	   *switched;
 
+	if (RouteLookupUser(user_id, &switched))
+		return switched;
 	if (QuotaExec(&user_exists_q, v, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("user \"%s\" does not exist", user_id),
 				 errhint("Register users with quota_set_user().")));
-	return QuotaGetText(0, 1);
+	switched = QuotaGetText(0, 1);
+	RouteStoreUser(user_id, switched);
+	return switched;
 }
 
 /*
@@ -188,9 +194,12 @@ QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info)
 	Datum		v[2] = {CStringGetTextDatum(pool), CStringGetTextDatum(user_id)};
 
 	memset(info, 0, sizeof(PoolInfo));
+	if (RouteLookupPool(user_id, pool, info, NULL))
+		return true;
 	if (QuotaExec(&load_pool_q, v, NULL, 1) == 0)
 		return false;
 	FillPool(info);
+	RouteStorePool(user_id, pool, info, false);
 	return true;
 }
 
@@ -286,16 +295,20 @@ QuotaActivePoolAfter(const char *user_id, char *switched, bool *explicit_choice,
 	if (info == NULL)
 		info = &local;
 	*explicit_choice = false;
+	if (RouteLookupPool(user_id, NULL, info, explicit_choice))
+		return info->pool;
 	if (switched != NULL &&
 		QuotaLoadPool(switched, user_id, info) && info->role != NULL)
 	{
 		*explicit_choice = true;
+		RouteStorePool(user_id, NULL, info, true);
 		return switched;
 	}
 	memset(info, 0, sizeof(PoolInfo));
 	if (QuotaExec(&default_pool_q, v, NULL, 1) == 1)
 	{
 		FillPool(info);
+		RouteStorePool(user_id, NULL, info, false);
 		return info->pool;
 	}
 	return NULL;

@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "escrow.h"
+#include "route.h"
 #include "quota.h"
 
 PG_MODULE_MAGIC;
@@ -49,4 +50,5 @@ _PG_init(void)
 	MarkGUCPrefixReserved("quota");
 
 	EscrowInit();
+	RouteInit();
 }

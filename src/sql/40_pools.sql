@@ -161,6 +161,29 @@ CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON quota.ledger
     FOR EACH STATEMENT EXECUTE FUNCTION quota._append_only();
 COMMENT ON TRIGGER ledger_no_truncate ON quota.ledger IS 'the ledger is append-only';
 
+-- Backends cache who may use which pool (route.c); any change to these
+-- tables empties every backend's cache once it commits.
+CREATE FUNCTION quota._routes_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'quota_routes_changed'
+    LANGUAGE C;
+COMMENT ON FUNCTION quota._routes_changed() IS
+    'internal: mark the transaction as changing users or pools, so that every backend''s route cache is emptied at its commit';
+CREATE TRIGGER users_routes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON quota.users FOR EACH STATEMENT EXECUTE FUNCTION quota._routes_changed();
+COMMENT ON TRIGGER users_routes ON quota.users IS 'empty the route caches at commit';
+CREATE TRIGGER user_state_routes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON quota.user_state FOR EACH STATEMENT EXECUTE FUNCTION quota._routes_changed();
+COMMENT ON TRIGGER user_state_routes ON quota.user_state IS 'empty the route caches at commit';
+CREATE TRIGGER pool_defs_routes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON quota.pool_defs FOR EACH STATEMENT EXECUTE FUNCTION quota._routes_changed();
+COMMENT ON TRIGGER pool_defs_routes ON quota.pool_defs IS 'empty the route caches at commit';
+CREATE TRIGGER pool_members_routes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON quota.pool_members FOR EACH STATEMENT EXECUTE FUNCTION quota._routes_changed();
+COMMENT ON TRIGGER pool_members_routes ON quota.pool_members IS 'empty the route caches at commit';
+CREATE TRIGGER pool_groups_routes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON quota.pool_groups FOR EACH STATEMENT EXECUTE FUNCTION quota._routes_changed();
+COMMENT ON TRIGGER pool_groups_routes ON quota.pool_groups IS 'empty the route caches at commit';
+
 -- ---------------------------------------------------------------------------
 -- Balances (C): the escrow of escrow.c
 -- ---------------------------------------------------------------------------

@@ -1,0 +1,249 @@
+/*
+ * route.c
+ *		A per-backend cache of who may use which pool: the user check, the
+ *		user's active pool and a pool as the user sees it.
+ *
+ * Most charges repeat the same look-ups (is the user registered, which pool
+ * is theirs, with what configuration and role), which cost two statements
+ * of the charge path's four.  Their answers are kept here, and the cache is
+ * emptied whenever the tables they come from change:
+ *
+ *	 - statement triggers on quota.users, user_state, pool_defs, pool_members
+ *	   and pool_groups mark the changing transaction dirty (route_dirty); a
+ *	   dirty transaction bypasses the cache, so its own uncommitted changes
+ *	   are seen and never stored;
+ *	 - when a dirty transaction commits, it increments a generation counter
+ *	   in shared memory (after its changes became visible);
+ *	 - every look-up first compares the shared generation with the one the
+ *	   cache was filled under, and empties the cache when they differ; a
+ *	   result is stored only if the generation is still the one read before
+ *	   its query, so nothing read from an older state outlives a change.
+ *
+ * The cache is used only in READ COMMITTED (where each query takes a new
+ * snapshot after the generation was read) and only with shared memory
+ * (quota preloaded).  A transaction that changed these tables may not be
+ * prepared for two-phase commit: its commit could not bump the generation.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/trigger.h"
+#include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "escrow.h"
+#include "route.h"
+
+PG_FUNCTION_INFO_V1(quota_routes_changed);
+
+/* user id and pool name, with a kind prefix, must fit in the key */
+#define ROUTE_KEY_SIZE		416
+/* more entries than this empty the cache (bounded memory) */
+#define ROUTE_MAX_ENTRIES	20000
+
+typedef struct RouteEntry
+{
+	char		key[ROUTE_KEY_SIZE];
+	char	   *switched;		/* user entries: the last switch, or NULL */
+	bool		explicit_choice;	/* active entries: chosen by a switch */
+	PoolInfo	info;			/* active and pool entries */
+} RouteEntry;
+
+static MemoryContext RouteContext = NULL;
+static HTAB *route_hash = NULL;
+static uint64 route_generation = 0;
+static bool route_dirty = false;
+
+/* Forget everything cached. */
+static void
+RouteFlush(void)
+{
+	if (RouteContext != NULL)
+		MemoryContextReset(RouteContext);
+	route_hash = NULL;
+}
+
+/* Commit of a transaction that changed routing data: tell every backend. */
+static void
+RouteXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (route_dirty)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that changed quota's users or pools"),
+						 errhint("Commit such changes directly.")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (route_dirty)
+				EscrowRouteBump();
+			route_dirty = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			route_dirty = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Register the transaction callback (from _PG_init). */
+void
+RouteInit(void)
+{
+	RegisterXactCallback(RouteXactCallback, NULL);
+}
+
+/*
+ * May the cache be used now?  Empties it when the shared generation moved.
+ * Returns false (use the tables) when it may not.
+ */
+static bool
+RouteUsable(void)
+{
+	uint64		generation;
+
+	if (route_dirty || IsolationUsesXactSnapshot())
+		return false;
+	generation = EscrowRouteGeneration();
+	if (generation == 0)
+		return false;
+	if (generation != route_generation ||
+		(route_hash != NULL && hash_get_num_entries(route_hash) > ROUTE_MAX_ENTRIES))
+	{
+		RouteFlush();
+		route_generation = generation;
+	}
+	if (route_hash == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (RouteContext == NULL)
+			RouteContext = AllocSetContextCreate(TopMemoryContext,
+												 "quota route cache",
+												 ALLOCSET_DEFAULT_SIZES);
+		ctl.keysize = ROUTE_KEY_SIZE;
+		ctl.entrysize = sizeof(RouteEntry);
+		ctl.hcxt = RouteContext;
+		route_hash = hash_create("quota routes", 1024, &ctl,
+								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	return true;
+}
+
+/* May a result read since the last RouteUsable() be stored? */
+static bool
+RouteStorable(void)
+{
+	return route_hash != NULL && !route_dirty && !IsolationUsesXactSnapshot() &&
+		EscrowRouteGeneration() == route_generation;
+}
+
+/* Build a key; false when the names are too long to cache. */
+static bool
+RouteKey(char *key, char kind, const char *user_id, const char *pool)
+{
+	int			n;
+
+	memset(key, 0, ROUTE_KEY_SIZE);
+	n = snprintf(key, ROUTE_KEY_SIZE, "%c\x01%s\x01%s", kind, user_id, pool ? pool : "");
+	return n > 0 && n < ROUTE_KEY_SIZE;
+}
+
+/* Copy a pool's strings and arrays into the given context. */
+static void
+CopyPool(PoolInfo *dst, const PoolInfo *src, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	*dst = *src;
+	dst->pool = pstrdup(src->pool);
+	dst->kind = pstrdup(src->kind);
+	dst->owner = src->owner ? pstrdup(src->owner) : NULL;
+	dst->role = src->role ? pstrdup(src->role) : NULL;
+	dst->models = src->models ? datumCopy(src->models, false, -1) : (Datum) 0;
+	dst->warn_at = src->warn_at ? datumCopy(src->warn_at, false, -1) : (Datum) 0;
+	MemoryContextSwitchTo(old);
+}
+
+/* The cached user check: true with *switched set (palloc'd) when known. */
+bool
+RouteLookupUser(const char *user_id, char **switched)
+{
+	char		key[ROUTE_KEY_SIZE];
+	RouteEntry *e;
+
+	if (!RouteUsable() || !RouteKey(key, 'u', user_id, NULL))
+		return false;
+	e = hash_search(route_hash, key, HASH_FIND, NULL);
+	if (e == NULL)
+		return false;
+	*switched = e->switched ? pstrdup(e->switched) : NULL;
+	return true;
+}
+
+/* Remember that the user exists, with their last switch (or NULL). */
+void
+RouteStoreUser(const char *user_id, const char *switched)
+{
+	char		key[ROUTE_KEY_SIZE];
+	RouteEntry *e;
+
+	if (!RouteStorable() || !RouteKey(key, 'u', user_id, NULL))
+		return;
+	e = hash_search(route_hash, key, HASH_ENTER, NULL);
+	e->switched = switched ? MemoryContextStrdup(RouteContext, switched) : NULL;
+}
+
+/*
+ * The cached pool (pool == NULL: the user's active pool) as the user sees
+ * it; true with *info filled (copied into the current context) when known.
+ */
+bool
+RouteLookupPool(const char *user_id, const char *pool, PoolInfo *info,
+				bool *explicit_choice)
+{
+	char		key[ROUTE_KEY_SIZE];
+	RouteEntry *e;
+
+	if (!RouteUsable() || !RouteKey(key, pool ? 'p' : 'a', user_id, pool))
+		return false;
+	e = hash_search(route_hash, key, HASH_FIND, NULL);
+	if (e == NULL)
+		return false;
+	CopyPool(info, &e->info, CurrentMemoryContext);
+	if (explicit_choice)
+		*explicit_choice = e->explicit_choice;
+	return true;
+}
+
+/* Remember a pool as the user sees it (pool == NULL: their active pool). */
+void
+RouteStorePool(const char *user_id, const char *pool, const PoolInfo *info,
+			   bool explicit_choice)
+{
+	char		key[ROUTE_KEY_SIZE];
+	RouteEntry *e;
+
+	if (!RouteStorable() || !RouteKey(key, pool ? 'p' : 'a', user_id, pool))
+		return;
+	e = hash_search(route_hash, key, HASH_ENTER, NULL);
+	CopyPool(&e->info, info, RouteContext);
+	e->explicit_choice = explicit_choice;
+}
+
+/* Statement trigger on the routing tables: this transaction changed them. */
+Datum
+quota_routes_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "quota_routes_changed: not called as a trigger");
+	route_dirty = true;
+	PG_RETURN_POINTER(NULL);
+}
