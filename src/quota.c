@@ -16,6 +16,7 @@
 PG_MODULE_MAGIC;
 
 int			quota_max_pools = 100000;
+int			quota_route_cache_entries = 2000;
 char	   *quota_user_id = NULL;
 
 void		_PG_init(void);
@@ -46,6 +47,17 @@ _PG_init(void)
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
+
+	DefineCustomIntVariable("quota.route_cache_entries",
+							"Users and pools a backend remembers for the charge path.",
+							"About 1.5 kB each; the cache is emptied when full. 0 turns it off.",
+							&quota_route_cache_entries,
+							2000,
+							0,
+							1000000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("quota");
 

@@ -21,7 +21,8 @@
  *
  * The cache is used only in READ COMMITTED (where each query takes a new
  * snapshot after the generation was read) and only with shared memory
- * (quota preloaded).  A transaction that changed these tables may not be
+ * (quota preloaded).  quota.route_cache_entries bounds it (it is emptied
+ * when full) or turns it off (0).  A transaction that changed these tables may not be
  * prepared for two-phase commit: its commit could not bump the generation.
  */
 #include "postgres.h"
@@ -34,14 +35,13 @@
 #include "utils/memutils.h"
 
 #include "escrow.h"
+#include "quota.h"
 #include "route.h"
 
 PG_FUNCTION_INFO_V1(quota_routes_changed);
 
 /* user id and pool name, with a kind prefix, must fit in the key */
 #define ROUTE_KEY_SIZE		416
-/* more entries than this empty the cache (bounded memory) */
-#define ROUTE_MAX_ENTRIES	20000
 
 typedef struct RouteEntry
 {
@@ -109,13 +109,14 @@ RouteUsable(void)
 {
 	uint64		generation;
 
-	if (route_dirty || IsolationUsesXactSnapshot())
+	if (route_dirty || IsolationUsesXactSnapshot() || quota_route_cache_entries == 0)
 		return false;
 	generation = EscrowRouteGeneration();
 	if (generation == 0)
 		return false;
 	if (generation != route_generation ||
-		(route_hash != NULL && hash_get_num_entries(route_hash) > ROUTE_MAX_ENTRIES))
+		(route_hash != NULL &&
+		 hash_get_num_entries(route_hash) >= quota_route_cache_entries))
 	{
 		RouteFlush();
 		route_generation = generation;
