@@ -3,16 +3,7 @@
 \set VERBOSITY default
 SET search_path = quota, public;
 
--- err(sql): run a statement; 'ok', or its SQLSTATE and message.
-CREATE FUNCTION pg_temp.err(sql text) RETURNS text
-    LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+-- public.try(sql) (from setup): 'ok', or the SQLSTATE and message.
 
 --
 -- Text input and output
@@ -28,13 +19,13 @@ SELECT replace(replace(v, E'\t', '\t'), E'\n', '\n') AS v, v::credits AS c
                     '0.100000000', '007.25', ' 42 ', E'\t7\n',
                     '00000000000000000000000000001.5']) v;
 -- malformed input: 22P02 (the whole text is checked before the range)
-SELECT v, pg_temp.err(format('SELECT %L::quota.credits', v)) AS result
+SELECT v, try(format('SELECT %L::quota.credits', v)) AS result
   FROM unnest(ARRAY['', ' ', '.', '-', '+', '+-1', '--1', '1-', '- 1', 'abc', '1e3',
                     '1.2.3', '1 000', '1,5', '0x10', 'NaN', 'Infinity', '-Infinity',
                     '0.0000000001', '1.1234567891', '5.0000000000',
                     '99999999999999999999999x']) v;
 -- out of range: 22003
-SELECT v, pg_temp.err(format('SELECT %L::quota.credits', v)) AS result
+SELECT v, try(format('SELECT %L::quota.credits', v)) AS result
   FROM unnest(ARRAY['9223372036.854775808', '-9223372036.854775808', '9223372037',
                     '-9223372037', '99999999999', '18446744073709551616',
                     '-99999999999999999999999999.5']) v;
@@ -74,7 +65,7 @@ SELECT (SELECT array_agg(c ORDER BY c) FROM bin_in)
 CREATE TEMP TABLE bin_raw (i bigint);
 INSERT INTO bin_raw VALUES (-9223372036854775807), (-9223372036854775808);
 TRUNCATE bin_in;
-SELECT pg_temp.err($$SELECT pg_temp.copy_binary('bin_raw', 'bin_in')$$);
+SELECT try($$SELECT pg_temp.copy_binary('bin_raw', 'bin_in')$$);
 SELECT count(*) FROM bin_in;
 DELETE FROM bin_raw WHERE i = -9223372036854775808;
 SELECT pg_temp.copy_binary('bin_raw', 'bin_in');
@@ -91,11 +82,11 @@ SELECT '1.5'::credits + '2.25'::credits AS plus, '1.5'::credits - '2.25'::credit
        -'9223372036.854775807'::credits AS neg_max,
        -'-9223372036.854775807'::credits AS neg_min;
 -- overflow: 22003 (negation cannot overflow: the range is symmetric)
-SELECT pg_temp.err($$SELECT '9223372036.854775807'::quota.credits + '0.000000001'::quota.credits$$);
-SELECT pg_temp.err($$SELECT '-9223372036.854775807'::quota.credits + '-0.000000001'::quota.credits$$);
-SELECT pg_temp.err($$SELECT '-9223372036.854775807'::quota.credits - '0.000000001'::quota.credits$$);
-SELECT pg_temp.err($$SELECT '9223372036.854775807'::quota.credits - '-1'::quota.credits$$);
-SELECT pg_temp.err($$SELECT '5000000000'::quota.credits + 5000000000$$);
+SELECT try($$SELECT '9223372036.854775807'::quota.credits + '0.000000001'::quota.credits$$);
+SELECT try($$SELECT '-9223372036.854775807'::quota.credits + '-0.000000001'::quota.credits$$);
+SELECT try($$SELECT '-9223372036.854775807'::quota.credits - '0.000000001'::quota.credits$$);
+SELECT try($$SELECT '9223372036.854775807'::quota.credits - '-1'::quota.credits$$);
+SELECT try($$SELECT '5000000000'::quota.credits + 5000000000$$);
 SELECT '9223372036.854775807'::credits + '1'::credits;
 
 --
@@ -115,16 +106,16 @@ SELECT 3 * '2.5'::credits AS int_times, 3::bigint * '2.5'::credits AS bigint_tim
        -2 * '0.000000001'::credits AS neg,
        9223372036854775807 * '0.000000001'::credits AS max_units;
 -- overflow: 22003, for each operand type; NaN and infinities: 22003
-SELECT pg_temp.err($$SELECT '9223372036'::quota.credits * 2$$) AS by_int,
-       pg_temp.err($$SELECT '9223372036'::quota.credits * 2::bigint$$) AS by_bigint,
-       pg_temp.err($$SELECT '1'::quota.credits * 1e30$$) AS by_numeric;
-SELECT pg_temp.err($$SELECT '9223372036.854775807'::quota.credits * 1.0000000000000000001$$) AS just_over,
-       pg_temp.err($$SELECT 2 * '9223372036'::quota.credits$$) AS int_times,
-       pg_temp.err($$SELECT 9223372036854775807 * '0.000000002'::quota.credits$$) AS bigint_times,
-       pg_temp.err($$SELECT (-9223372036854775807 - 1) * '0.000000001'::quota.credits$$) AS int64_min;
-SELECT pg_temp.err($$SELECT '1'::quota.credits * 'NaN'::numeric$$) AS nan,
-       pg_temp.err($$SELECT '1'::quota.credits * 'Infinity'::numeric$$) AS inf,
-       pg_temp.err($$SELECT '0'::quota.credits * '-Infinity'::numeric$$) AS minus_inf;
+SELECT try($$SELECT '9223372036'::quota.credits * 2$$) AS by_int,
+       try($$SELECT '9223372036'::quota.credits * 2::bigint$$) AS by_bigint,
+       try($$SELECT '1'::quota.credits * 1e30$$) AS by_numeric;
+SELECT try($$SELECT '9223372036.854775807'::quota.credits * 1.0000000000000000001$$) AS just_over,
+       try($$SELECT 2 * '9223372036'::quota.credits$$) AS int_times,
+       try($$SELECT 9223372036854775807 * '0.000000002'::quota.credits$$) AS bigint_times,
+       try($$SELECT (-9223372036854775807 - 1) * '0.000000001'::quota.credits$$) AS int64_min;
+SELECT try($$SELECT '1'::quota.credits * 'NaN'::numeric$$) AS nan,
+       try($$SELECT '1'::quota.credits * 'Infinity'::numeric$$) AS inf,
+       try($$SELECT '0'::quota.credits * '-Infinity'::numeric$$) AS minus_inf;
 
 --
 -- Division: exact, rounded half away from zero to 1e-9
@@ -141,15 +132,15 @@ SELECT '9223372036.854775807'::credits / 2 AS max_half,
        '9223372036.854775807'::credits / 9223372036854775807 AS unit,
        '1'::credits / 1e-9 AS by_unit, '0'::credits / -5 AS zero;
 -- division by zero: 22012, for each operand type
-SELECT pg_temp.err($$SELECT '1'::quota.credits / 0$$) AS by_int,
-       pg_temp.err($$SELECT '1'::quota.credits / 0::bigint$$) AS by_bigint,
-       pg_temp.err($$SELECT '1'::quota.credits / 0.000$$) AS by_numeric;
+SELECT try($$SELECT '1'::quota.credits / 0$$) AS by_int,
+       try($$SELECT '1'::quota.credits / 0::bigint$$) AS by_bigint,
+       try($$SELECT '1'::quota.credits / 0.000$$) AS by_numeric;
 -- overflow and non-finite divisors: 22003
-SELECT pg_temp.err($$SELECT '1'::quota.credits / 1e-30$$) AS tiny,
-       pg_temp.err($$SELECT '9223372036.854775807'::quota.credits / 0.5$$) AS by_half,
-       pg_temp.err($$SELECT '-9223372036.854775807'::quota.credits / -0.999999999999$$) AS just_over;
-SELECT pg_temp.err($$SELECT '1'::quota.credits / 'NaN'::numeric$$) AS nan,
-       pg_temp.err($$SELECT '1'::quota.credits / 'Infinity'::numeric$$) AS inf;
+SELECT try($$SELECT '1'::quota.credits / 1e-30$$) AS tiny,
+       try($$SELECT '9223372036.854775807'::quota.credits / 0.5$$) AS by_half,
+       try($$SELECT '-9223372036.854775807'::quota.credits / -0.999999999999$$) AS just_over;
+SELECT try($$SELECT '1'::quota.credits / 'NaN'::numeric$$) AS nan,
+       try($$SELECT '1'::quota.credits / 'Infinity'::numeric$$) AS inf;
 SELECT '1'::credits / 0;
 
 --
@@ -180,8 +171,8 @@ SELECT 1.5 * 2 AS numeric_times_int, 1.5 / 2 AS numeric_by_int,
 -- Known limitation: integer * numeric and integer / numeric have two
 -- candidates (numeric * numeric, and credits * numeric through the
 -- implicit integer -> credits cast the contract requires); cast one side.
-SELECT pg_temp.err('SELECT 2 * 1.5') AS int_times_numeric,
-       pg_temp.err('SELECT 2 / 1.5') AS int_by_numeric;
+SELECT try('SELECT 2 * 1.5') AS int_times_numeric,
+       try('SELECT 2 / 1.5') AS int_by_numeric;
 SELECT 2::numeric * 1.5 AS cast_one_side;
 
 --
@@ -193,15 +184,15 @@ SELECT v, v::credits AS c
                     0.00000000050000000001, 1.0000000005, -1.0000000015,
                     1.00000000049999999999, 1e-100, -1e-100,
                     9223372036.8547758074, -9223372036.8547758074]) v;
-SELECT v, pg_temp.err(format('SELECT %s::numeric::quota.credits', quote_literal(v))) AS result
+SELECT v, try(format('SELECT %s::numeric::quota.credits', quote_literal(v))) AS result
   FROM unnest(ARRAY['9223372036.8547758075', '-9223372036.8547758075', '1e100',
                     'NaN', 'Infinity', '-Infinity']) v;
 -- bigint and integer -> credits
 SELECT 9223372036::bigint::credits AS max_bigint, (-9223372036)::bigint::credits AS min_bigint,
        2147483647::credits AS max_int, (-2147483647 - 1)::credits AS min_int;
-SELECT pg_temp.err('SELECT 9223372037::bigint::quota.credits') AS over,
-       pg_temp.err('SELECT (-9223372037)::bigint::quota.credits') AS under,
-       pg_temp.err('SELECT 9223372036854775807::quota.credits') AS bigint_max;
+SELECT try('SELECT 9223372037::bigint::quota.credits') AS over,
+       try('SELECT (-9223372037)::bigint::quota.credits') AS under,
+       try('SELECT 9223372036854775807::quota.credits') AS bigint_max;
 -- implicit casts in function calls
 SELECT credits_pl(500, 1.5) AS int_and_numeric, credits_pl(5000000000, 0) AS bigint;
 -- credits -> numeric: exact, on assignment only
@@ -211,10 +202,10 @@ SELECT v::credits::numeric AS n, pg_typeof(v::credits::numeric)
 CREATE TEMP TABLE num_col (x numeric);
 INSERT INTO num_col VALUES ('3.25'::credits), ('-0.000000001'::credits);
 SELECT x FROM num_col ORDER BY x;
-SELECT pg_temp.err($$SELECT round('3.25'::quota.credits, 1)$$) AS not_implicit;
+SELECT try($$SELECT round('3.25'::quota.credits, 1)$$) AS not_implicit;
 -- no other casts
-SELECT pg_temp.err($$SELECT '1'::quota.credits::bigint$$) AS to_bigint,
-       pg_temp.err($$SELECT 1.5::float8::quota.credits$$) AS from_float8;
+SELECT try($$SELECT '1'::quota.credits::bigint$$) AS to_bigint,
+       try($$SELECT 1.5::float8::quota.credits$$) AS from_float8;
 SELECT format_type(castsource, NULL) AS source, format_type(casttarget, NULL) AS target,
        castcontext, castmethod
   FROM pg_cast
@@ -239,9 +230,9 @@ SELECT avg(x) AS up, avg(-x) AS down, avg(x * 2) AS exact,
 SELECT sum(x) AS back_in_range, avg(x) AS avg_of_extremes
   FROM (VALUES ('9223372036.854775807'::credits), ('9223372036.854775807'),
                ('-9223372036.854775807')) v(x);
-SELECT pg_temp.err($$SELECT quota.sum(x) FROM (VALUES ('9223372036.854775807'::quota.credits),
+SELECT try($$SELECT quota.sum(x) FROM (VALUES ('9223372036.854775807'::quota.credits),
     ('0.000000001'::quota.credits)) v(x)$$) AS sum_over,
-       pg_temp.err($$SELECT quota.sum(x) FROM (VALUES ('-9223372036.854775807'::quota.credits),
+       try($$SELECT quota.sum(x) FROM (VALUES ('-9223372036.854775807'::quota.credits),
     ('-9223372036.854775807'::quota.credits)) v(x)$$) AS sum_under;
 -- moving window frames use the inverse transition
 SELECT i, c, sum(c) OVER w AS sum2, avg(c) OVER w AS avg2, min(c) OVER w AS min2

@@ -9,9 +9,11 @@
  * debits, so of concurrent charges the one admitted across a threshold sees
  * it crossed.  Exactly once per threshold and period is the unique key of
  * quota.alerts: the insert is ON CONFLICT DO NOTHING, and the notification
- * is sent (at commit) only by the transaction whose row was inserted.  Once
- * this backend has seen a threshold's alert exist, it remembers that for the
- * period and stops asking, so a pool past its thresholds costs nothing more.
+ * is sent (at commit) only by the transaction whose row was inserted.  Each
+ * backend keeps the credits every threshold stands for, and, once it has
+ * seen a threshold's alert exist, remembers that for the period and stops
+ * asking: a charge compares integers, and a pool past its thresholds costs
+ * nothing more.
  */
 #include "postgres.h"
 
@@ -26,16 +28,25 @@
 #include "alert.h"
 #include "credits.h"
 
-/* Thresholds beyond this many per pool are checked but not remembered. */
-#define ALERT_SEEN_BITS		64
+/* A pool has at most this many thresholds (checked when warn_at is set). */
+#define ALERT_MAX			16
 
-/* What this backend knows is already alerted for a pool's period. */
+/*
+ * What this backend knows of a pool's warnings in its period: the credits
+ * each threshold stands for (so a charge compares integers only) and which
+ * ones already have their alert.  Rebuilt when the period, the thresholds
+ * or the allowance change.
+ */
 typedef struct AlertSeen
 {
 	int64		pool_id;		/* hash key */
 	TimestampTz period_start;
-	uint32		warn_hash;		/* of the thresholds the bits refer to */
-	uint64		seen;			/* bit i: threshold i has its alert */
+	uint32		warn_hash;		/* of the thresholds below */
+	Credits		allowance;
+	int			nlimits;
+	Credits		limits[ALERT_MAX];	/* allowance x threshold; -1 for a NULL */
+	Credits		lowest;			/* the smallest limit */
+	uint32		seen;			/* bit i: threshold i has its alert */
 } AlertSeen;
 
 static HTAB *alert_seen = NULL;
@@ -55,7 +66,7 @@ static QuotaQuery alert_q = {
 	7, {TEXTOID, NUMERICOID, TIMESTAMPTZOID, CREDITSARG, CREDITSARG, TEXTOID, TEXTOID}
 };
 
-/* This backend's memory of a pool's alerts, reset when its period changes. */
+/* This backend's memory of a pool's warnings, rebuilt when they change. */
 static AlertSeen *
 SeenFor(const PoolInfo *info)
 {
@@ -76,10 +87,26 @@ SeenFor(const PoolInfo *info)
 	}
 	s = hash_search(alert_seen, &info->pool_id, HASH_ENTER, &found);
 	if (!found || s->period_start != info->period_start ||
-		s->warn_hash != warn_hash)
+		s->warn_hash != warn_hash || s->allowance != info->allowance)
 	{
+		Datum	   *thresholds;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(DatumGetArrayTypeP(info->warn_at), NUMERICOID, -1,
+						  false, TYPALIGN_INT, &thresholds, &nulls, &n);
 		s->period_start = info->period_start;
 		s->warn_hash = warn_hash;
+		s->allowance = info->allowance;
+		s->nlimits = Min(n, ALERT_MAX);
+		s->lowest = CREDITS_MAX;
+		for (int i = 0; i < s->nlimits; i++)
+		{
+			s->limits[i] = nulls[i] ? -1 :
+				CreditsMulNumeric(info->allowance, DatumGetNumeric(thresholds[i]));
+			if (s->limits[i] >= 0)
+				s->lowest = Min(s->lowest, s->limits[i]);
+		}
 		s->seen = 0;
 	}
 	return s;
@@ -94,13 +121,12 @@ void
 QuotaCheckAlerts(const PoolInfo *info, Credits live_balance,
 				 const char *user_id, const char *request_id)
 {
-	ArrayType  *arr;
-	Datum	   *thresholds;
-	bool	   *nulls;
-	int			n;
 	int128		used128;
 	Credits		used;
 	AlertSeen  *seen;
+	Datum	   *thresholds = NULL;
+	bool	   *nulls;
+	int			n;
 
 	if (info->allowance <= 0 || info->warn_at == (Datum) 0)
 		return;
@@ -109,19 +135,21 @@ QuotaCheckAlerts(const PoolInfo *info, Credits live_balance,
 		return;
 	used = used128 > CREDITS_MAX ? CREDITS_MAX : (Credits) used128;
 
-	arr = DatumGetArrayTypeP(info->warn_at);
-	deconstruct_array(arr, NUMERICOID, -1, false, TYPALIGN_INT,
-					  &thresholds, &nulls, &n);
 	seen = SeenFor(info);
-	for (int i = 0; i < n; i++)
+	if (used < seen->lowest)
+		return;
+	for (int i = 0; i < seen->nlimits; i++)
 	{
 		Datum		v[7];
 		char		vn[8] = "       ";
-		uint64		bit = i < ALERT_SEEN_BITS ? UINT64CONST(1) << i : 0;
+		uint32		bit = UINT32_C(1) << i;
 
-		if (nulls[i] || (seen->seen & bit) ||
-			used < CreditsMulNumeric(info->allowance, DatumGetNumeric(thresholds[i])))
+		if (seen->limits[i] < 0 || (seen->seen & bit) || used < seen->limits[i])
 			continue;
+		/* a threshold reached without a known alert: the rare path */
+		if (thresholds == NULL)
+			deconstruct_array(DatumGetArrayTypeP(info->warn_at), NUMERICOID, -1,
+							  false, TYPALIGN_INT, &thresholds, &nulls, &n);
 		v[0] = CStringGetTextDatum(info->pool);
 		v[1] = thresholds[i];
 		v[2] = TimestampTzGetDatum(info->period_start);

@@ -111,15 +111,20 @@ typedef struct ChargeResult
 	Credits		balance;
 } ChargeResult;
 
+/* Compare a stored text with an argument (NULL equals only NULL). */
+static bool
+SameString(const char *stored, const char *value)
+{
+	if (stored == NULL || value == NULL)
+		return stored == NULL && value == NULL;
+	return strcmp(stored, value) == 0;
+}
+
 /* Compare a text column of the prior charge with an argument. */
 static bool
 SameText(int col, const char *value)
 {
-	char	   *stored = QuotaGetText(0, col);
-
-	if (stored == NULL || value == NULL)
-		return stored == NULL && value == NULL;
-	return strcmp(stored, value) == 0;
+	return SameString(QuotaGetText(0, col), value);
 }
 
 /* Compare a bigint column of the prior charge with an argument. */
@@ -230,14 +235,6 @@ RequestPast(const char *request_id, const char *user_id, const char *model,
 	return false;
 }
 
-/* Compare a stored text with an argument (NULL equals only NULL). */
-static bool
-SameString(const char *stored, const char *value)
-{
-	if (stored == NULL || value == NULL)
-		return stored == NULL && value == NULL;
-	return strcmp(stored, value) == 0;
-}
 
 /* Optional text argument as a C string, or NULL. */
 static char *
@@ -312,7 +309,6 @@ quota_charge(PG_FUNCTION_ARGS)
 		char	   *pool_for_request = explicit_pool;
 
 		target.switched = QuotaCheckUserExists(target.user_id);
-		target.switch_known = true;
 		target.model = QuotaFindModel(modelname, false);
 
 		/* a reservation of this request settles on its own pool */
@@ -446,13 +442,12 @@ quota_check(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	target.switched = QuotaCheckUserExists(target.user_id);
-	target.switch_known = true;
 	target.model = QuotaFindModel(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	if (PG_ARGISNULL(2))
 	{
 		bool		explicit_choice;
-		char	   *active = QuotaActivePoolAfter(target.user_id, target.switched,
-												  &explicit_choice, &target.pool);
+		char	   *active = QuotaActivePool(target.user_id, target.switched,
+											 &explicit_choice, &target.pool);
 
 		if (active == NULL)
 		{

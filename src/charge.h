@@ -14,8 +14,7 @@ typedef struct RequestTarget
 	char	   *user_id;
 	QuotaModel *model;
 	PoolInfo	pool;
-	bool		switch_known;	/* switched was read with the user check */
-	char	   *switched;		/* pool of the user's last switch, or NULL */
+	char	   *switched;		/* the user's last switch (QuotaCheckUserExists) */
 } RequestTarget;
 
 extern void QuotaRaiseInsufficient(const RequestTarget *target, Credits cost,

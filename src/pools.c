@@ -249,12 +249,6 @@ QuotaPoolPermits(const PoolInfo *info, const char *model)
 	return false;
 }
 
-static QuotaQuery active_q = {
-	"SELECT s.active_pool FROM quota.user_state s "
-	"WHERE s.user_id OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}
-};
-
 /* The default pool ($2's personal pool, else the first usable shared one), loaded. */
 static QuotaQuery default_pool_q = {
 	LOAD_POOL_SQL("p.pool OPERATOR(pg_catalog.=) ("
@@ -269,27 +263,15 @@ static QuotaQuery default_pool_q = {
 };
 
 /*
- * The user's active pool: the last switch (while still usable), else the
- * personal pool, else the first usable shared pool by name; NULL if none.
- * The pool is loaded into *info (when not NULL), so callers need not load
- * it again.
+ * The user's active pool: their last switch (switched, as
+ * QuotaCheckUserExists returns it) while still usable, else the personal
+ * pool, else the first usable shared pool by name; NULL if none.  The pool
+ * is loaded into *info (when not NULL), so callers need not load it again.
  */
 char *
-QuotaActivePool(const char *user_id, bool *explicit_choice, PoolInfo *info)
+QuotaActivePool(const char *user_id, char *switched, bool *explicit_choice,
+				PoolInfo *info)
 {
-	Datum		v[1] = {CStringGetTextDatum(user_id)};
-
-	return QuotaActivePoolAfter(user_id,
-								QuotaExec(&active_q, v, NULL, 1) == 1 ? QuotaGetText(0, 1) : NULL,
-								explicit_choice, info);
-}
-
-/* QuotaActivePool, given the pool of the user's last switch (NULL: none). */
-char *
-QuotaActivePoolAfter(const char *user_id, char *switched, bool *explicit_choice,
-					 PoolInfo *info)
-{
-	Datum		v[2] = {CStringGetTextDatum(user_id), CStringGetTextDatum(user_id)};
 	PoolInfo	local;
 
 	if (info == NULL)
@@ -305,11 +287,15 @@ QuotaActivePoolAfter(const char *user_id, char *switched, bool *explicit_choice,
 		return switched;
 	}
 	memset(info, 0, sizeof(PoolInfo));
-	if (QuotaExec(&default_pool_q, v, NULL, 1) == 1)
 	{
-		FillPool(info);
-		RouteStorePool(user_id, NULL, info, false);
-		return info->pool;
+		Datum		v[2] = {CStringGetTextDatum(user_id), CStringGetTextDatum(user_id)};
+
+		if (QuotaExec(&default_pool_q, v, NULL, 1) == 1)
+		{
+			FillPool(info);
+			RouteStorePool(user_id, NULL, info, false);
+			return info->pool;
+		}
 	}
 	return NULL;
 }
@@ -551,8 +537,8 @@ quota_active_pool(PG_FUNCTION_ARGS)
 	text	   *result = NULL;
 
 	SPI_connect();
-	QuotaCheckUserExists(user_id);
-	pool = QuotaActivePool(user_id, &explicit_choice, NULL);
+	pool = QuotaActivePool(user_id, QuotaCheckUserExists(user_id),
+						   &explicit_choice, NULL);
 	if (pool)
 		result = (text *) SPI_palloc(VARHDRSZ + strlen(pool));
 	if (result)

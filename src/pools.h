@@ -55,10 +55,8 @@ extern void QuotaCheckPoolExists(const char *pool);
 extern char *QuotaCheckUserExists(const char *user_id);
 extern bool QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info);
 extern bool QuotaPoolPermits(const PoolInfo *info, const char *model);
-extern char *QuotaActivePool(const char *user_id, bool *explicit_choice,
-							  PoolInfo *info);
-extern char *QuotaActivePoolAfter(const char *user_id, char *switched,
-								  bool *explicit_choice, PoolInfo *info);
+extern char *QuotaActivePool(const char *user_id, char *switched,
+							  bool *explicit_choice, PoolInfo *info);
 extern void QuotaResetIfDue(PoolInfo *info, const char *user_id);
 extern EscrowPool QuotaEscrowPool(const PoolInfo *info);
 extern Credits QuotaMemberUsage(const PoolInfo *info, const char *user_id);

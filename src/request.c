@@ -25,11 +25,8 @@ QuotaChoosePool(RequestTarget *target, const char *explicit_pool)
 	if (pool == NULL)
 	{
 		/* the active pool comes loaded */
-		if ((target->switch_known ?
-			 QuotaActivePoolAfter(target->user_id, target->switched,
-								  &explicit_choice, &target->pool) :
-			 QuotaActivePool(target->user_id, &explicit_choice,
-							 &target->pool)) == NULL)
+		if (QuotaActivePool(target->user_id, target->switched, &explicit_choice,
+							&target->pool) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_QUOTA_POOL_ACCESS),
 					 errmsg("user \"%s\" has no pool to use", target->user_id),
