@@ -156,3 +156,10 @@ SELECT try($$SELECT quota_personal_policy('', 1)$$);
 SELECT count(*) = :ledger_before AS ledger_unchanged FROM quota.ledger;
 SELECT count(*) AS pools FROM quota.pool_defs;
 SELECT * FROM invariant();
+
+-- Two-phase commit of a change to users or pools is refused: its commit
+-- could not empty the other backends' route caches.
+BEGIN;
+SELECT quota_set_user('regress_2pc', '{}');
+PREPARE TRANSACTION 'quota-2pc-route';
+SELECT count(*) AS registered FROM quota.users WHERE user_id = 'regress_2pc';
