@@ -16,6 +16,7 @@ OBJS = \
 	src/escrow.o \
 	src/pools.o \
 	src/charge.o \
+	src/ledger.o \
 	src/alert.o \
 	src/route.o \
 	src/hint.o \

@@ -16,9 +16,10 @@
  *		to admit the debit against available.  No row of quota.pool_defs is
  *		locked, so the users of a shared pool never queue behind each other;
  *		a due reset (rare) takes the pool row's lock in _apply_reset().
- * The ledger insert is ON CONFLICT DO NOTHING on the unique request_id as a
- * second line of defence (REPEATABLE READ snapshots cannot see a retry's
- * winner): the loser gives back what it admitted.  Locks 1 to 3 belong to
+ * The request's past is read by index probes after lock 1 (ledger.c); in
+ * REPEATABLE READ, a charge of the request that the snapshot cannot see
+ * raises 40001 before anything is debited.  The unique index on request_id
+ * is the second line of defence.  Locks 1 to 3 belong to
  * one request and one member and are always taken in this order; nothing
  * waits for another pool while holding them, so charges cannot deadlock with
  * each other.  Why it cannot overspend is explained at the top of escrow.c.
@@ -31,44 +32,26 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "alert.h"
 #include "charge.h"
 #include "identity.h"
+#include "ledger.h"
 #include "quota.h"
 
 PG_FUNCTION_INFO_V1(quota_charge);
 PG_FUNCTION_INFO_V1(quota_check);
 
-/* A previous charge of the same request. */
-static QuotaQuery prior_charge_q = {
-	"SELECT entry_id, pool, user_id, model, input_tokens, cached_input_tokens, "
-	"       output_tokens, conversation_id, original_cost, discount_rate, "
-	"       final_cost, balance_after "
-	"FROM quota.ledger WHERE request_id OPERATOR(pg_catalog.=) $1",
+/* A request's reservation, locked, once the index shows there is one. */
+static QuotaQuery reservation_q = {
+	"SELECT pool, user_id, model, held, settled_at IS NULL "
+	"FROM quota.reservations WHERE request_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 	1, {TEXTOID}
 };
 
-/*
- * One statement for the request's past: its charge, if any (columns 1-12,
- * as in prior_charge_q), and its reservation, if any, locked (13-17).
- */
-static QuotaQuery request_past_q = {
-	"WITH r AS (SELECT pool, user_id, model, held, settled_at IS NULL AS active "
-	"           FROM quota.reservations "
-	"           WHERE request_id OPERATOR(pg_catalog.=) $1 FOR UPDATE) "
-	"SELECT l.entry_id, l.pool, l.user_id, l.model, l.input_tokens, "
-	"       l.cached_input_tokens, l.output_tokens, l.conversation_id, "
-	"       l.original_cost, l.discount_rate, l.final_cost, l.balance_after, "
-	"       r.pool, r.user_id, r.model, r.held, r.active "
-	"FROM (SELECT) one "
-	"LEFT JOIN quota.ledger l ON l.request_id OPERATOR(pg_catalog.=) $1 "
-	"LEFT JOIN r ON true",
-	1, {TEXTOID}
-};
-
-/* A request's reservation, read by request_past_q. */
+/* A request's reservation, read by RequestPast. */
 typedef struct PastReservation
 {
 	bool		exists;
@@ -78,20 +61,6 @@ typedef struct PastReservation
 	Credits		held;
 	bool		active;
 } PastReservation;
-
-static QuotaQuery insert_charge_q = {
-	"INSERT INTO quota.ledger (pool, user_id, kind, amount, model, service, "
-	"  conversation_id, request_id, input_tokens, cached_input_tokens, "
-	"  output_tokens, input_price, cached_input_price, output_price, "
-	"  request_price, original_cost, discount_rate, final_cost, balance_after) "
-	"VALUES ($1, $2, 'charge', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-	"        $14, $15, $16, $17, $18) "
-	"ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING "
-	"RETURNING entry_id",
-	18, {TEXTOID, TEXTOID, CREDITSARG, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		INT8OID, INT8OID, INT8OID, CREDITSARG, CREDITSARG, CREDITSARG, CREDITSARG,
-	CREDITSARG, NUMERICOID, CREDITSARG, CREDITSARG}
-};
 
 static QuotaQuery settle_q = {
 	"UPDATE quota.reservations SET settled_at = pg_catalog.now(), "
@@ -120,23 +89,6 @@ SameString(const char *stored, const char *value)
 	return strcmp(stored, value) == 0;
 }
 
-/* Compare a text column of the prior charge with an argument. */
-static bool
-SameText(int col, const char *value)
-{
-	return SameString(QuotaGetText(0, col), value);
-}
-
-/* Compare a bigint column of the prior charge with an argument. */
-static bool
-SameInt(int col, int64 value)
-{
-	bool		isnull;
-	Datum		d = QuotaGetDatum(0, col, &isnull);
-
-	return !isnull && DatumGetInt64(d) == value;
-}
-
 /* Raise QU005 for a request_id reused with other arguments. */
 static void
 RequestReused(const char *request_id, const char *what)
@@ -159,82 +111,92 @@ UpperStrdup(const char *s)
 }
 
 /*
- * Row 0 of the last result is the request's first charge: check the
- * arguments against it (QU005 when they differ) and fill its result.
+ * The request's first charge: check the arguments against it (QU005 when
+ * they differ) and fill the result from it.
  */
 static void
-UsePriorCharge(const char *request_id, const char *user_id, const char *model,
+UsePriorCharge(const LedgerCharge *prior, const char *user_id, const char *model,
 			   int64 in, int64 cached, int64 out, const char *conversation_id,
 			   const char *pool, ChargeResult *res)
 {
-	bool		isnull;
+	const char *request_id = prior->request_id;
 
-	if (!SameText(3, user_id))
+	if (!SameString(prior->user_id, user_id))
 		RequestReused(request_id, "user");
-	if (!SameText(4, model))
+	if (!SameString(prior->model, model))
 		RequestReused(request_id, "model");
-	if (!SameInt(5, in) || !SameInt(6, cached) || !SameInt(7, out))
+	if (prior->input_tokens != in || prior->cached_input_tokens != cached ||
+		prior->output_tokens != out)
 		RequestReused(request_id, "token count");
-	if (conversation_id && !SameText(8, conversation_id))
+	if (conversation_id && !SameString(prior->conversation_id, conversation_id))
 		RequestReused(request_id, "conversation_id");
-	if (pool && !SameText(2, pool))
+	if (pool && !SameString(prior->pool, pool))
 		RequestReused(request_id, "pool");
 
-	res->charge_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
-	res->pool = UpperStrdup(QuotaGetText(0, 2));
-	res->original = DatumGetCredits(QuotaGetDatum(0, 9, &isnull));
-	res->rate = SPI_datumTransfer(QuotaGetDatum(0, 10, &isnull), false, -1);
-	res->final = DatumGetCredits(QuotaGetDatum(0, 11, &isnull));
-	res->balance = DatumGetCredits(QuotaGetDatum(0, 12, &isnull));
-}
-
-/* If the request was charged before, use that charge (see UsePriorCharge). */
-static bool
-PriorCharge(const char *request_id, const char *user_id, const char *model,
-			int64 in, int64 cached, int64 out, const char *conversation_id,
-			const char *pool, ChargeResult *res)
-{
-	Datum		v[1] = {CStringGetTextDatum(request_id)};
-
-	if (QuotaExec(&prior_charge_q, v, NULL, 1) == 0)
-		return false;
-	UsePriorCharge(request_id, user_id, model, in, cached, out,
-				   conversation_id, pool, res);
-	return true;
+	res->charge_id = prior->entry_id;
+	res->pool = UpperStrdup(prior->pool);
+	res->original = prior->original_cost;
+	res->rate = SPI_datumTransfer(prior->discount_rate, false, -1);
+	res->final = prior->final_cost;
+	res->balance = prior->balance_after;
 }
 
 /*
- * Read the request's past in one statement: true (with *res filled) when it
- * was charged before; else its reservation, if any, is in *resv.
+ * Read the request's past (under its advisory lock): true (with *res
+ * filled) when it was charged before; else its reservation, if any, is
+ * locked and in *resv.  Index probes, no SPI, unless there is a reservation.
  */
 static bool
 RequestPast(const char *request_id, const char *user_id, const char *model,
 			int64 in, int64 cached, int64 out, const char *conversation_id,
 			const char *pool, ChargeResult *res, PastReservation *resv)
 {
-	Datum		v[1] = {CStringGetTextDatum(request_id)};
-	bool		isnull;
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	LedgerCharge prior;
+	bool		charged;
+	bool		reserved = false;
 
 	memset(resv, 0, sizeof(PastReservation));
-	QuotaExec(&request_past_q, v, NULL, 1);
-	(void) QuotaGetDatum(0, 1, &isnull);
-	if (!isnull)
+	charged = LedgerFindCharge(request_id, snapshot, &prior);
+	if (!charged && IsolationUsesXactSnapshot())
 	{
-		UsePriorCharge(request_id, user_id, model, in, cached, out,
+		/* charged by a transaction this snapshot cannot see */
+		Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
+		bool		concurrent = LedgerFindCharge(request_id, latest, &prior);
+
+		UnregisterSnapshot(latest);
+		if (concurrent)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to a concurrent charge of request_id \"%s\"",
+							request_id),
+					 errhint("Retry the request: it will return the first charge.")));
+	}
+	if (!charged)
+		reserved = LedgerReservationExists(request_id, snapshot);
+	UnregisterSnapshot(snapshot);
+	if (charged)
+	{
+		UsePriorCharge(&prior, user_id, model, in, cached, out,
 					   conversation_id, pool, res);
 		return true;
 	}
-	resv->pool = QuotaGetText(0, 13);
-	if (resv->pool == NULL)
-		return false;
-	resv->exists = true;
-	resv->user_id = QuotaGetText(0, 14);
-	resv->model = QuotaGetText(0, 15);
-	resv->held = DatumGetCredits(QuotaGetDatum(0, 16, &isnull));
-	resv->active = DatumGetBool(QuotaGetDatum(0, 17, &isnull));
+	if (reserved)
+	{
+		Datum		v[1] = {CStringGetTextDatum(request_id)};
+		bool		isnull;
+
+		if (QuotaExec(&reservation_q, v, NULL, 1) == 0)
+			return false;		/* ended and gone meanwhile: none */
+		resv->exists = true;
+		resv->pool = QuotaGetText(0, 1);
+		resv->user_id = QuotaGetText(0, 2);
+		resv->model = QuotaGetText(0, 3);
+		resv->held = DatumGetCredits(QuotaGetDatum(0, 4, &isnull));
+		resv->active = DatumGetBool(QuotaGetDatum(0, 5, &isnull));
+	}
 	return false;
 }
-
 
 /* Optional text argument as a C string, or NULL. */
 static char *
@@ -267,7 +229,6 @@ quota_charge(PG_FUNCTION_ARGS)
 	bool		hold_active = false;
 	Credits		hold = 0;
 	Credits		debited = 0;
-	Credits		unheld = 0;
 	TupleDesc	tupdesc;
 	Datum		values[6];
 	bool		nulls[6] = {false, false, false, false, false, false};
@@ -302,10 +263,7 @@ quota_charge(PG_FUNCTION_ARGS)
 	if (!RequestPast(request_id, target.user_id, modelname, in, cached, out,
 					 conversation_id, explicit_pool, &res, &resv))
 	{
-		Datum		rv[1] = {CStringGetTextDatum(request_id)};
-		Datum		iv[18];
-		char		inulls[19] = "                  ";
-		bool		isnull;
+		LedgerCharge row;
 		char	   *pool_for_request = explicit_pool;
 
 		target.switched = QuotaCheckUserExists(target.user_id);
@@ -338,7 +296,7 @@ quota_charge(PG_FUNCTION_ARGS)
 		{
 			/* settling: usage that happened is billed, even past zero */
 			if (hold_active)
-				EscrowUnhold(&ep, unheld = hold);
+				EscrowUnhold(&ep, hold);
 			(void) EscrowDebit(&ep, debited = cost.final, true, &st);
 		}
 		else if (cost.final > 0)
@@ -356,55 +314,39 @@ quota_charge(PG_FUNCTION_ARGS)
 		else
 			EscrowRead(&ep, &st);
 
-		iv[0] = CStringGetTextDatum(target.pool.pool);
-		iv[1] = CStringGetTextDatum(target.user_id);
-		iv[2] = CreditsGetDatum(-cost.final);
-		iv[3] = CStringGetTextDatum(modelname);
-		iv[4] = CStringGetTextDatum(target.model->service);
-		iv[5] = conversation_id ? CStringGetTextDatum(conversation_id) : (Datum) 0;
-		inulls[5] = conversation_id ? ' ' : 'n';
-		iv[6] = CStringGetTextDatum(request_id);
-		iv[7] = Int64GetDatum(in);
-		iv[8] = Int64GetDatum(cached);
-		iv[9] = Int64GetDatum(out);
-		iv[10] = CreditsGetDatum(target.model->input_price);
-		iv[11] = CreditsGetDatum(target.model->cached_input_price);
-		iv[12] = CreditsGetDatum(target.model->output_price);
-		iv[13] = CreditsGetDatum(target.model->request_price);
-		iv[14] = CreditsGetDatum(cost.original);
-		iv[15] = cost.rate.rate;
-		iv[16] = CreditsGetDatum(cost.final);
-		iv[17] = CreditsGetDatum(st.balance);
-		if (QuotaExec(&insert_charge_q, iv, inulls, 0) == 0)
+		row.pool = target.pool.pool;
+		row.user_id = target.user_id;
+		row.model = modelname;
+		row.service = target.model->service;
+		row.conversation_id = conversation_id;
+		row.request_id = request_id;
+		row.input_tokens = in;
+		row.cached_input_tokens = cached;
+		row.output_tokens = out;
+		row.input_price = target.model->input_price;
+		row.cached_input_price = target.model->cached_input_price;
+		row.output_price = target.model->output_price;
+		row.request_price = target.model->request_price;
+		row.original_cost = cost.original;
+		row.discount_rate = cost.rate.rate;
+		row.final_cost = cost.final;
+		row.balance_after = st.balance;
+		res.charge_id = LedgerInsertCharge(&row);
+		if (reserved)
 		{
-			/* a duplicate of this request committed first: return its charge */
-			EscrowCancel(&ep, debited, 0, unheld);
-			if (!PriorCharge(request_id, target.user_id, modelname, in, cached,
-							 out, conversation_id, explicit_pool, &res))
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to a concurrent charge of request_id \"%s\"",
-								request_id),
-						 errhint("Retry the request: it will return the first charge.")));
-		}
-		else
-		{
-			res.charge_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
-			if (reserved)
-			{
-				Datum		sv[2] = {rv[0], Int64GetDatum(res.charge_id)};
+			Datum		sv[2] = {CStringGetTextDatum(request_id),
+			Int64GetDatum(res.charge_id)};
 
-				QuotaExec(&settle_q, sv, NULL, 0);
-			}
-			if (debited > 0)
-				QuotaCheckAlerts(&target.pool, st.live_balance, target.user_id,
-								 request_id);
-			res.pool = UpperStrdup(target.pool.pool);
-			res.original = cost.original;
-			res.rate = SPI_datumTransfer(cost.rate.rate, false, -1);
-			res.final = cost.final;
-			res.balance = st.balance;
+			QuotaExec(&settle_q, sv, NULL, 0);
 		}
+		if (debited > 0)
+			QuotaCheckAlerts(&target.pool, st.live_balance, target.user_id,
+							 request_id);
+		res.pool = UpperStrdup(target.pool.pool);
+		res.original = cost.original;
+		res.rate = SPI_datumTransfer(cost.rate.rate, false, -1);
+		res.final = cost.final;
+		res.balance = st.balance;
 	}
 	SPI_finish();
 

@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "escrow.h"
+#include "ledger.h"
 #include "route.h"
 #include "quota.h"
 
@@ -63,4 +64,5 @@ _PG_init(void)
 
 	EscrowInit();
 	RouteInit();
+	LedgerInit();
 }
