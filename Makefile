@@ -17,6 +17,7 @@ OBJS = \
 	src/pools.o \
 	src/charge.o \
 	src/ledger.o \
+	src/profile.o \
 	src/alert.o \
 	src/route.o \
 	src/hint.o \

@@ -266,7 +266,7 @@ quota_charge(PG_FUNCTION_ARGS)
 		LedgerCharge row;
 		char	   *pool_for_request = explicit_pool;
 
-		target.switched = QuotaCheckUserExists(target.user_id);
+		QuotaCheckUserExists(target.user_id, &target.profile);
 		target.model = QuotaFindModel(modelname, false);
 
 		/* a reservation of this request settles on its own pool */
@@ -383,12 +383,12 @@ quota_check(PG_FUNCTION_ARGS)
 	target.user_id = QuotaResolveUser(fcinfo, 1);
 
 	SPI_connect();
-	target.switched = QuotaCheckUserExists(target.user_id);
+	QuotaCheckUserExists(target.user_id, &target.profile);
 	target.model = QuotaFindModel(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	if (PG_ARGISNULL(2))
 	{
 		bool		explicit_choice;
-		char	   *active = QuotaActivePool(target.user_id, target.switched,
+		char	   *active = QuotaActivePool(target.user_id, &target.profile,
 											 &explicit_choice, &target.pool);
 
 		if (active == NULL)

@@ -14,7 +14,7 @@ typedef struct RequestTarget
 	char	   *user_id;
 	QuotaModel *model;
 	PoolInfo	pool;
-	char	   *switched;		/* the user's last switch (QuotaCheckUserExists) */
+	UserProfile profile;		/* QuotaCheckUserExists */
 } RequestTarget;
 
 extern void QuotaRaiseInsufficient(const RequestTarget *target, Credits cost,

@@ -59,16 +59,20 @@ static const char *const ledger_column_names[LC_COUNT] = {
 	"original_cost", "discount_rate", "final_cost", "balance_after"
 };
 
+/* The relations read or written directly, by their names in schema quota. */
+static const char *const quota_rel_names[QR_COUNT] = {
+	"ledger", "ledger_request_id", "reservations", "reservations_pkey",
+	"users", "users_pkey", "user_state", "user_state_pkey",
+	"pool_members", "pool_members_user", "pool_defs", "pool_defs_owner"
+};
+
 /* Catalog facts, kept until a relcache invalidation touches them. */
 typedef struct LedgerCatalog
 {
 	bool		valid;
-	Oid			ledger;
-	Oid			ledger_request_id;	/* unique index on request_id */
-	Oid			reservations;
-	Oid			reservations_pkey;
-	Oid			entry_id_seq;	/* identity sequence of entry_id */
-	AttrNumber	attnum[LC_COUNT];
+	Oid			relid[QR_COUNT];
+	Oid			entry_id_seq;	/* identity sequence of ledger.entry_id */
+	AttrNumber	attnum[LC_COUNT];	/* ledger columns */
 } LedgerCatalog;
 
 static LedgerCatalog catalog;
@@ -77,10 +81,9 @@ static LedgerCatalog catalog;
 static void
 LedgerInvalidate(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == catalog.ledger ||
-		relid == catalog.ledger_request_id || relid == catalog.reservations ||
-		relid == catalog.reservations_pkey)
-		catalog.valid = false;
+	for (int i = 0; i < QR_COUNT; i++)
+		if (!OidIsValid(relid) || relid == catalog.relid[i])
+			catalog.valid = false;
 }
 
 /* Register the invalidation callback (from _PG_init). */
@@ -90,47 +93,28 @@ LedgerInit(void)
 	CacheRegisterRelcacheCallback(LedgerInvalidate, (Datum) 0);
 }
 
-/* The OID of a relation in schema quota; raises if it is missing. */
-static Oid
-QuotaRelid(Oid nsp, const char *name)
-{
-	Oid			relid = get_relname_relid(name, nsp);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"quota.%s\" is missing", name),
-				 errhint("Re-create the extension quota.")));
-	return relid;
-}
-
 /* Look the catalog facts up again (after an invalidation). */
 static void
 LedgerLoadCatalog(void)
 {
 	Oid			nsp = get_namespace_oid("quota", false);
 	Relation	rel;
-	TupleDesc	desc;
 
 	catalog.valid = false;
-	catalog.ledger = QuotaRelid(nsp, "ledger");
-	catalog.ledger_request_id = QuotaRelid(nsp, "ledger_request_id");
-	catalog.reservations = QuotaRelid(nsp, "reservations");
-	catalog.reservations_pkey = QuotaRelid(nsp, "reservations_pkey");
+	for (int i = 0; i < QR_COUNT; i++)
+	{
+		catalog.relid[i] = get_relname_relid(quota_rel_names[i], nsp);
+		if (!OidIsValid(catalog.relid[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"quota.%s\" is missing", quota_rel_names[i]),
+					 errhint("Re-create the extension quota.")));
+	}
 
-	rel = table_open(catalog.ledger, AccessShareLock);
-	desc = RelationGetDescr(rel);
+	rel = table_open(catalog.relid[QR_LEDGER], AccessShareLock);
 	for (int c = 0; c < LC_COUNT; c++)
 	{
-		catalog.attnum[c] = InvalidAttrNumber;
-		for (int i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
-
-			if (!att->attisdropped &&
-				strcmp(NameStr(att->attname), ledger_column_names[c]) == 0)
-				catalog.attnum[c] = att->attnum;
-		}
+		catalog.attnum[c] = QuotaColumn(rel, ledger_column_names[c]);
 		if (catalog.attnum[c] == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -138,7 +122,7 @@ LedgerLoadCatalog(void)
 							ledger_column_names[c]),
 					 errhint("Re-create the extension quota.")));
 	}
-	catalog.entry_id_seq = getIdentitySequence(catalog.ledger,
+	catalog.entry_id_seq = getIdentitySequence(catalog.relid[QR_LEDGER],
 											   catalog.attnum[LC_ENTRY_ID], false);
 	table_close(rel, AccessShareLock);
 	/* only now: an invalidation during the look-ups must not be missed */
@@ -155,27 +139,68 @@ LedgerGetCatalog(void)
 	return &catalog;
 }
 
+/* The OID of one of the relations read directly. */
+Oid
+QuotaRel(QuotaRelation r)
+{
+	return LedgerGetCatalog()->relid[r];
+}
+
+/* The number of a live column by name, or InvalidAttrNumber. */
+AttrNumber
+QuotaColumn(Relation rel, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
 /*
- * Fetch the row with the given request_id through a unique index into slot;
- * false if none is visible to the snapshot.
+ * Begin a scan of the rows with a text key through an index whose first
+ * column is that key; fetch them with index_getnext_slot and end with
+ * QuotaProbeEnd.  The heap is open (caller's lock); the index is opened here.
  */
+IndexScanDesc
+QuotaProbeBegin(Relation heap, Oid index, const char *key, Snapshot snapshot)
+{
+	Relation	irel = index_open(index, AccessShareLock);
+	IndexScanDesc scan;
+	ScanKeyData skey;
+
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   irel->rd_indcollation[0], F_TEXTEQ,
+						   CStringGetTextDatum(key));
+	scan = index_beginscan(heap, irel, snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	return scan;
+}
+
+/* End a scan begun by QuotaProbeBegin (and close its index). */
+void
+QuotaProbeEnd(IndexScanDesc scan)
+{
+	Relation	irel = scan->indexRelation;
+
+	index_endscan(scan);
+	index_close(irel, AccessShareLock);
+}
+
+/* Fetch the first row with a text key through an index; false if none. */
 static bool
 ProbeRequestId(Relation heap, Oid index, const char *request_id,
 			   Snapshot snapshot, TupleTableSlot *slot)
 {
-	Relation	irel = index_open(index, AccessShareLock);
-	IndexScanDesc scan;
-	ScanKeyData key;
-	bool		found;
+	IndexScanDesc scan = QuotaProbeBegin(heap, index, request_id, snapshot);
+	bool		found = index_getnext_slot(scan, ForwardScanDirection, slot);
 
-	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   irel->rd_indcollation[0], F_TEXTEQ,
-						   CStringGetTextDatum(request_id));
-	scan = index_beginscan(heap, irel, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	index_endscan(scan);
-	index_close(irel, AccessShareLock);
+	QuotaProbeEnd(scan);
 	return found;
 }
 
@@ -207,9 +232,9 @@ bool
 LedgerFindCharge(const char *request_id, Snapshot snapshot, LedgerCharge *charge)
 {
 	LedgerCatalog *cat = LedgerGetCatalog();
-	Relation	heap = table_open(cat->ledger, AccessShareLock);
+	Relation	heap = table_open(cat->relid[QR_LEDGER], AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	bool		found = ProbeRequestId(heap, cat->ledger_request_id, request_id,
+	bool		found = ProbeRequestId(heap, cat->relid[QR_LEDGER_REQUEST_ID], request_id,
 									   snapshot, slot);
 
 	if (found)
@@ -251,9 +276,9 @@ bool
 LedgerReservationExists(const char *request_id, Snapshot snapshot)
 {
 	LedgerCatalog *cat = LedgerGetCatalog();
-	Relation	heap = table_open(cat->reservations, AccessShareLock);
+	Relation	heap = table_open(cat->relid[QR_RESERVATIONS], AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	bool		found = ProbeRequestId(heap, cat->reservations_pkey, request_id,
+	bool		found = ProbeRequestId(heap, cat->relid[QR_RESERVATIONS_PKEY], request_id,
 									   snapshot, slot);
 
 	ExecDropSingleTupleTableSlot(slot);
@@ -269,7 +294,7 @@ int64
 LedgerInsertCharge(LedgerCharge *charge)
 {
 	LedgerCatalog *cat = LedgerGetCatalog();
-	Relation	rel = table_open(cat->ledger, RowExclusiveLock);
+	Relation	rel = table_open(cat->relid[QR_LEDGER], RowExclusiveLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	EState	   *estate = CreateExecutorState();
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
@@ -279,7 +304,7 @@ LedgerInsertCharge(LedgerCharge *charge)
 	bool	   *n;
 
 	rte->rtekind = RTE_RELATION;
-	rte->relid = cat->ledger;
+	rte->relid = cat->relid[QR_LEDGER];
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
 	ExecInitRangeTable(estate, list_make1(rte));

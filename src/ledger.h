@@ -1,11 +1,13 @@
 /*
  * ledger.h
- *		Direct (executor-free) access to quota.ledger and quota.reservations
- *		on the charge path (ledger.c).
+ *		Direct (planner-free) access to quota's tables on the charge path:
+ *		index probes and the ledger insert (ledger.c).
  */
 #ifndef QUOTA_LEDGER_H
 #define QUOTA_LEDGER_H
 
+#include "access/genam.h"
+#include "utils/relcache.h"
 #include "utils/snapshot.h"
 
 #include "credits.h"
@@ -33,6 +35,20 @@ typedef struct LedgerCharge
 	Credits		balance_after;
 } LedgerCharge;
 
+/* quota's relations that are read or written without SPI. */
+typedef enum QuotaRelation
+{
+	QR_LEDGER, QR_LEDGER_REQUEST_ID, QR_RESERVATIONS, QR_RESERVATIONS_PKEY,
+	QR_USERS, QR_USERS_PKEY, QR_USER_STATE, QR_USER_STATE_PKEY,
+	QR_POOL_MEMBERS, QR_POOL_MEMBERS_USER, QR_POOL_DEFS, QR_POOL_DEFS_OWNER,
+	QR_COUNT
+} QuotaRelation;
+
+extern Oid	QuotaRel(QuotaRelation r);
+extern AttrNumber QuotaColumn(Relation rel, const char *name);
+extern IndexScanDesc QuotaProbeBegin(Relation heap, Oid index, const char *key,
+									 Snapshot snapshot);
+extern void QuotaProbeEnd(IndexScanDesc scan);
 extern bool LedgerFindCharge(const char *request_id, Snapshot snapshot,
 							 LedgerCharge *charge);
 extern bool LedgerReservationExists(const char *request_id, Snapshot snapshot);

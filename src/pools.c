@@ -127,33 +127,22 @@ QuotaCheckPoolExists(const char *pool)
 		SPI_finish();
 }
 
-static QuotaQuery user_exists_q = {
-	"SELECT s.active_pool FROM quota.users u "
-	"LEFT JOIN quota.user_state s ON s.user_id OPERATOR(pg_catalog.=) u.user_id "
-	"WHERE u.user_id OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}
-};
-
 /*
- * Raise 42704 unless the user is in the directory.  Returns the pool of the
- * user's last switch (NULL: none), read in the same statement.
+ * Raise 42704 unless the user is in the directory.  Fills *profile (the
+ * last switch, groups, and what decides whether the routing of the user
+ * depends on their groups alone), read by index probes (profile.c).
  */
-char *
-QuotaCheckUserExists(const char *user_id)
+void
+QuotaCheckUserExists(const char *user_id, UserProfile *profile)
 {
-	Datum		v[1] = {CStringGetTextDatum(user_id)};
-	char	   *switched;
-
-	if (RouteLookupUser(user_id, &switched))
-		return switched;
-	if (QuotaExec(&user_exists_q, v, NULL, 1) == 0)
+	if (RouteLookupUser(user_id, profile))
+		return;
+	if (!QuotaReadProfile(user_id, profile))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("user \"%s\" does not exist", user_id),
 				 errhint("Register users with quota_set_user().")));
-	switched = QuotaGetText(0, 1);
-	RouteStoreUser(user_id, switched);
-	return switched;
+	RouteStoreUser(user_id, profile);
 }
 
 /*
@@ -262,30 +251,115 @@ static QuotaQuery default_pool_q = {
 	2, {TEXTOID, TEXTOID}
 };
 
+/* The same choice for a user who has only groups ($1, text[] input). */
+static QuotaQuery group_default_q = {
+	"SELECT g.pool FROM quota.pool_groups g "
+	"JOIN quota.pool_defs d ON d.pool OPERATOR(pg_catalog.=) g.pool "
+	"WHERE g.group_name OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[]) "
+	"ORDER BY d.kind OPERATOR(pg_catalog.<>) 'shared', NOT d.enabled, "
+	"         g.pool COLLATE \"C\" LIMIT 1",
+	1, {TEXTOID}
+};
+
+/* Is the pool ($1) granted to one of the groups ($2, text[] input)? */
+static QuotaQuery group_grant_q = {
+	"SELECT FROM quota.pool_groups g WHERE g.pool OPERATOR(pg_catalog.=) $1 "
+	"AND g.group_name OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])",
+	2, {TEXTOID, TEXTOID}
+};
+
 /*
- * The user's active pool: their last switch (switched, as
- * QuotaCheckUserExists returns it) while still usable, else the personal
- * pool, else the first usable shared pool by name; NULL if none.  The pool
- * is loaded into *info (when not NULL), so callers need not load it again.
+ * Does the user's role follow from their groups alone?  True unless they
+ * are listed in quota.pool_members or own a pool; then what holds for one
+ * student holds for every student, and is cached once for all of them.
+ */
+static bool
+RoutedByGroups(const UserProfile *profile)
+{
+	return profile != NULL && profile->groups != NULL &&
+		!profile->member_rows && !profile->owns_pools;
+}
+
+/* Is the pool granted to one of the groups (cached per set of groups)? */
+static bool
+GroupsGranted(const char *groups, const char *pool)
+{
+	char	   *granted;
+	Datum		v[2];
+
+	if (RouteLookupText('g', groups, pool, &granted))
+		return granted != NULL;
+	v[0] = CStringGetTextDatum(pool);
+	v[1] = CStringGetTextDatum(groups);
+	granted = QuotaExec(&group_grant_q, v, NULL, 1) == 1 ? "t" : NULL;
+	RouteStoreText('g', groups, pool, granted);
+	return granted != NULL;
+}
+
+/*
+ * Load a pool as the user sees it, like QuotaLoadPool; for a user routed by
+ * groups alone, from the pool's own (shared) cache entry and their groups.
+ */
+bool
+QuotaLoadPoolAs(const char *pool, const char *user_id,
+				const UserProfile *profile, PoolInfo *info)
+{
+	if (!RoutedByGroups(profile))
+		return QuotaLoadPool(pool, user_id, info);
+	if (!QuotaLoadPool(pool, "", info))
+		return false;
+	info->role = GroupsGranted(profile->groups, pool) ? "member" : NULL;
+	return true;
+}
+
+/*
+ * The user's active pool: their last switch while still usable, else the
+ * personal pool, else the first usable shared pool by name; NULL if none.
+ * The pool is loaded into *info (when not NULL), so callers need not load
+ * it again.  Users routed by groups alone, and owners of a personal pool
+ * without member rows, take shared cache entries; the others one per user.
  */
 char *
-QuotaActivePool(const char *user_id, char *switched, bool *explicit_choice,
-				PoolInfo *info)
+QuotaActivePool(const char *user_id, const UserProfile *profile,
+				bool *explicit_choice, PoolInfo *info)
 {
 	PoolInfo	local;
+	char	   *pool;
 
 	if (info == NULL)
 		info = &local;
 	*explicit_choice = false;
-	if (RouteLookupPool(user_id, NULL, info, explicit_choice))
-		return info->pool;
-	if (switched != NULL &&
-		QuotaLoadPool(switched, user_id, info) && info->role != NULL)
+	if (profile->switched != NULL &&
+		QuotaLoadPoolAs(profile->switched, user_id, profile, info) &&
+		info->role != NULL)
 	{
 		*explicit_choice = true;
-		RouteStorePool(user_id, NULL, info, true);
-		return switched;
+		return info->pool;
 	}
+	if (profile->personal != NULL && !profile->member_rows)
+	{
+		/* found by its owner: the owner's role, the pool's own limits */
+		if (!QuotaLoadPool(profile->personal, "", info))
+			elog(ERROR, "quota: personal pool \"%s\" vanished", profile->personal);
+		info->role = "owner";
+		return info->pool;
+	}
+	if (RoutedByGroups(profile))
+	{
+		if (!RouteLookupText('d', profile->groups, NULL, &pool))
+		{
+			Datum		v[1] = {CStringGetTextDatum(profile->groups)};
+
+			pool = QuotaExec(&group_default_q, v, NULL, 1) == 1 ? QuotaGetText(0, 1) : NULL;
+			RouteStoreText('d', profile->groups, NULL, pool);
+		}
+		if (pool == NULL || !QuotaLoadPool(pool, "", info))
+			return NULL;
+		info->role = "member";
+		return info->pool;
+	}
+	if (RouteLookupPool(user_id, NULL, info, explicit_choice))
+		return info->pool;
 	memset(info, 0, sizeof(PoolInfo));
 	{
 		Datum		v[2] = {CStringGetTextDatum(user_id), CStringGetTextDatum(user_id)};
@@ -484,6 +558,7 @@ quota_switch(PG_FUNCTION_ARGS)
 	char	   *pool;
 	char	   *user_id;
 	PoolInfo	info;
+	UserProfile profile;
 	EscrowPool	ep;
 	EscrowState st;
 	TupleDesc	tupdesc;
@@ -496,8 +571,8 @@ quota_switch(PG_FUNCTION_ARGS)
 	user_id = QuotaResolveUser(fcinfo, 1);
 
 	SPI_connect();
-	QuotaCheckUserExists(user_id);
-	if (!QuotaLoadPool(pool, user_id, &info))
+	QuotaCheckUserExists(user_id, &profile);
+	if (!QuotaLoadPoolAs(pool, user_id, &profile, &info))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pool \"%s\" does not exist", pool),
@@ -534,11 +609,12 @@ quota_active_pool(PG_FUNCTION_ARGS)
 	char	   *user_id = QuotaResolveUser(fcinfo, 0);
 	char	   *pool;
 	bool		explicit_choice;
+	UserProfile profile;
 	text	   *result = NULL;
 
 	SPI_connect();
-	pool = QuotaActivePool(user_id, QuotaCheckUserExists(user_id),
-						   &explicit_choice, NULL);
+	QuotaCheckUserExists(user_id, &profile);
+	pool = QuotaActivePool(user_id, &profile, &explicit_choice, NULL);
 	if (pool)
 		result = (text *) SPI_palloc(VARHDRSZ + strlen(pool));
 	if (result)

@@ -45,6 +45,17 @@ typedef struct PoolInfo
 	Datum		warn_at;		/* numeric[] of warning thresholds */
 } PoolInfo;
 
+/* A user as the routing rules see them (QuotaCheckUserExists). */
+typedef struct UserProfile
+{
+	char	   *switched;		/* the pool of the last switch, or NULL */
+	char	   *groups;			/* the user's groups as text[] input */
+	bool		member_rows;	/* listed in quota.pool_members */
+	bool		owns_pools;		/* the owner of some pool */
+	char	   *personal;		/* the personal pool they own, or NULL */
+	bool		personal_enabled;	/* ... and whether it is enabled */
+} UserProfile;
+
 extern int	QuotaExec(QuotaQuery *query, Datum *values, const char *nulls,
 					  long count);
 extern char *QuotaGetText(int row, int col);
@@ -52,11 +63,14 @@ extern Oid	QuotaCreditsType(void);
 extern Datum QuotaGetDatum(int row, int col, bool *isnull);
 
 extern void QuotaCheckPoolExists(const char *pool);
-extern char *QuotaCheckUserExists(const char *user_id);
+extern void QuotaCheckUserExists(const char *user_id, UserProfile *profile);
+extern bool QuotaReadProfile(const char *user_id, UserProfile *profile);
 extern bool QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info);
 extern bool QuotaPoolPermits(const PoolInfo *info, const char *model);
-extern char *QuotaActivePool(const char *user_id, char *switched,
-							  bool *explicit_choice, PoolInfo *info);
+extern bool QuotaLoadPoolAs(const char *pool, const char *user_id,
+							const UserProfile *profile, PoolInfo *info);
+extern char *QuotaActivePool(const char *user_id, const UserProfile *profile,
+							 bool *explicit_choice, PoolInfo *info);
 extern void QuotaResetIfDue(PoolInfo *info, const char *user_id);
 extern EscrowPool QuotaEscrowPool(const PoolInfo *info);
 extern Credits QuotaMemberUsage(const PoolInfo *info, const char *user_id);

@@ -25,7 +25,7 @@ QuotaChoosePool(RequestTarget *target, const char *explicit_pool)
 	if (pool == NULL)
 	{
 		/* the active pool comes loaded */
-		if (QuotaActivePool(target->user_id, target->switched, &explicit_choice,
+		if (QuotaActivePool(target->user_id, &target->profile, &explicit_choice,
 							&target->pool) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_QUOTA_POOL_ACCESS),
@@ -34,7 +34,7 @@ QuotaChoosePool(RequestTarget *target, const char *explicit_pool)
 					 errhint("Ask a pool administrator to add the user, or grant a pool to one of the user's groups.")));
 		return;
 	}
-	if (!QuotaLoadPool(pool, target->user_id, &target->pool))
+	if (!QuotaLoadPoolAs(pool, target->user_id, &target->profile, &target->pool))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pool \"%s\" does not exist", pool),

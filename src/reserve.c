@@ -167,7 +167,7 @@ quota_reserve(PG_FUNCTION_ARGS)
 
 		if (QuotaExec(&charged_q, rv, NULL, 1) == 1)
 			Reused(request_id, "The request was already charged without a reservation.");
-		target.switched = QuotaCheckUserExists(target.user_id);
+		QuotaCheckUserExists(target.user_id, &target.profile);
 		target.model = QuotaFindModel(modelname, false);
 		QuotaChoosePool(&target, PG_ARGISNULL(5) ? NULL :
 						text_to_cstring(PG_GETARG_TEXT_PP(5)));

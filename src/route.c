@@ -4,9 +4,12 @@
  *		user's active pool and a pool as the user sees it.
  *
  * Most charges repeat the same look-ups (is the user registered, which pool
- * is theirs, with what configuration and role), which cost two statements
- * of the charge path's four.  Their answers are kept here, and the cache is
- * emptied whenever the tables they come from change:
+ * is theirs, with what configuration and role).  Their answers are kept
+ * here: a profile per user (profile.c), a pool's own configuration per
+ * pool, and, for users whose pools follow from their groups alone (most
+ * students), the default pool and the grants per set of groups, shared by
+ * all such users; other users get entries of their own.  The cache is
+ * emptied whenever the tables the answers come from change:
  *
  *	 - statement triggers on quota.users, user_state, pool_defs, pool_members
  *	   and pool_groups mark the changing transaction dirty (route_dirty); a
@@ -46,7 +49,8 @@ PG_FUNCTION_INFO_V1(quota_routes_changed);
 typedef struct RouteEntry
 {
 	char		key[ROUTE_KEY_SIZE];
-	char	   *switched;		/* user entries: the last switch, or NULL */
+	UserProfile profile;		/* user entries */
+	char	   *text;			/* text entries (may be NULL) */
 	bool		explicit_choice;	/* active entries: chosen by a switch */
 	PoolInfo	info;			/* active and pool entries */
 } RouteEntry;
@@ -173,9 +177,26 @@ CopyPool(PoolInfo *dst, const PoolInfo *src, MemoryContext cxt)
 	MemoryContextSwitchTo(old);
 }
 
-/* The cached user check: true with *switched set (palloc'd) when known. */
+/* A string copied into a context, NULL staying NULL. */
+static char *
+CopyString(MemoryContext cxt, const char *str)
+{
+	return str ? MemoryContextStrdup(cxt, str) : NULL;
+}
+
+/* Copy a user profile's strings into the given context. */
+static void
+CopyProfile(UserProfile *dst, const UserProfile *src, MemoryContext cxt)
+{
+	*dst = *src;
+	dst->switched = CopyString(cxt, src->switched);
+	dst->groups = CopyString(cxt, src->groups);
+	dst->personal = CopyString(cxt, src->personal);
+}
+
+/* The cached user check: true with *profile filled (palloc'd) when known. */
 bool
-RouteLookupUser(const char *user_id, char **switched)
+RouteLookupUser(const char *user_id, UserProfile *profile)
 {
 	char		key[ROUTE_KEY_SIZE];
 	RouteEntry *e;
@@ -185,13 +206,13 @@ RouteLookupUser(const char *user_id, char **switched)
 	e = hash_search(route_hash, key, HASH_FIND, NULL);
 	if (e == NULL)
 		return false;
-	*switched = e->switched ? pstrdup(e->switched) : NULL;
+	CopyProfile(profile, &e->profile, CurrentMemoryContext);
 	return true;
 }
 
-/* Remember that the user exists, with their last switch (or NULL). */
+/* Remember that the user exists, with their profile. */
 void
-RouteStoreUser(const char *user_id, const char *switched)
+RouteStoreUser(const char *user_id, const UserProfile *profile)
 {
 	char		key[ROUTE_KEY_SIZE];
 	RouteEntry *e;
@@ -199,7 +220,39 @@ RouteStoreUser(const char *user_id, const char *switched)
 	if (!RouteStorable() || !RouteKey(key, 'u', user_id, NULL))
 		return;
 	e = hash_search(route_hash, key, HASH_ENTER, NULL);
-	e->switched = switched ? MemoryContextStrdup(RouteContext, switched) : NULL;
+	CopyProfile(&e->profile, profile, RouteContext);
+}
+
+/*
+ * A cached text (possibly NULL) under a kind and two key parts, such as the
+ * default pool of a set of groups; true with *value (palloc'd) when known.
+ */
+bool
+RouteLookupText(char kind, const char *key1, const char *key2, char **value)
+{
+	char		key[ROUTE_KEY_SIZE];
+	RouteEntry *e;
+
+	if (!RouteUsable() || !RouteKey(key, kind, key1, key2))
+		return false;
+	e = hash_search(route_hash, key, HASH_FIND, NULL);
+	if (e == NULL)
+		return false;
+	*value = e->text ? pstrdup(e->text) : NULL;
+	return true;
+}
+
+/* Remember a text (possibly NULL) under a kind and two key parts. */
+void
+RouteStoreText(char kind, const char *key1, const char *key2, const char *value)
+{
+	char		key[ROUTE_KEY_SIZE];
+	RouteEntry *e;
+
+	if (!RouteStorable() || !RouteKey(key, kind, key1, key2))
+		return;
+	e = hash_search(route_hash, key, HASH_ENTER, NULL);
+	e->text = CopyString(RouteContext, value);
 }
 
 /*

@@ -8,8 +8,12 @@
 #include "pools.h"
 
 extern void RouteInit(void);
-extern bool RouteLookupUser(const char *user_id, char **switched);
-extern void RouteStoreUser(const char *user_id, const char *switched);
+extern bool RouteLookupUser(const char *user_id, UserProfile *profile);
+extern void RouteStoreUser(const char *user_id, const UserProfile *profile);
+extern bool RouteLookupText(char kind, const char *key1, const char *key2,
+							char **value);
+extern void RouteStoreText(char kind, const char *key1, const char *key2,
+						   const char *value);
 extern bool RouteLookupPool(const char *user_id, const char *pool, PoolInfo *info,
 							bool *explicit_choice);
 extern void RouteStorePool(const char *user_id, const char *pool,

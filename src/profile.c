@@ -1,0 +1,148 @@
+/*
+ * profile.c
+ *		A user as the routing rules see them, read by index probes: the
+ *		last switch, the groups, and whether the user's pools follow from
+ *		their groups alone (no member rows, no pools owned).
+ *
+ * This runs once per user and connection (the result is cached in
+ * route.c), so for a shared pool with thousands of users it is on the hot
+ * path; one probe of each table costs a fraction of one SPI statement.
+ * The probes share one snapshot, taken as an SPI statement would take it.
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
+
+#include "ledger.h"
+#include "pools.h"
+
+/* A column of the slot's row by name; *isnull for NULL (or no such column). */
+static Datum
+Column(Relation rel, TupleTableSlot *slot, const char *name, bool *isnull)
+{
+	AttrNumber	attnum = QuotaColumn(rel, name);
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "quota: column \"%s\" of \"%s\" is missing", name,
+			 RelationGetRelationName(rel));
+	return slot_getattr(slot, attnum, isnull);
+}
+
+/* A text column of the slot's row as a C string, or NULL. */
+static char *
+ColumnText(Relation rel, TupleTableSlot *slot, const char *name)
+{
+	bool		isnull;
+	Datum		d = Column(rel, slot, name, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/*
+ * Visit the rows of a table with a text key through an index, calling
+ * visit for each (until it returns false); returns the number visited.
+ */
+static int
+ForEachRow(QuotaRelation table, QuotaRelation index, const char *key,
+		   Snapshot snapshot,
+		   bool (*visit) (Relation rel, TupleTableSlot *slot, void *arg),
+		   void *arg)
+{
+	Relation	rel = table_open(QuotaRel(table), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan = QuotaProbeBegin(rel, QuotaRel(index), key, snapshot);
+	int			n = 0;
+
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		n++;
+		if (!visit(rel, slot, arg))
+			break;
+	}
+	QuotaProbeEnd(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	return n;
+}
+
+/* users row: the groups, as text[] input. */
+static bool
+VisitUser(Relation rel, TupleTableSlot *slot, void *arg)
+{
+	UserProfile *profile = arg;
+	bool		isnull;
+	Datum		groups = Column(rel, slot, "groups", &isnull);
+
+	profile->groups = isnull ? NULL : OidOutputFunctionCall(F_ARRAY_OUT, groups);
+	return false;
+}
+
+/* user_state row: the last switch. */
+static bool
+VisitState(Relation rel, TupleTableSlot *slot, void *arg)
+{
+	((UserProfile *) arg)->switched = ColumnText(rel, slot, "active_pool");
+	return false;
+}
+
+/* Any row at all. */
+static bool
+VisitAny(Relation rel, TupleTableSlot *slot, void *arg)
+{
+	return false;
+}
+
+/* pool_defs rows owned: the personal pool, enabled first, then by name (C). */
+static bool
+VisitOwned(Relation rel, TupleTableSlot *slot, void *arg)
+{
+	UserProfile *profile = arg;
+	char	   *kind = ColumnText(rel, slot, "kind");
+	char	   *pool;
+	bool		isnull;
+	bool		enabled;
+
+	if (kind == NULL || strcmp(kind, "personal") != 0)
+		return true;
+	pool = ColumnText(rel, slot, "pool");
+	enabled = DatumGetBool(Column(rel, slot, "enabled", &isnull));
+	if (profile->personal == NULL ||
+		(enabled && !profile->personal_enabled) ||
+		(enabled == profile->personal_enabled && strcmp(pool, profile->personal) < 0))
+	{
+		profile->personal = pool;
+		profile->personal_enabled = enabled;
+	}
+	return true;
+}
+
+/*
+ * Read the user's profile into *profile (palloc'd in the current context);
+ * false if the user is not in quota.users.
+ */
+bool
+QuotaReadProfile(const char *user_id, UserProfile *profile)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	bool		exists;
+
+	memset(profile, 0, sizeof(UserProfile));
+	exists = ForEachRow(QR_USERS, QR_USERS_PKEY, user_id, snapshot,
+						VisitUser, profile) > 0;
+	if (exists)
+	{
+		ForEachRow(QR_USER_STATE, QR_USER_STATE_PKEY, user_id, snapshot,
+				   VisitState, profile);
+		profile->member_rows = ForEachRow(QR_POOL_MEMBERS, QR_POOL_MEMBERS_USER,
+										  user_id, snapshot, VisitAny, NULL) > 0;
+		profile->owns_pools = ForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_OWNER,
+										 user_id, snapshot, VisitOwned, profile) > 0;
+	}
+	UnregisterSnapshot(snapshot);
+	return exists;
+}
