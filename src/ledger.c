@@ -63,7 +63,8 @@ static const char *const ledger_column_names[LC_COUNT] = {
 static const char *const quota_rel_names[QR_COUNT] = {
 	"ledger", "ledger_request_id", "reservations", "reservations_pkey",
 	"users", "users_pkey", "user_state", "user_state_pkey",
-	"pool_members", "pool_members_user", "pool_defs", "pool_defs_owner"
+	"pool_members", "pool_members_user", "pool_defs", "pool_defs_owner",
+	"pool_defs_pkey"
 };
 
 /* Catalog facts, kept until a relcache invalidation touches them. */

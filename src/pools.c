@@ -185,9 +185,16 @@ QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info)
 	memset(info, 0, sizeof(PoolInfo));
 	if (RouteLookupPool(user_id, pool, info, NULL))
 		return true;
-	if (QuotaExec(&load_pool_q, v, NULL, 1) == 0)
+	if (user_id[0] == '\0')
+	{
+		/* the pool's own configuration (no user has an empty id) */
+		if (!QuotaReadPool(pool, info))
+			return false;
+	}
+	else if (QuotaExec(&load_pool_q, v, NULL, 1) == 0)
 		return false;
-	FillPool(info);
+	else
+		FillPool(info);
 	RouteStorePool(user_id, pool, info, false);
 	return true;
 }

@@ -65,6 +65,7 @@ extern Datum QuotaGetDatum(int row, int col, bool *isnull);
 extern void QuotaCheckPoolExists(const char *pool);
 extern void QuotaCheckUserExists(const char *user_id, UserProfile *profile);
 extern bool QuotaReadProfile(const char *user_id, UserProfile *profile);
+extern bool QuotaReadPool(const char *pool, PoolInfo *info);
 extern bool QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info);
 extern bool QuotaPoolPermits(const PoolInfo *info, const char *model);
 extern bool QuotaLoadPoolAs(const char *pool, const char *user_id,

@@ -2,11 +2,12 @@
  * profile.c
  *		A user as the routing rules see them, read by index probes: the
  *		last switch, the groups, and whether the user's pools follow from
- *		their groups alone (no member rows, no pools owned).
+ *		their groups alone (no member rows, no pools owned); and a pool's
+ *		own configuration.
  *
- * This runs once per user and connection (the result is cached in
- * route.c), so for a shared pool with thousands of users it is on the hot
- * path; one probe of each table costs a fraction of one SPI statement.
+ * This runs once per user (or pool) and connection (the result is cached
+ * in route.c), so with thousands of users or personal pools it is on the
+ * hot path; one probe of each table costs a fraction of one SPI statement.
  * The probes share one snapshot, taken as an SPI statement would take it.
  */
 #include "postgres.h"
@@ -15,8 +16,10 @@
 #include "access/tableam.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
+#include "utils/array.h"
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "ledger.h"
 #include "pools.h"
@@ -143,6 +146,53 @@ QuotaReadProfile(const char *user_id, UserProfile *profile)
 		profile->owns_pools = ForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_OWNER,
 										 user_id, snapshot, VisitOwned, profile) > 0;
 	}
+	UnregisterSnapshot(snapshot);
+	return exists;
+}
+
+/* pool_defs row: the pool's own configuration, no user's role in it. */
+static bool
+VisitPool(Relation rel, TupleTableSlot *slot, void *arg)
+{
+	PoolInfo   *info = arg;
+	bool		isnull;
+	Datum		d;
+
+	info->pool_id = DatumGetInt64(Column(rel, slot, "pool_id", &isnull));
+	info->pool = ColumnText(rel, slot, "pool");
+	info->kind = ColumnText(rel, slot, "kind");
+	info->owner = ColumnText(rel, slot, "owner");
+	info->allowance = DatumGetCredits(Column(rel, slot, "allowance", &isnull));
+	info->enabled = DatumGetBool(Column(rel, slot, "enabled", &isnull));
+	d = Column(rel, slot, "next_reset_at", &isnull);
+	info->has_next_reset = !isnull;
+	info->next_reset_at = isnull ? 0 : DatumGetTimestampTz(d);
+	info->period_start = DatumGetTimestampTz(Column(rel, slot, "period_start", &isnull));
+	d = Column(rel, slot, "member_limit", &isnull);
+	info->has_member_limit = !isnull;
+	info->member_limit = isnull ? 0 : DatumGetCredits(d);
+	d = Column(rel, slot, "models", &isnull);
+	info->models = isnull ? (Datum) 0 : PointerGetDatum(DatumGetArrayTypePCopy(d));
+	info->role = NULL;
+	info->period_funds = DatumGetCredits(Column(rel, slot, "period_funds", &isnull));
+	d = Column(rel, slot, "warn_at", &isnull);
+	info->warn_at = PointerGetDatum(DatumGetArrayTypePCopy(d));
+	return false;
+}
+
+/*
+ * Read a pool's own configuration (role NULL, the pool's member limit)
+ * into *info; false if there is no such pool.
+ */
+bool
+QuotaReadPool(const char *pool, PoolInfo *info)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	bool		exists;
+
+	memset(info, 0, sizeof(PoolInfo));
+	exists = ForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_PKEY, pool, snapshot,
+						VisitPool, info) > 0;
 	UnregisterSnapshot(snapshot);
 	return exists;
 }
