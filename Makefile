@@ -16,6 +16,7 @@ OBJS = \
 	src/escrow.o \
 	src/pools.o \
 	src/charge.o \
+	src/direct.o \
 	src/ledger.o \
 	src/profile.o \
 	src/alert.o \

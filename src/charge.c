@@ -60,6 +60,8 @@ typedef struct PastReservation
 	char	   *model;
 	Credits		held;
 	bool		active;
+	bool		direct;			/* locked by LedgerLockReservation, at tid */
+	ItemPointerData tid;
 } PastReservation;
 
 static QuotaQuery settle_q = {
@@ -144,7 +146,8 @@ UsePriorCharge(const LedgerCharge *prior, const char *user_id, const char *model
 /*
  * Read the request's past (under its advisory lock): true (with *res
  * filled) when it was charged before; else its reservation, if any, is
- * locked and in *resv.  Index probes, no SPI, unless there is a reservation.
+ * locked and in *resv.  Index probes and a row lock, no SPI (but for a
+ * reservation in REPEATABLE READ or SERIALIZABLE).
  */
 static bool
 RequestPast(const char *request_id, const char *user_id, const char *model,
@@ -172,8 +175,8 @@ RequestPast(const char *request_id, const char *user_id, const char *model,
 							request_id),
 					 errhint("Retry the request: it will return the first charge.")));
 	}
-	if (!charged)
-		reserved = LedgerReservationExists(request_id, snapshot);
+	if (!charged && IsolationUsesXactSnapshot())
+		reserved = LedgerFindReservation(request_id, snapshot, NULL);
 	UnregisterSnapshot(snapshot);
 	if (charged)
 	{
@@ -181,13 +184,28 @@ RequestPast(const char *request_id, const char *user_id, const char *model,
 					   conversation_id, pool, res);
 		return true;
 	}
-	if (reserved)
+	if (!IsolationUsesXactSnapshot())
 	{
+		/* READ COMMITTED: lock the reservation's last version, if any */
+		Reservation r;
+
+		if (!LedgerLockReservation(request_id, &r, &resv->tid))
+			return false;
+		resv->exists = resv->direct = true;
+		resv->pool = (char *) r.pool;
+		resv->user_id = (char *) r.user_id;
+		resv->model = (char *) r.model;
+		resv->held = r.held;
+		resv->active = r.active;
+	}
+	else if (reserved)
+	{
+		/* REPEATABLE READ: SQL's FOR UPDATE raises 40001 if it changed */
 		Datum		v[1] = {CStringGetTextDatum(request_id)};
 		bool		isnull;
 
 		if (QuotaExec(&reservation_q, v, NULL, 1) == 0)
-			return false;		/* ended and gone meanwhile: none */
+			return false;
 		resv->exists = true;
 		resv->pool = QuotaGetText(0, 1);
 		resv->user_id = QuotaGetText(0, 2);
@@ -332,7 +350,9 @@ quota_charge(PG_FUNCTION_ARGS)
 		row.final_cost = cost.final;
 		row.balance_after = st.balance;
 		res.charge_id = LedgerInsertCharge(&row);
-		if (reserved)
+		if (reserved && resv.direct)
+			LedgerEndReservation(&resv.tid, "charged", res.charge_id);
+		else if (reserved)
 		{
 			Datum		sv[2] = {CStringGetTextDatum(request_id),
 			Int64GetDatum(res.charge_id)};

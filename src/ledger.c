@@ -1,43 +1,27 @@
 /*
  * ledger.c
- *		Direct access to quota.ledger and quota.reservations on the charge
- *		path: an index probe by request_id and a charge row insert, without
- *		SPI or the planner.
+ *		Charge rows of quota.ledger and rows of quota.reservations, read and
+ *		written directly (direct.c) on the charge and reservation paths.
  *
- * A charge used to run two SPI statements for this (the request's past and
- * an INSERT ... ON CONFLICT); their executor start-up cost more than the
- * work.  Here the probe is one unique-index look-up and the insert is what
- * the executor itself does for a row (ExecSimpleRelationInsert: BEFORE and
- * AFTER ROW triggers, CHECK and NOT NULL constraints, every index, unique
- * checks).  What it leaves out: statement-level triggers, and defaults of
- * columns a DBA may add to the ledger (they are NULL).
- *
- * Duplicates: the caller holds the request's advisory lock and probes first,
- * so a second charge of one request_id is found, never inserted; if another
- * writer bypassed the lock, the unique index raises 23505.
+ * Duplicates: callers hold the request's advisory lock and probe first, so
+ * a second charge or reservation of one request_id is found, never
+ * inserted; if another writer bypassed the lock, the unique index raises
+ * 23505.
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/relscan.h"
-#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_collation.h"
 #include "commands/sequence.h"
-#include "commands/trigger.h"
-#include "executor/executor.h"
-#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "direct.h"
 #include "ledger.h"
 
 /* The ledger's columns that a charge fills, in this order. */
@@ -59,169 +43,42 @@ static const char *const ledger_column_names[LC_COUNT] = {
 	"original_cost", "discount_rate", "final_cost", "balance_after"
 };
 
-/* The relations read or written directly, by their names in schema quota. */
-static const char *const quota_rel_names[QR_COUNT] = {
-	"ledger", "ledger_request_id", "reservations", "reservations_pkey",
-	"users", "users_pkey", "user_state", "user_state_pkey",
-	"pool_members", "pool_members_user", "pool_defs", "pool_defs_owner",
-	"pool_defs_pkey"
-};
+/* The ledger's column numbers and identity sequence, per catalog version. */
+static AttrNumber ledger_attnum[LC_COUNT];
+static Oid	entry_id_seq = InvalidOid;
+static uint64 ledger_version = 0;
 
-/* Catalog facts, kept until a relcache invalidation touches them. */
-typedef struct LedgerCatalog
-{
-	bool		valid;
-	Oid			relid[QR_COUNT];
-	Oid			entry_id_seq;	/* identity sequence of ledger.entry_id */
-	AttrNumber	attnum[LC_COUNT];	/* ledger columns */
-} LedgerCatalog;
-
-static LedgerCatalog catalog;
-
-/* Relcache callback: forget the catalog facts if they may have changed. */
+/* Look the ledger's columns up again if the catalog may have changed. */
 static void
-LedgerInvalidate(Datum arg, Oid relid)
+LedgerColumns(Relation ledger)
 {
-	for (int i = 0; i < QR_COUNT; i++)
-		if (!OidIsValid(relid) || relid == catalog.relid[i])
-			catalog.valid = false;
-}
-
-/* Register the invalidation callback (from _PG_init). */
-void
-LedgerInit(void)
-{
-	CacheRegisterRelcacheCallback(LedgerInvalidate, (Datum) 0);
-}
-
-/* Look the catalog facts up again (after an invalidation). */
-static void
-LedgerLoadCatalog(void)
-{
-	Oid			nsp = get_namespace_oid("quota", false);
-	Relation	rel;
-
-	catalog.valid = false;
-	for (int i = 0; i < QR_COUNT; i++)
-	{
-		catalog.relid[i] = get_relname_relid(quota_rel_names[i], nsp);
-		if (!OidIsValid(catalog.relid[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("relation \"quota.%s\" is missing", quota_rel_names[i]),
-					 errhint("Re-create the extension quota.")));
-	}
-
-	rel = table_open(catalog.relid[QR_LEDGER], AccessShareLock);
+	if (ledger_version == QuotaCatalogVersion())
+		return;
 	for (int c = 0; c < LC_COUNT; c++)
-	{
-		catalog.attnum[c] = QuotaColumn(rel, ledger_column_names[c]);
-		if (catalog.attnum[c] == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of relation \"quota.ledger\" is missing",
-							ledger_column_names[c]),
-					 errhint("Re-create the extension quota.")));
-	}
-	catalog.entry_id_seq = getIdentitySequence(catalog.relid[QR_LEDGER],
-											   catalog.attnum[LC_ENTRY_ID], false);
-	table_close(rel, AccessShareLock);
-	/* only now: an invalidation during the look-ups must not be missed */
-	catalog.valid = true;
-}
-
-/* The catalog facts, looked up again if needed. */
-static LedgerCatalog *
-LedgerGetCatalog(void)
-{
-	AcceptInvalidationMessages();
-	if (!catalog.valid)
-		LedgerLoadCatalog();
-	return &catalog;
-}
-
-/* The OID of one of the relations read directly. */
-Oid
-QuotaRel(QuotaRelation r)
-{
-	return LedgerGetCatalog()->relid[r];
-}
-
-/* The number of a live column by name, or InvalidAttrNumber. */
-AttrNumber
-QuotaColumn(Relation rel, const char *name)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	return InvalidAttrNumber;
-}
-
-/*
- * Begin a scan of the rows with a text key through an index whose first
- * column is that key; fetch them with index_getnext_slot and end with
- * QuotaProbeEnd.  The heap is open (caller's lock); the index is opened here.
- */
-IndexScanDesc
-QuotaProbeBegin(Relation heap, Oid index, const char *key, Snapshot snapshot)
-{
-	Relation	irel = index_open(index, AccessShareLock);
-	IndexScanDesc scan;
-	ScanKeyData skey;
-
-	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   irel->rd_indcollation[0], F_TEXTEQ,
-						   CStringGetTextDatum(key));
-	scan = index_beginscan(heap, irel, snapshot, 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	return scan;
-}
-
-/* End a scan begun by QuotaProbeBegin (and close its index). */
-void
-QuotaProbeEnd(IndexScanDesc scan)
-{
-	Relation	irel = scan->indexRelation;
-
-	index_endscan(scan);
-	index_close(irel, AccessShareLock);
-}
-
-/* Fetch the first row with a text key through an index; false if none. */
-static bool
-ProbeRequestId(Relation heap, Oid index, const char *request_id,
-			   Snapshot snapshot, TupleTableSlot *slot)
-{
-	IndexScanDesc scan = QuotaProbeBegin(heap, index, request_id, snapshot);
-	bool		found = index_getnext_slot(scan, ForwardScanDirection, slot);
-
-	QuotaProbeEnd(scan);
-	return found;
+		ledger_attnum[c] = QuotaColumnRequired(ledger, ledger_column_names[c]);
+	entry_id_seq = getIdentitySequence(RelationGetRelid(ledger),
+									   ledger_attnum[LC_ENTRY_ID], false);
+	ledger_version = QuotaCatalogVersion();
 }
 
 /* A text column of the slot as a C string, or NULL. */
 static const char *
-SlotText(TupleTableSlot *slot, LedgerColumn c)
+SlotText(TupleTableSlot *slot, AttrNumber attnum)
 {
 	bool		isnull;
-	Datum		d = slot_getattr(slot, catalog.attnum[c], &isnull);
+	Datum		d = slot_getattr(slot, attnum, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-/* A bigint (or credits) column of the slot; 0 with *isnull for NULL. */
+/* A bigint (or credits) column of the slot; NULL reads as -1. */
 static int64
-SlotInt(TupleTableSlot *slot, LedgerColumn c, bool *isnull)
+SlotInt(TupleTableSlot *slot, AttrNumber attnum)
 {
-	Datum		d = slot_getattr(slot, catalog.attnum[c], isnull);
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
 
-	return *isnull ? 0 : DatumGetInt64(d);
+	return isnull ? -1 : DatumGetInt64(d);
 }
 
 /*
@@ -232,56 +89,36 @@ SlotInt(TupleTableSlot *slot, LedgerColumn c, bool *isnull)
 bool
 LedgerFindCharge(const char *request_id, Snapshot snapshot, LedgerCharge *charge)
 {
-	LedgerCatalog *cat = LedgerGetCatalog();
-	Relation	heap = table_open(cat->relid[QR_LEDGER], AccessShareLock);
+	Relation	heap = table_open(QuotaRel(QR_LEDGER), AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	bool		found = ProbeRequestId(heap, cat->relid[QR_LEDGER_REQUEST_ID], request_id,
-									   snapshot, slot);
+	bool		found = QuotaProbeFirst(heap, QR_LEDGER_REQUEST_ID, request_id,
+										snapshot, slot);
 
-	if (found)
+	if (found && charge != NULL)
 	{
+		AttrNumber *a = ledger_attnum;
 		bool		isnull;
 		Datum		d;
 
+		LedgerColumns(heap);
 		slot_getallattrs(slot);
-		charge->entry_id = SlotInt(slot, LC_ENTRY_ID, &isnull);
-		charge->pool = SlotText(slot, LC_POOL);
-		charge->user_id = SlotText(slot, LC_USER_ID);
-		charge->model = SlotText(slot, LC_MODEL);
-		charge->service = SlotText(slot, LC_SERVICE);
-		charge->conversation_id = SlotText(slot, LC_CONVERSATION_ID);
-		charge->request_id = SlotText(slot, LC_REQUEST_ID);
-		charge->input_tokens = SlotInt(slot, LC_INPUT_TOKENS, &isnull);
-		if (isnull)
-			charge->input_tokens = -1;
-		charge->cached_input_tokens = SlotInt(slot, LC_CACHED_INPUT_TOKENS, &isnull);
-		if (isnull)
-			charge->cached_input_tokens = -1;
-		charge->output_tokens = SlotInt(slot, LC_OUTPUT_TOKENS, &isnull);
-		if (isnull)
-			charge->output_tokens = -1;
-		charge->original_cost = SlotInt(slot, LC_ORIGINAL_COST, &isnull);
-		d = slot_getattr(slot, catalog.attnum[LC_DISCOUNT_RATE], &isnull);
+		charge->entry_id = SlotInt(slot, a[LC_ENTRY_ID]);
+		charge->pool = SlotText(slot, a[LC_POOL]);
+		charge->user_id = SlotText(slot, a[LC_USER_ID]);
+		charge->model = SlotText(slot, a[LC_MODEL]);
+		charge->service = SlotText(slot, a[LC_SERVICE]);
+		charge->conversation_id = SlotText(slot, a[LC_CONVERSATION_ID]);
+		charge->request_id = SlotText(slot, a[LC_REQUEST_ID]);
+		charge->input_tokens = SlotInt(slot, a[LC_INPUT_TOKENS]);
+		charge->cached_input_tokens = SlotInt(slot, a[LC_CACHED_INPUT_TOKENS]);
+		charge->output_tokens = SlotInt(slot, a[LC_OUTPUT_TOKENS]);
+		charge->original_cost = SlotInt(slot, a[LC_ORIGINAL_COST]);
+		d = slot_getattr(slot, a[LC_DISCOUNT_RATE], &isnull);
 		charge->discount_rate = isnull ? NumericGetDatum(int64_to_numeric(1))
 			: PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
-		charge->final_cost = SlotInt(slot, LC_FINAL_COST, &isnull);
-		charge->balance_after = SlotInt(slot, LC_BALANCE_AFTER, &isnull);
+		charge->final_cost = SlotInt(slot, a[LC_FINAL_COST]);
+		charge->balance_after = SlotInt(slot, a[LC_BALANCE_AFTER]);
 	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(heap, AccessShareLock);
-	return found;
-}
-
-/* Is there a reservation of request_id visible to snapshot? */
-bool
-LedgerReservationExists(const char *request_id, Snapshot snapshot)
-{
-	LedgerCatalog *cat = LedgerGetCatalog();
-	Relation	heap = table_open(cat->relid[QR_RESERVATIONS], AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	bool		found = ProbeRequestId(heap, cat->relid[QR_RESERVATIONS_PKEY], request_id,
-									   snapshot, slot);
-
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(heap, AccessShareLock);
 	return found;
@@ -294,66 +131,130 @@ LedgerReservationExists(const char *request_id, Snapshot snapshot)
 int64
 LedgerInsertCharge(LedgerCharge *charge)
 {
-	LedgerCatalog *cat = LedgerGetCatalog();
-	Relation	rel = table_open(cat->relid[QR_LEDGER], RowExclusiveLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	EState	   *estate = CreateExecutorState();
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot *slot;
-	Datum	   *v;
-	bool	   *n;
+	DirectWrite w;
+	AttrNumber *a = ledger_attnum;
 
-	rte->rtekind = RTE_RELATION;
-	rte->relid = cat->relid[QR_LEDGER];
-	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make1(rte));
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	estate->es_output_cid = GetCurrentCommandId(true);
-	ExecOpenIndices(rri, false);
-
-	slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
-	ExecClearTuple(slot);
-	v = slot->tts_values;
-	n = slot->tts_isnull;
-	memset(n, true, desc->natts * sizeof(bool));
-#define SET(c, d) (v[cat->attnum[c] - 1] = (d), n[cat->attnum[c] - 1] = false)
-	charge->entry_id = nextval_internal(cat->entry_id_seq, false);
-	SET(LC_ENTRY_ID, Int64GetDatum(charge->entry_id));
-	SET(LC_AT, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
-	SET(LC_POOL, CStringGetTextDatum(charge->pool));
-	SET(LC_USER_ID, CStringGetTextDatum(charge->user_id));
-	SET(LC_KIND, CStringGetTextDatum("charge"));
-	SET(LC_AMOUNT, CreditsGetDatum(-charge->final_cost));
-	SET(LC_MODEL, CStringGetTextDatum(charge->model));
-	SET(LC_SERVICE, CStringGetTextDatum(charge->service));
+	DirectBegin(&w, QR_LEDGER);
+	LedgerColumns(w.rel);
+	charge->entry_id = nextval_internal(entry_id_seq, false);
+	DirectSetAttr(&w, a[LC_ENTRY_ID], Int64GetDatum(charge->entry_id));
+	DirectSetAttr(&w, a[LC_AT], TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	DirectSetAttr(&w, a[LC_POOL], CStringGetTextDatum(charge->pool));
+	DirectSetAttr(&w, a[LC_USER_ID], CStringGetTextDatum(charge->user_id));
+	DirectSetAttr(&w, a[LC_KIND], CStringGetTextDatum("charge"));
+	DirectSetAttr(&w, a[LC_AMOUNT], CreditsGetDatum(-charge->final_cost));
+	DirectSetAttr(&w, a[LC_MODEL], CStringGetTextDatum(charge->model));
+	DirectSetAttr(&w, a[LC_SERVICE], CStringGetTextDatum(charge->service));
 	if (charge->conversation_id)
-		SET(LC_CONVERSATION_ID, CStringGetTextDatum(charge->conversation_id));
-	SET(LC_REQUEST_ID, CStringGetTextDatum(charge->request_id));
-	SET(LC_INPUT_TOKENS, Int64GetDatum(charge->input_tokens));
-	SET(LC_CACHED_INPUT_TOKENS, Int64GetDatum(charge->cached_input_tokens));
-	SET(LC_OUTPUT_TOKENS, Int64GetDatum(charge->output_tokens));
-	SET(LC_INPUT_PRICE, CreditsGetDatum(charge->input_price));
-	SET(LC_CACHED_INPUT_PRICE, CreditsGetDatum(charge->cached_input_price));
-	SET(LC_OUTPUT_PRICE, CreditsGetDatum(charge->output_price));
-	SET(LC_REQUEST_PRICE, CreditsGetDatum(charge->request_price));
-	SET(LC_ORIGINAL_COST, CreditsGetDatum(charge->original_cost));
-	SET(LC_DISCOUNT_RATE, charge->discount_rate);
-	SET(LC_FINAL_COST, CreditsGetDatum(charge->final_cost));
-	SET(LC_BALANCE_AFTER, CreditsGetDatum(charge->balance_after));
-#undef SET
-	ExecStoreVirtualTuple(slot);
-
-	AfterTriggerBeginQuery();
-	ExecSimpleRelationInsert(rri, estate, slot);
-	AfterTriggerEndQuery(estate);
-
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
-	table_close(rel, NoLock);
-	/* later statements of this transaction (and probes) see the row */
-	CommandCounterIncrement();
+		DirectSetAttr(&w, a[LC_CONVERSATION_ID],
+					  CStringGetTextDatum(charge->conversation_id));
+	DirectSetAttr(&w, a[LC_REQUEST_ID], CStringGetTextDatum(charge->request_id));
+	DirectSetAttr(&w, a[LC_INPUT_TOKENS], Int64GetDatum(charge->input_tokens));
+	DirectSetAttr(&w, a[LC_CACHED_INPUT_TOKENS], Int64GetDatum(charge->cached_input_tokens));
+	DirectSetAttr(&w, a[LC_OUTPUT_TOKENS], Int64GetDatum(charge->output_tokens));
+	DirectSetAttr(&w, a[LC_INPUT_PRICE], CreditsGetDatum(charge->input_price));
+	DirectSetAttr(&w, a[LC_CACHED_INPUT_PRICE], CreditsGetDatum(charge->cached_input_price));
+	DirectSetAttr(&w, a[LC_OUTPUT_PRICE], CreditsGetDatum(charge->output_price));
+	DirectSetAttr(&w, a[LC_REQUEST_PRICE], CreditsGetDatum(charge->request_price));
+	DirectSetAttr(&w, a[LC_ORIGINAL_COST], CreditsGetDatum(charge->original_cost));
+	DirectSetAttr(&w, a[LC_DISCOUNT_RATE], charge->discount_rate);
+	DirectSetAttr(&w, a[LC_FINAL_COST], CreditsGetDatum(charge->final_cost));
+	DirectSetAttr(&w, a[LC_BALANCE_AFTER], CreditsGetDatum(charge->balance_after));
+	DirectInsert(&w);
 	return charge->entry_id;
+}
+
+/* Fill *resv from a reservations row in slot (strings palloc'd). */
+static void
+ReadReservation(Relation rel, TupleTableSlot *slot, Reservation *resv)
+{
+	bool		isnull;
+
+	slot_getallattrs(slot);
+	resv->request_id = SlotText(slot, QuotaColumnRequired(rel, "request_id"));
+	resv->pool = SlotText(slot, QuotaColumnRequired(rel, "pool"));
+	resv->user_id = SlotText(slot, QuotaColumnRequired(rel, "user_id"));
+	resv->model = SlotText(slot, QuotaColumnRequired(rel, "model"));
+	resv->max_input_tokens = SlotInt(slot, QuotaColumnRequired(rel, "max_input_tokens"));
+	resv->max_output_tokens = SlotInt(slot, QuotaColumnRequired(rel, "max_output_tokens"));
+	resv->held = SlotInt(slot, QuotaColumnRequired(rel, "held"));
+	resv->expires_at = DatumGetTimestampTz(slot_getattr(slot,
+														QuotaColumnRequired(rel, "expires_at"),
+														&isnull));
+	(void) slot_getattr(slot, QuotaColumnRequired(rel, "settled_at"), &isnull);
+	resv->active = isnull;
+}
+
+/* The reservation of request_id visible to snapshot, if any (resv may be NULL). */
+bool
+LedgerFindReservation(const char *request_id, Snapshot snapshot, Reservation *resv)
+{
+	Relation	heap = table_open(QuotaRel(QR_RESERVATIONS), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	bool		found = QuotaProbeFirst(heap, QR_RESERVATIONS_PKEY, request_id,
+										snapshot, slot);
+
+	if (found && resv != NULL)
+		ReadReservation(heap, slot, resv);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, AccessShareLock);
+	return found;
+}
+
+/*
+ * Lock the reservation of request_id (as SELECT ... FOR UPDATE in READ
+ * COMMITTED) and read its last version into *resv, its place into *tid;
+ * false if there is none.
+ */
+bool
+LedgerLockReservation(const char *request_id, Reservation *resv, ItemPointer tid)
+{
+	Relation	heap = table_open(QuotaRel(QR_RESERVATIONS), RowShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	bool		found = QuotaLockLatest(heap, QR_RESERVATIONS_PKEY, request_id, slot);
+
+	if (found)
+	{
+		ReadReservation(heap, slot, resv);
+		*tid = slot->tts_tid;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, NoLock);
+	return found;
+}
+
+/* Insert a reservation (created now, active). */
+void
+LedgerInsertReservation(const Reservation *resv)
+{
+	DirectWrite w;
+
+	DirectBegin(&w, QR_RESERVATIONS);
+	DirectSet(&w, "request_id", CStringGetTextDatum(resv->request_id));
+	DirectSet(&w, "pool", CStringGetTextDatum(resv->pool));
+	DirectSet(&w, "user_id", CStringGetTextDatum(resv->user_id));
+	DirectSet(&w, "model", CStringGetTextDatum(resv->model));
+	DirectSet(&w, "max_input_tokens", Int64GetDatum(resv->max_input_tokens));
+	DirectSet(&w, "max_output_tokens", Int64GetDatum(resv->max_output_tokens));
+	DirectSet(&w, "held", CreditsGetDatum(resv->held));
+	DirectSet(&w, "created_at", TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	DirectSet(&w, "expires_at", TimestampTzGetDatum(resv->expires_at));
+	DirectInsert(&w);
+}
+
+/*
+ * End a reservation this transaction has locked (LedgerLockReservation):
+ * settled now with the outcome, and the charge if charge_id is not 0.
+ */
+void
+LedgerEndReservation(ItemPointer tid, const char *outcome, int64 charge_id)
+{
+	DirectWrite w;
+
+	DirectBegin(&w, QR_RESERVATIONS);
+	DirectSet(&w, "settled_at", TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	DirectSet(&w, "outcome", CStringGetTextDatum(outcome));
+	if (charge_id != 0)
+		DirectSet(&w, "charge_id", Int64GetDatum(charge_id));
+	DirectUpdate(&w, tid);
 }

@@ -1,13 +1,13 @@
 /*
  * ledger.h
- *		Direct (planner-free) access to quota's tables on the charge path:
- *		index probes and the ledger insert (ledger.c).
+ *		Charge rows of quota.ledger and rows of quota.reservations, read
+ *		and written without SPI on the hot paths (ledger.c).
  */
 #ifndef QUOTA_LEDGER_H
 #define QUOTA_LEDGER_H
 
-#include "access/genam.h"
-#include "utils/relcache.h"
+#include "datatype/timestamp.h"
+#include "storage/itemptr.h"
 #include "utils/snapshot.h"
 
 #include "credits.h"
@@ -35,25 +35,29 @@ typedef struct LedgerCharge
 	Credits		balance_after;
 } LedgerCharge;
 
-/* quota's relations that are read or written without SPI. */
-typedef enum QuotaRelation
+/* A row of quota.reservations. */
+typedef struct Reservation
 {
-	QR_LEDGER, QR_LEDGER_REQUEST_ID, QR_RESERVATIONS, QR_RESERVATIONS_PKEY,
-	QR_USERS, QR_USERS_PKEY, QR_USER_STATE, QR_USER_STATE_PKEY,
-	QR_POOL_MEMBERS, QR_POOL_MEMBERS_USER, QR_POOL_DEFS, QR_POOL_DEFS_OWNER,
-	QR_POOL_DEFS_PKEY,
-	QR_COUNT
-} QuotaRelation;
+	const char *request_id;
+	const char *pool;
+	const char *user_id;
+	const char *model;
+	int64		max_input_tokens;
+	int64		max_output_tokens;
+	Credits		held;
+	TimestampTz expires_at;
+	bool		active;			/* not settled, released or expired */
+} Reservation;
 
-extern Oid	QuotaRel(QuotaRelation r);
-extern AttrNumber QuotaColumn(Relation rel, const char *name);
-extern IndexScanDesc QuotaProbeBegin(Relation heap, Oid index, const char *key,
-									 Snapshot snapshot);
-extern void QuotaProbeEnd(IndexScanDesc scan);
 extern bool LedgerFindCharge(const char *request_id, Snapshot snapshot,
 							 LedgerCharge *charge);
-extern bool LedgerReservationExists(const char *request_id, Snapshot snapshot);
 extern int64 LedgerInsertCharge(LedgerCharge *charge);
-extern void LedgerInit(void);
+extern bool LedgerFindReservation(const char *request_id, Snapshot snapshot,
+								  Reservation *resv);
+extern bool LedgerLockReservation(const char *request_id, Reservation *resv,
+								  ItemPointer tid);
+extern void LedgerInsertReservation(const Reservation *resv);
+extern void LedgerEndReservation(ItemPointer tid, const char *outcome,
+								 int64 charge_id);
 
 #endif							/* QUOTA_LEDGER_H */

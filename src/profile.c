@@ -21,7 +21,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "ledger.h"
+#include "direct.h"
 #include "pools.h"
 
 /* A column of the slot's row by name; *isnull for NULL (or no such column). */
@@ -58,7 +58,7 @@ ForEachRow(QuotaRelation table, QuotaRelation index, const char *key,
 {
 	Relation	rel = table_open(QuotaRel(table), AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	IndexScanDesc scan = QuotaProbeBegin(rel, QuotaRel(index), key, snapshot);
+	IndexScanDesc scan = QuotaProbeBegin(rel, index, key, snapshot);
 	int			n = 0;
 
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))

@@ -10,7 +10,7 @@
 #include "utils/guc.h"
 
 #include "escrow.h"
-#include "ledger.h"
+#include "direct.h"
 #include "route.h"
 #include "quota.h"
 
@@ -64,5 +64,5 @@ _PG_init(void)
 
 	EscrowInit();
 	RouteInit();
-	LedgerInit();
+	DirectInit();
 }

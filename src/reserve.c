@@ -16,34 +16,17 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "charge.h"
 #include "identity.h"
+#include "ledger.h"
 #include "quota.h"
 
 PG_FUNCTION_INFO_V1(quota_reserve);
 PG_FUNCTION_INFO_V1(quota_release);
 PG_FUNCTION_INFO_V1(quota_expire_holds);
-
-static QuotaQuery prior_reservation_q = {
-	"SELECT pool, user_id, model, max_input_tokens, max_output_tokens, held, expires_at "
-	"FROM quota.reservations WHERE request_id OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}
-};
-
-static QuotaQuery charged_q = {
-	"SELECT 1 FROM quota.ledger WHERE request_id OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}
-};
-
-static QuotaQuery insert_reservation_q = {
-	"INSERT INTO quota.reservations (request_id, pool, user_id, model, "
-	"  max_input_tokens, max_output_tokens, held, expires_at) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, pg_catalog.now() OPERATOR(pg_catalog.+) $8) "
-	"ON CONFLICT (request_id) DO NOTHING RETURNING expires_at",
-	8, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, CREDITSARG, INTERVALOID}
-};
 
 /* Raise QU005 for a reused request_id. */
 static void
@@ -71,36 +54,57 @@ WorstCase(const RequestTarget *target, int64 max_in, int64 max_out)
 }
 
 /*
- * If the request was reserved before, check the arguments (QU005 when they
- * differ) and return the reservation's pool, hold and expiry.
+ * If the request was reserved before (visible to snapshot), check the
+ * arguments (QU005 when they differ) and return the reservation's pool,
+ * hold and expiry.
  */
 static bool
 PriorReservation(FunctionCallInfo fcinfo, const char *request_id,
 				 const char *user_id, const char *model, int64 max_in,
-				 int64 max_out, char **pool_name, Credits *held,
-				 TimestampTz *expires_at)
+				 int64 max_out, Snapshot snapshot, char **pool_name,
+				 Credits *held, TimestampTz *expires_at)
 {
-	Datum		rv[1] = {CStringGetTextDatum(request_id)};
-	bool		isnull;
-	char	   *p;
+	Reservation r;
 
-	if (QuotaExec(&prior_reservation_q, rv, NULL, 1) == 0)
+	if (!LedgerFindReservation(request_id, snapshot, &r))
 		return false;
-	p = QuotaGetText(0, 1);
-	if (strcmp(QuotaGetText(0, 2), user_id) != 0)
+	if (strcmp(r.user_id, user_id) != 0)
 		Reused(request_id, "The request was reserved for another user.");
-	if (strcmp(QuotaGetText(0, 3), model) != 0)
+	if (strcmp(r.model, model) != 0)
 		Reused(request_id, "The request was reserved for another model.");
-	if (DatumGetInt64(QuotaGetDatum(0, 4, &isnull)) != max_in ||
-		DatumGetInt64(QuotaGetDatum(0, 5, &isnull)) != max_out)
+	if (r.max_input_tokens != max_in || r.max_output_tokens != max_out)
 		Reused(request_id, "The request was reserved with other token limits.");
-	if (!PG_ARGISNULL(5) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(5)), p) != 0)
+	if (!PG_ARGISNULL(5) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(5)), r.pool) != 0)
 		Reused(request_id, "The request was reserved on another pool.");
-	*pool_name = SPI_palloc(strlen(p) + 1);
-	strcpy(*pool_name, p);
-	*held = DatumGetCredits(QuotaGetDatum(0, 6, &isnull));
-	*expires_at = DatumGetTimestampTz(QuotaGetDatum(0, 7, &isnull));
+	*pool_name = SPI_palloc(strlen(r.pool) + 1);	/* outlives SPI_finish */
+	strcpy(*pool_name, r.pool);
+	*held = r.held;
+	*expires_at = r.expires_at;
 	return true;
+}
+
+/*
+ * In REPEATABLE READ, a reservation or charge of the request committed
+ * after the snapshot cannot be returned: raise 40001 (nothing is held yet).
+ */
+static void
+ConcurrentRequest(const char *request_id)
+{
+	Snapshot	latest;
+	bool		found;
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+	latest = RegisterSnapshot(GetLatestSnapshot());
+	found = LedgerFindReservation(request_id, latest, NULL) ||
+		LedgerFindCharge(request_id, latest, NULL);
+	UnregisterSnapshot(latest);
+	if (found)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent reservation of request_id \"%s\"",
+						request_id),
+				 errhint("Retry the request: it will return the first reservation.")));
 }
 
 /*
@@ -123,8 +127,7 @@ quota_reserve(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
-	Datum		rv[1];
-	bool		isnull;
+	Snapshot	snapshot;
 	char	   *pool_name;
 
 	QUOTA_REQUIRE_ARG(fcinfo, 0, "model");
@@ -157,16 +160,17 @@ quota_reserve(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	QuotaLockKey(request_id, QUOTA_LOCK_REQUEST);
-	rv[0] = CStringGetTextDatum(request_id);
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	if (!PriorReservation(fcinfo, request_id, target.user_id, modelname,
-						  max_in, max_out, &pool_name, &held, &expires_at))
+						  max_in, max_out, snapshot, &pool_name, &held,
+						  &expires_at))
 	{
-		Datum		iv[8];
+		Reservation r;
 		Credits		usage;
-		Credits		admitted = 0;
 
-		if (QuotaExec(&charged_q, rv, NULL, 1) == 1)
+		if (LedgerFindCharge(request_id, snapshot, NULL))
 			Reused(request_id, "The request was already charged without a reservation.");
+		ConcurrentRequest(request_id);
 		QuotaCheckUserExists(target.user_id, &target.profile);
 		target.model = QuotaFindModel(modelname, false);
 		QuotaChoosePool(&target, PG_ARGISNULL(5) ? NULL :
@@ -184,35 +188,24 @@ quota_reserve(PG_FUNCTION_ARGS)
 				(QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowHold(&ep, held, &st)))
 				QuotaRaiseInsufficient(&target, held, &st, false, 0);
-			admitted = held;
 		}
-		iv[0] = rv[0];
-		iv[1] = CStringGetTextDatum(target.pool.pool);
-		iv[2] = CStringGetTextDatum(target.user_id);
-		iv[3] = CStringGetTextDatum(modelname);
-		iv[4] = Int64GetDatum(max_in);
-		iv[5] = Int64GetDatum(max_out);
-		iv[6] = CreditsGetDatum(held);
-		iv[7] = IntervalPGetDatum(ttl);
-		if (QuotaExec(&insert_reservation_q, iv, NULL, 0) == 1)
-		{
-			expires_at = DatumGetTimestampTz(QuotaGetDatum(0, 1, &isnull));
-			pool_name = SPI_palloc(strlen(target.pool.pool) + 1);
-			strcpy(pool_name, target.pool.pool);
-		}
-		else
-		{
-			/* a duplicate of this request committed first: return it */
-			EscrowCancel(&ep, 0, admitted, 0);
-			if (!PriorReservation(fcinfo, request_id, target.user_id, modelname,
-								  max_in, max_out, &pool_name, &held, &expires_at))
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to a concurrent reservation of request_id \"%s\"",
-								request_id),
-						 errhint("Retry the request: it will return the first reservation.")));
-		}
+		expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+															 IntervalPGetDatum(ttl)));
+		r.request_id = request_id;
+		r.pool = target.pool.pool;
+		r.user_id = target.user_id;
+		r.model = modelname;
+		r.max_input_tokens = max_in;
+		r.max_output_tokens = max_out;
+		r.held = held;
+		r.expires_at = expires_at;
+		r.active = true;
+		LedgerInsertReservation(&r);
+		pool_name = SPI_palloc(strlen(target.pool.pool) + 1);
+		strcpy(pool_name, target.pool.pool);
 	}
+	UnregisterSnapshot(snapshot);
 	SPI_finish();
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)

@@ -1,0 +1,297 @@
+/*
+ * direct.c
+ *		Planner-free access to quota's own tables on the hot paths.
+ *
+ * An SPI statement costs an executor start-up and shut-down, often more
+ * than the work itself (one index look-up, one row).  Here a look-up is an
+ * index probe, a row lock follows the row's update chain to its last
+ * version (as SELECT ... FOR UPDATE does in READ COMMITTED), and a write is
+ * what the executor does for one row (ExecSimpleRelationInsert/Update: row
+ * triggers, CHECK and NOT NULL constraints, every index, unique checks).
+ * Not done here: statement-level triggers, and column defaults (callers
+ * set every column they need; other columns are NULL, or kept on update).
+ * Row-level security is not applied: like the SPI statements they replace,
+ * these run as the extension's owner, whom the policies do not restrict.
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "direct.h"
+
+/* The relations, by their names in schema quota (order of QuotaRelation). */
+static const char *const quota_rel_names[QR_COUNT] = {
+	"ledger", "ledger_request_id", "reservations", "reservations_pkey",
+	"users", "users_pkey", "user_state", "user_state_pkey",
+	"pool_members", "pool_members_user", "pool_defs", "pool_defs_owner",
+	"pool_defs_pkey"
+};
+
+/* Their OIDs, kept until a relcache invalidation touches one of them. */
+static Oid	rel_oids[QR_COUNT];
+static bool rel_oids_valid = false;
+static uint64 catalog_version = 0;
+
+/* Relcache callback: forget the OIDs if one of the relations may have changed. */
+static void
+DirectInvalidate(Datum arg, Oid relid)
+{
+	for (int i = 0; i < QR_COUNT; i++)
+		if (!OidIsValid(relid) || relid == rel_oids[i])
+			rel_oids_valid = false;
+}
+
+/* Register the invalidation callback (from _PG_init). */
+void
+DirectInit(void)
+{
+	CacheRegisterRelcacheCallback(DirectInvalidate, (Datum) 0);
+}
+
+/* Look the OIDs up again if they may have changed. */
+static void
+DirectLoadCatalog(void)
+{
+	Oid			nsp;
+
+	AcceptInvalidationMessages();
+	if (rel_oids_valid)
+		return;
+	nsp = get_namespace_oid("quota", false);
+	for (int i = 0; i < QR_COUNT; i++)
+	{
+		rel_oids[i] = get_relname_relid(quota_rel_names[i], nsp);
+		if (!OidIsValid(rel_oids[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"quota.%s\" is missing", quota_rel_names[i]),
+					 errhint("Re-create the extension quota.")));
+	}
+	catalog_version++;
+	rel_oids_valid = true;
+}
+
+/* The OID of one of the relations. */
+Oid
+QuotaRel(QuotaRelation r)
+{
+	DirectLoadCatalog();
+	return rel_oids[r];
+}
+
+/* A number that changes whenever the relations may have changed. */
+uint64
+QuotaCatalogVersion(void)
+{
+	DirectLoadCatalog();
+	return catalog_version;
+}
+
+/* The number of a live column by name, or InvalidAttrNumber. */
+AttrNumber
+QuotaColumn(Relation rel, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * Begin a scan of the rows with a text key through an index whose first
+ * column is that key; fetch them with index_getnext_slot and end with
+ * QuotaProbeEnd.  The heap is open (caller's lock); the index is opened here.
+ */
+IndexScanDesc
+QuotaProbeBegin(Relation heap, QuotaRelation index, const char *key,
+				Snapshot snapshot)
+{
+	Relation	irel = index_open(QuotaRel(index), AccessShareLock);
+	IndexScanDesc scan;
+	ScanKeyData skey;
+
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   irel->rd_indcollation[0], F_TEXTEQ,
+						   CStringGetTextDatum(key));
+	scan = index_beginscan(heap, irel, snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	return scan;
+}
+
+/* End a scan begun by QuotaProbeBegin (and close its index). */
+void
+QuotaProbeEnd(IndexScanDesc scan)
+{
+	Relation	irel = scan->indexRelation;
+
+	index_endscan(scan);
+	index_close(irel, AccessShareLock);
+}
+
+/* Fetch the first row with a text key through an index; false if none. */
+bool
+QuotaProbeFirst(Relation heap, QuotaRelation index, const char *key,
+				Snapshot snapshot, TupleTableSlot *slot)
+{
+	IndexScanDesc scan = QuotaProbeBegin(heap, index, key, snapshot);
+	bool		found = index_getnext_slot(scan, ForwardScanDirection, slot);
+
+	QuotaProbeEnd(scan);
+	return found;
+}
+
+/*
+ * Lock the row with a text key (unique index) FOR UPDATE, waiting for other
+ * writers, and fetch its last version into slot; false if there is none.
+ * READ COMMITTED only: the caller uses SQL in other isolation levels.
+ */
+bool
+QuotaLockLatest(Relation heap, QuotaRelation index, const char *key,
+				TupleTableSlot *slot)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	bool		found = QuotaProbeFirst(heap, index, key, snapshot, slot);
+	TM_FailureData tmfd;
+	TM_Result	res = TM_Ok;
+
+	Assert(!IsolationUsesXactSnapshot());
+	if (found)
+		res = table_tuple_lock(heap, &slot->tts_tid, snapshot, slot,
+							   GetCurrentCommandId(false), LockTupleExclusive,
+							   LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							   &tmfd);
+	UnregisterSnapshot(snapshot);
+	if (!found || res == TM_Deleted)
+		return false;
+	if (res != TM_Ok)
+		elog(ERROR, "quota: could not lock row of \"%s\" (%d)",
+			 RelationGetRelationName(heap), (int) res);
+	return true;
+}
+
+/* Open a table for writing one row; every column of the new row is NULL. */
+void
+DirectBegin(DirectWrite *w, QuotaRelation table)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	TupleDesc	desc;
+
+	w->rel = table_open(QuotaRel(table), RowExclusiveLock);
+	desc = RelationGetDescr(w->rel);
+	w->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(w->rel);
+	rte->relkind = w->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(w->estate, list_make1(rte));
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	if (ActiveSnapshotSet())
+		w->estate->es_snapshot = GetActiveSnapshot();
+	ExecOpenIndices(w->rri, false);
+	w->slot = ExecInitExtraTupleSlot(w->estate, desc, &TTSOpsVirtual);
+	ExecClearTuple(w->slot);
+	memset(w->slot->tts_isnull, true, desc->natts * sizeof(bool));
+}
+
+/* The number of a live column by name; raises if it is missing. */
+AttrNumber
+QuotaColumnRequired(Relation rel, const char *name)
+{
+	AttrNumber	attnum = QuotaColumn(rel, name);
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"quota.%s\" is missing",
+						name, RelationGetRelationName(rel)),
+				 errhint("Re-create the extension quota.")));
+	return attnum;
+}
+
+/* Set a column of the new row by number. */
+void
+DirectSetAttr(DirectWrite *w, AttrNumber attnum, Datum value)
+{
+	w->slot->tts_values[attnum - 1] = value;
+	w->slot->tts_isnull[attnum - 1] = false;
+}
+
+/* Set a column of the new row by name. */
+void
+DirectSet(DirectWrite *w, const char *column, Datum value)
+{
+	DirectSetAttr(w, QuotaColumnRequired(w->rel, column), value);
+}
+
+/* Release what DirectBegin set up; later commands see the change. */
+static void
+DirectEnd(DirectWrite *w)
+{
+	ExecCloseIndices(w->rri);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+	table_close(w->rel, NoLock);
+	CommandCounterIncrement();
+}
+
+/* Insert the new row (see the top of the file for what is checked). */
+void
+DirectInsert(DirectWrite *w)
+{
+	ExecStoreVirtualTuple(w->slot);
+	AfterTriggerBeginQuery();
+	ExecSimpleRelationInsert(w->rri, w->estate, w->slot);
+	AfterTriggerEndQuery(w->estate);
+	DirectEnd(w);
+}
+
+/*
+ * Update the row at tid, which this transaction has locked: columns set by
+ * DirectSet take their new values, the others keep theirs.
+ */
+void
+DirectUpdate(DirectWrite *w, ItemPointer tid)
+{
+	TupleTableSlot *old = table_slot_create(w->rel, &w->estate->es_tupleTable);
+	TupleDesc	desc = RelationGetDescr(w->rel);
+	EPQState	epq;
+
+	if (!table_tuple_fetch_row_version(w->rel, tid, SnapshotAny, old))
+		elog(ERROR, "quota: locked row of \"%s\" vanished", RelationGetRelationName(w->rel));
+	slot_getallattrs(old);
+	for (int i = 0; i < desc->natts; i++)
+		if (w->slot->tts_isnull[i])
+		{
+			w->slot->tts_values[i] = old->tts_values[i];
+			w->slot->tts_isnull[i] = old->tts_isnull[i];
+		}
+	ExecStoreVirtualTuple(w->slot);
+	EvalPlanQualInit(&epq, w->estate, NULL, NIL, -1);
+	AfterTriggerBeginQuery();
+	ExecSimpleRelationUpdate(w->rri, w->estate, &epq, old, w->slot);
+	AfterTriggerEndQuery(w->estate);
+	EvalPlanQualEnd(&epq);
+	DirectEnd(w);
+}

@@ -1,0 +1,53 @@
+/*
+ * direct.h
+ *		Planner-free access to quota's tables (direct.c): index probes,
+ *		row locks, inserts and updates done the way the executor does them.
+ */
+#ifndef QUOTA_DIRECT_H
+#define QUOTA_DIRECT_H
+
+#include "access/genam.h"
+#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
+
+/* quota's relations that are read or written without SPI. */
+typedef enum QuotaRelation
+{
+	QR_LEDGER, QR_LEDGER_REQUEST_ID, QR_RESERVATIONS, QR_RESERVATIONS_PKEY,
+	QR_USERS, QR_USERS_PKEY, QR_USER_STATE, QR_USER_STATE_PKEY,
+	QR_POOL_MEMBERS, QR_POOL_MEMBERS_USER, QR_POOL_DEFS, QR_POOL_DEFS_OWNER,
+	QR_POOL_DEFS_PKEY,
+	QR_COUNT
+} QuotaRelation;
+
+/* A row being written: the relation, a minimal executor state and the row. */
+typedef struct DirectWrite
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;		/* the new row (virtual) */
+} DirectWrite;
+
+extern void DirectInit(void);
+extern Oid	QuotaRel(QuotaRelation r);
+extern uint64 QuotaCatalogVersion(void);
+extern AttrNumber QuotaColumn(Relation rel, const char *name);
+extern AttrNumber QuotaColumnRequired(Relation rel, const char *name);
+extern IndexScanDesc QuotaProbeBegin(Relation heap, QuotaRelation index,
+									 const char *key, Snapshot snapshot);
+extern void QuotaProbeEnd(IndexScanDesc scan);
+extern bool QuotaProbeFirst(Relation heap, QuotaRelation index, const char *key,
+							Snapshot snapshot, TupleTableSlot *slot);
+extern bool QuotaLockLatest(Relation heap, QuotaRelation index, const char *key,
+							TupleTableSlot *slot);
+extern void DirectBegin(DirectWrite *w, QuotaRelation table);
+extern void DirectSetAttr(DirectWrite *w, AttrNumber attnum, Datum value);
+extern void DirectSet(DirectWrite *w, const char *column, Datum value);
+extern void DirectInsert(DirectWrite *w);
+extern void DirectUpdate(DirectWrite *w, ItemPointer tid);
+
+#endif							/* QUOTA_DIRECT_H */
