@@ -149,6 +149,30 @@ LoadDiscounts(void)
 	}
 }
 
+/* Link each model to the discount rules of its service and model. */
+static void
+LinkDiscounts(void)
+{
+	HASH_SEQ_STATUS seq;
+	QuotaModel *m;
+
+	hash_seq_init(&seq, model_hash);
+	while ((m = hash_seq_search(&seq)) != NULL)
+	{
+		m->ndiscounts = 0;
+		m->discounts = MemoryContextAlloc(CatalogContext,
+										  sizeof(QuotaDiscount *) * Max(ndiscounts, 1));
+		for (int i = 0; i < ndiscounts; i++)
+		{
+			QuotaDiscount *d = &discounts[i];
+
+			if (m->service != NULL && strcmp(d->service, m->service) == 0 &&
+				(d->model == NULL || strcmp(d->model, m->model) == 0))
+				m->discounts[m->ndiscounts++] = d;
+		}
+	}
+}
+
 /* Make sure the cache reflects the committed tables. */
 static void
 EnsureCatalog(void)
@@ -182,6 +206,7 @@ EnsureCatalog(void)
 	{
 		LoadModels();
 		LoadDiscounts();
+		LinkDiscounts();
 	}
 	PG_CATCH();
 	{
@@ -217,25 +242,23 @@ QuotaModelIsFree(const QuotaModel *model)
 		model->output_price == 0 && model->request_price == 0;
 }
 
-/* The lowest rate of the discounts matching the request, or 1. */
-QuotaRate
-QuotaDiscountRate(const char *service, const char *model, const char *pool,
-				  TimestampTz at)
+/*
+ * The lowest rate of the model's discounts that apply to the pool and
+ * time, or 1.  Uses the rules linked to the model when the catalog was
+ * loaded, never reloads: the model and its rules are one consistent copy.
+ */
+static QuotaRate
+ModelDiscountRate(const QuotaModel *model, const char *pool, TimestampTz at)
 {
 	QuotaRate	best;
 	bool		any = false;
 
-	EnsureCatalog();
 	best.r18 = QUOTA_RATE_ONE;
 	best.rate = (Datum) 0;
-	for (int i = 0; i < ndiscounts; i++)
+	for (int i = 0; i < model->ndiscounts; i++)
 	{
-		QuotaDiscount *d = &discounts[i];
+		QuotaDiscount *d = model->discounts[i];
 
-		if (strcmp(d->service, service) != 0)
-			continue;
-		if (d->model && strcmp(d->model, model) != 0)
-			continue;
 		if (d->pool && (pool == NULL || strcmp(d->pool, pool) != 0))
 			continue;
 		if (at < d->valid_from || at >= d->valid_until)
@@ -315,7 +338,7 @@ QuotaComputeCost(const QuotaModel *model, int64 input_tokens,
 	sum = AddTerm(sum, output_tokens, model->output_price);
 	cost->original = CreditsAdd(CreditsRoundDiv128(sum, 1000000),
 								model->request_price);
-	cost->rate = QuotaDiscountRate(model->service, model->model, pool, at);
+	cost->rate = ModelDiscountRate(model, pool, at);
 	cost->final = QuotaApplyRate(cost->original, cost->rate.r18);
 }
 

@@ -8,6 +8,8 @@
 #include "credits.h"
 #include "datatype/timestamp.h"
 
+struct QuotaDiscount;
+
 /* A priced model. */
 typedef struct QuotaModel
 {
@@ -18,6 +20,8 @@ typedef struct QuotaModel
 	Credits		output_price;
 	Credits		request_price;
 	bool		enabled;
+	struct QuotaDiscount **discounts;	/* the rules of its service and model */
+	int			ndiscounts;
 } QuotaModel;
 
 /* An exact discount rate: rate = r18 / 10^18. */
@@ -39,8 +43,6 @@ typedef struct QuotaCost
 
 extern QuotaModel *QuotaFindModel(const char *model, bool missing_ok);
 extern bool QuotaModelIsFree(const QuotaModel *model);
-extern QuotaRate QuotaDiscountRate(const char *service, const char *model,
-								   const char *pool, TimestampTz at);
 extern void QuotaComputeCost(const QuotaModel *model, int64 input_tokens,
 							 int64 cached_input_tokens, int64 output_tokens,
 							 const char *pool, TimestampTz at, QuotaCost *cost);

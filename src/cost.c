@@ -27,6 +27,7 @@ quota_cost(PG_FUNCTION_ARGS)
 	QuotaModel *model;
 	QuotaCost	cost;
 	char	   *modelname;
+	char		name[sizeof(((QuotaModel *) 0)->model)];
 	char	   *pool = NULL;
 	int64		input_tokens,
 				output_tokens,
@@ -40,7 +41,20 @@ quota_cost(PG_FUNCTION_ARGS)
 	QUOTA_REQUIRE_ARG(fcinfo, 3, "cached_input_tokens");
 	QUOTA_REQUIRE_ARG(fcinfo, 5, "at");
 
-	modelname = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	{
+		/* the name on the stack: no allocation per row when pricing in bulk */
+		text	   *t = PG_GETARG_TEXT_PP(0);
+		int			len = VARSIZE_ANY_EXHDR(t);
+
+		if (len < (int) sizeof(name))
+		{
+			memcpy(name, VARDATA_ANY(t), len);
+			name[len] = '\0';
+			modelname = name;
+		}
+		else
+			modelname = text_to_cstring(t);
+	}
 	input_tokens = PG_GETARG_INT64(1);
 	output_tokens = PG_GETARG_INT64(2);
 	cached_tokens = PG_GETARG_INT64(3);
