@@ -146,22 +146,51 @@ UsePriorCharge(const LedgerCharge *prior, const char *user_id, const char *model
 /*
  * Read the request's past (under its advisory lock): true (with *res
  * filled) when it was charged before; else its reservation, if any, is
- * locked and in *resv.  Index probes and a row lock, no SPI (but for a
- * reservation in REPEATABLE READ or SERIALIZABLE).
+ * locked and in *resv.  In READ COMMITTED: index probes and a row lock,
+ * the reservation first (an active one means no charge yet, so a
+ * settlement probes once); in REPEATABLE READ and SERIALIZABLE the
+ * reservation is locked with SQL's FOR UPDATE.
  */
 static bool
 RequestPast(const char *request_id, const char *user_id, const char *model,
 			int64 in, int64 cached, int64 out, const char *conversation_id,
 			const char *pool, ChargeResult *res, PastReservation *resv)
 {
-	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	Snapshot	snapshot;
 	LedgerCharge prior;
 	bool		charged;
 	bool		reserved = false;
 
 	memset(resv, 0, sizeof(PastReservation));
+	if (!IsolationUsesXactSnapshot())
+	{
+		/* READ COMMITTED: lock the reservation's last version, if any */
+		Reservation r;
+
+		if (LedgerLockReservation(request_id, &r, &resv->tid))
+		{
+			resv->exists = resv->direct = true;
+			resv->pool = (char *) r.pool;
+			resv->user_id = (char *) r.user_id;
+			resv->model = (char *) r.model;
+			resv->held = r.held;
+			resv->active = r.active;
+			/* a hold still active was never settled: nothing charged yet */
+			if (r.active)
+				return false;
+		}
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		charged = LedgerFindCharge(request_id, snapshot, &prior);
+		UnregisterSnapshot(snapshot);
+		if (charged)
+			UsePriorCharge(&prior, user_id, model, in, cached, out,
+						   conversation_id, pool, res);
+		return charged;
+	}
+
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	charged = LedgerFindCharge(request_id, snapshot, &prior);
-	if (!charged && IsolationUsesXactSnapshot())
+	if (!charged)
 	{
 		/* charged by a transaction this snapshot cannot see */
 		Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
@@ -174,9 +203,8 @@ RequestPast(const char *request_id, const char *user_id, const char *model,
 					 errmsg("could not serialize access due to a concurrent charge of request_id \"%s\"",
 							request_id),
 					 errhint("Retry the request: it will return the first charge.")));
-	}
-	if (!charged && IsolationUsesXactSnapshot())
 		reserved = LedgerFindReservation(request_id, snapshot, NULL);
+	}
 	UnregisterSnapshot(snapshot);
 	if (charged)
 	{
@@ -184,21 +212,7 @@ RequestPast(const char *request_id, const char *user_id, const char *model,
 					   conversation_id, pool, res);
 		return true;
 	}
-	if (!IsolationUsesXactSnapshot())
-	{
-		/* READ COMMITTED: lock the reservation's last version, if any */
-		Reservation r;
-
-		if (!LedgerLockReservation(request_id, &r, &resv->tid))
-			return false;
-		resv->exists = resv->direct = true;
-		resv->pool = (char *) r.pool;
-		resv->user_id = (char *) r.user_id;
-		resv->model = (char *) r.model;
-		resv->held = r.held;
-		resv->active = r.active;
-	}
-	else if (reserved)
+	if (reserved)
 	{
 		/* REPEATABLE READ: SQL's FOR UPDATE raises 40001 if it changed */
 		Datum		v[1] = {CStringGetTextDatum(request_id)};

@@ -8,8 +8,9 @@
  * version (as SELECT ... FOR UPDATE does in READ COMMITTED), and a write is
  * what the executor does for one row (ExecSimpleRelationInsert/Update: row
  * triggers, CHECK and NOT NULL constraints, every index, unique checks).
- * Not done here: statement-level triggers, and column defaults (callers
- * set every column they need; other columns are NULL, or kept on update).
+ * Not done here: statement-level triggers.  Callers set quota's own
+ * columns (defaults included); columns a DBA added get their defaults on
+ * insert and keep their values on update.
  * Row-level security is not applied: like the SPI statements they replace,
  * these run as the extension's owner, whom the policies do not restrict.
  */
@@ -24,6 +25,8 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -194,22 +197,25 @@ void
 DirectBegin(DirectWrite *w, QuotaRelation table)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	Oid			relid = QuotaRel(table);
 	TupleDesc	desc;
 
-	w->rel = table_open(QuotaRel(table), RowExclusiveLock);
-	desc = RelationGetDescr(w->rel);
+	/* opened through a range table, as the executor does, so row triggers find it */
+	LockRelationOid(relid, RowExclusiveLock);
 	w->estate = CreateExecutorState();
 	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(w->rel);
-	rte->relkind = w->rel->rd_rel->relkind;
+	rte->relid = relid;
+	rte->relkind = get_rel_relkind(relid);
 	rte->rellockmode = RowExclusiveLock;
 	ExecInitRangeTable(w->estate, list_make1(rte));
 	w->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
+	ExecInitResultRelation(w->estate, w->rri, 1);
+	w->rel = w->rri->ri_RelationDesc;
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	if (ActiveSnapshotSet())
 		w->estate->es_snapshot = GetActiveSnapshot();
 	ExecOpenIndices(w->rri, false);
+	desc = RelationGetDescr(w->rel);
 	w->slot = ExecInitExtraTupleSlot(w->estate, desc, &TTSOpsVirtual);
 	ExecClearTuple(w->slot);
 	memset(w->slot->tts_isnull, true, desc->natts * sizeof(bool));
@@ -249,17 +255,49 @@ DirectSet(DirectWrite *w, const char *column, Datum value)
 static void
 DirectEnd(DirectWrite *w)
 {
-	ExecCloseIndices(w->rri);
 	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	ExecCloseResultRelations(w->estate);	/* indexes, triggers' relations */
+	ExecCloseRangeTableRelations(w->estate);
 	FreeExecutorState(w->estate);
-	table_close(w->rel, NoLock);
 	CommandCounterIncrement();
+}
+
+/*
+ * Fill columns left NULL that have a default (columns a DBA added to one
+ * of quota's tables); quota's own defaults are set by the callers.
+ */
+static void
+DirectDefaults(DirectWrite *w)
+{
+	TupleConstr *constr = RelationGetDescr(w->rel)->constr;
+
+	if (constr == NULL)
+		return;
+	for (int i = 0; i < constr->num_defval; i++)
+	{
+		AttrNumber	attnum = constr->defval[i].adnum;
+		Node	   *expr;
+
+		if (!w->slot->tts_isnull[attnum - 1])
+			continue;
+		expr = build_column_default(w->rel, attnum);
+		if (expr != NULL)
+		{
+			ExprState  *state = ExecPrepareExpr((Expr *) expr, w->estate);
+			ExprContext *econtext = GetPerTupleExprContext(w->estate);
+
+			w->slot->tts_values[attnum - 1] =
+				ExecEvalExprSwitchContext(state, econtext,
+										  &w->slot->tts_isnull[attnum - 1]);
+		}
+	}
 }
 
 /* Insert the new row (see the top of the file for what is checked). */
 void
 DirectInsert(DirectWrite *w)
 {
+	DirectDefaults(w);
 	ExecStoreVirtualTuple(w->slot);
 	AfterTriggerBeginQuery();
 	ExecSimpleRelationInsert(w->rri, w->estate, w->slot);
