@@ -51,7 +51,7 @@ _PG_init(void)
 
 	DefineCustomIntVariable("quota.route_cache_entries",
 							"Users and pools a backend remembers for the charge path.",
-							"About 1.5 kB each; the cache is emptied when full. 0 turns it off.",
+							"About 0.6 kB each; the cache is emptied when full. 0 turns it off.",
 							&quota_route_cache_entries,
 							2000,
 							0,

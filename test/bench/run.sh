@@ -31,27 +31,9 @@ tps() {
         | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
 
-say "pgbench: $clients clients, $rounds rounds of $secs s each, -M prepared, interleaved"
-# The machine's speed drifts (a VM): each round runs every workload once, and
-# a workload's figure is the mean of its rounds, so drift hits all alike.
-declare -A sum=()
-for ((r = 1; r <= rounds; r++)); do
-    for w in a_insert b_naive c_shared c_warm d_personal e_reserve; do
-        t=$(tps $w.sql)
-        echo "  round $r: $w $t tps"
-        sum[$w]=$(awk "BEGIN{print ${sum[$w]:-0} + $t}")
-    done
-done
-mean() { awk "BEGIN{printf \"%.0f\", ${sum[$1]} / $rounds}"; }
-A=$(mean a_insert);   echo "A plain INSERT into quota.ledger      $A tps"
-B=$(mean b_naive);    echo "B naive locked balance (PL/pgSQL)     $B tps"
-C=$(mean c_shared);   echo "C quota_charge, one shared pool       $C tps"
-CW=$(mean c_warm);    echo "  C with 100 active students (warm)   $CW tps"
-D=$(mean d_personal); echo "D quota_charge, 1,000 personal pools  $D tps"
-E=$(mean e_reserve);  echo "E quota_reserve + quota_charge        $E tps (pairs)"
-
 say "F: pricing 1,000,000 requests (best of 3, one core: no parallel workers)"
-# settle what the pgbench runs left (autovacuum, dirty buffers) before timing
+# first, on the quiet instance (the pgbench runs leave autovacuum and dirty
+# buffers behind): both sides of the comparison run under the same conditions
 psql_ -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
 best() {
     local sql=$1 best=
@@ -73,6 +55,30 @@ echo "  quota_cost in LATERAL (FROM)        $F1L ms (a tuplestore per call)"
 echo "  the same formula in numeric SQL     $F2 ms"
 echo "  sum(credits) over 1M rows           $S1 ms"
 echo "  sum(numeric) over 1M rows           $S2 ms"
+
+say "pgbench: $clients clients, $rounds rounds of $secs s each, -M prepared, interleaved"
+# The machine's speed drifts (a VM): each round runs every workload once, and
+# a workload's figure is the mean of its rounds, so drift hits all alike.
+declare -A sum=() one=()
+for ((r = 1; r <= rounds; r++)); do
+    for w in a_insert b_naive c_shared c_warm d_personal e_reserve; do
+        t=$(tps $w.sql)
+        echo "  round $r: $w $t tps"
+        sum[$w]=$(awk "BEGIN{print ${sum[$w]:-0} + $t}")
+        one[$w]=$t
+    done
+    # the same round's ratios, to see how far the VM's drift moves them
+    echo "  round $r: C/A $(awk "BEGIN{printf \"%.2f\", ${one[c_shared]} / ${one[a_insert]}}")," \
+         "D/A $(awk "BEGIN{printf \"%.2f\", ${one[d_personal]} / ${one[a_insert]}}")," \
+         "E/A $(awk "BEGIN{printf \"%.2f\", ${one[e_reserve]} / ${one[a_insert]}}")"
+done
+mean() { awk "BEGIN{printf \"%.0f\", ${sum[$1]} / $rounds}"; }
+A=$(mean a_insert);   echo "A plain INSERT into quota.ledger      $A tps"
+B=$(mean b_naive);    echo "B naive locked balance (PL/pgSQL)     $B tps"
+C=$(mean c_shared);   echo "C quota_charge, one shared pool       $C tps"
+CW=$(mean c_warm);    echo "  C with 100 active students (warm)   $CW tps"
+D=$(mean d_personal); echo "D quota_charge, 1,000 personal pools  $D tps"
+E=$(mean e_reserve);  echo "E quota_reserve + quota_charge        $E tps (pairs)"
 
 say "G: 1,000,000 charges in one session (committed every 1,000)"
 G=$(psql_ -At <<'SQL'
