@@ -125,3 +125,9 @@ DELETE FROM quota.models WHERE model = 'x';
 -- a message with its hint
 SELECT * FROM quota_cost('no-such-model', 1, 1);
 SELECT * FROM quota_cost('gpt-test', -5, 1);
+
+-- Functions returning one row say so (ROWS 1): the planner would otherwise
+-- expect 1,000 rows per call, and JIT-compile bulk pricing for nothing.
+SELECT p.proname, p.prorows FROM pg_proc p
+ WHERE p.pronamespace = 'quota'::regnamespace AND p.proretset
+ ORDER BY p.proname;

@@ -208,6 +208,7 @@ CREATE FUNCTION quota.quota_cost(model text, input_tokens bigint, output_tokens 
     RETURNS TABLE(original_cost quota.credits, discount_rate numeric,
                   final_cost quota.credits)
     AS 'MODULE_PATHNAME', 'quota_cost'
-    LANGUAGE C STABLE PARALLEL SAFE;
+    LANGUAGE C STABLE PARALLEL SAFE
+    ROWS 1;
 COMMENT ON FUNCTION quota.quota_cost(text, bigint, bigint, bigint, text, timestamptz) IS
     'cost of a request: original cost, the lowest applicable discount rate, and final cost = round(original x rate)';

@@ -32,7 +32,7 @@ COMMENT ON FUNCTION quota._usable_pools(text) IS
 CREATE FUNCTION quota.quota_switch(pool text, user_id text DEFAULT NULL)
     RETURNS TABLE(pool text, available quota.credits, next_reset_at timestamptz)
     AS 'MODULE_PATHNAME', 'quota_switch'
-    LANGUAGE C VOLATILE SECURITY DEFINER
+    LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
     SET search_path = pg_catalog, quota, pg_temp;
 COMMENT ON FUNCTION quota.quota_switch(text, text) IS
     'make a pool the active one for new requests (requests in flight keep their pool)';
@@ -48,7 +48,7 @@ CREATE FUNCTION quota.quota_check(model text, user_id text DEFAULT NULL,
         pool text DEFAULT NULL)
     RETURNS TABLE(allowed boolean, pool text, available quota.credits, reason text)
     AS 'MODULE_PATHNAME', 'quota_check'
-    LANGUAGE C VOLATILE SECURITY DEFINER
+    LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
     SET search_path = pg_catalog, quota, pg_temp;
 COMMENT ON FUNCTION quota.quota_check(text, text, text) IS
     'could a new request start now? (access, pool enabled, model permitted, available > 0 and member limit for paid models); reason names the first rule that fails';
@@ -58,7 +58,7 @@ CREATE FUNCTION quota.quota_reserve(model text, max_input_tokens bigint,
         pool text DEFAULT NULL, ttl interval DEFAULT '15 minutes')
     RETURNS TABLE(request_id text, pool text, held quota.credits, expires_at timestamptz)
     AS 'MODULE_PATHNAME', 'quota_reserve'
-    LANGUAGE C VOLATILE SECURITY DEFINER
+    LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
     SET search_path = pg_catalog, quota, pg_temp;
 COMMENT ON FUNCTION quota.quota_reserve(text, bigint, bigint, text, text, text, interval) IS
     'hold the worst-case final cost of a streaming request; settle it with quota_charge() using the same request_id';
@@ -71,7 +71,7 @@ CREATE FUNCTION quota.quota_charge(model text, input_tokens bigint, output_token
                   discount_rate numeric, final_cost quota.credits,
                   balance quota.credits)
     AS 'MODULE_PATHNAME', 'quota_charge'
-    LANGUAGE C VOLATILE SECURITY DEFINER
+    LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
     SET search_path = pg_catalog, quota, pg_temp;
 COMMENT ON FUNCTION quota.quota_charge(text, bigint, bigint, text, text, bigint, text, text) IS
     'bill a request exactly once per request_id: settles its reservation, or must fit in available and the member limit';
@@ -91,7 +91,7 @@ COMMENT ON FUNCTION quota._expire_holds(text) IS
 
 CREATE FUNCTION quota.quota_run_due()
     RETURNS TABLE(resets integer, holds_expired integer)
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER ROWS 1
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
 DECLARE
