@@ -25,12 +25,14 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
 #include "storage/lmgr.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -192,6 +194,56 @@ QuotaLockLatest(Relation heap, QuotaRelation index, const char *key,
 	return true;
 }
 
+/* A table's CHECK constraints, planned once per catalog version. */
+typedef struct PlannedChecks
+{
+	Oid			relid;
+	uint64		version;
+	int			n;
+	Expr	  **exprs;
+	MemoryContext cxt;
+} PlannedChecks;
+
+static PlannedChecks planned_checks[QR_COUNT];
+
+/*
+ * Give the result relation its CHECK constraints' expression states, built
+ * from expressions planned once (ExecRelCheck would parse and plan each
+ * constraint for every row written: a fresh ResultRelInfo per row).
+ */
+static void
+DirectPrepareChecks(DirectWrite *w, QuotaRelation table)
+{
+	TupleConstr *constr = RelationGetDescr(w->rel)->constr;
+	PlannedChecks *pc = &planned_checks[table];
+	MemoryContext old;
+
+	if (constr == NULL || constr->num_check == 0)
+		return;
+	if (pc->version != QuotaCatalogVersion() || pc->relid != RelationGetRelid(w->rel) ||
+		pc->n != constr->num_check)
+	{
+		if (pc->cxt == NULL)
+			pc->cxt = AllocSetContextCreate(TopMemoryContext, "quota planned checks",
+											ALLOCSET_SMALL_SIZES);
+		MemoryContextReset(pc->cxt);
+		pc->version = 0;
+		old = MemoryContextSwitchTo(pc->cxt);
+		pc->exprs = palloc(constr->num_check * sizeof(Expr *));
+		for (int i = 0; i < constr->num_check; i++)
+			pc->exprs[i] = expression_planner((Expr *) stringToNode(constr->check[i].ccbin));
+		MemoryContextSwitchTo(old);
+		pc->relid = RelationGetRelid(w->rel);
+		pc->n = constr->num_check;
+		pc->version = QuotaCatalogVersion();
+	}
+	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
+	w->rri->ri_ConstraintExprs = palloc(pc->n * sizeof(ExprState *));
+	for (int i = 0; i < pc->n; i++)
+		w->rri->ri_ConstraintExprs[i] = ExecInitExpr(pc->exprs[i], NULL);
+	MemoryContextSwitchTo(old);
+}
+
 /* Open a table for writing one row; every column of the new row is NULL. */
 void
 DirectBegin(DirectWrite *w, QuotaRelation table)
@@ -215,6 +267,7 @@ DirectBegin(DirectWrite *w, QuotaRelation table)
 	if (ActiveSnapshotSet())
 		w->estate->es_snapshot = GetActiveSnapshot();
 	ExecOpenIndices(w->rri, false);
+	DirectPrepareChecks(w, table);
 	desc = RelationGetDescr(w->rel);
 	w->slot = ExecInitExtraTupleSlot(w->estate, desc, &TTSOpsVirtual);
 	ExecClearTuple(w->slot);
