@@ -19,6 +19,7 @@ OBJS = \
 	src/direct.o \
 	src/ledger.o \
 	src/profile.o \
+	src/profile_cache.o \
 	src/alert.o \
 	src/route.o \
 	src/hint.o \

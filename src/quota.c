@@ -48,6 +48,17 @@ _PG_init(void)
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("quota.profile_cache_entries",
+								"User profiles kept in shared memory for every backend's charges.",
+								"About 0.9 kB each; needs quota in shared_preload_libraries; 0 turns it off.",
+								&quota_profile_cache_entries,
+								10000,
+								0,
+								10000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 
 	DefineCustomIntVariable("quota.route_cache_entries",
 							"Users and pools a backend remembers for the charge path.",
@@ -63,6 +74,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("quota");
 
 	EscrowInit();
+	ProfileCacheInit();
 	RouteInit();
 	DirectInit();
 }

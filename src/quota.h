@@ -26,6 +26,7 @@
 /* GUCs (quota.c). */
 extern int	quota_max_pools;
 extern int	quota_route_cache_entries;
+extern int	quota_profile_cache_entries;
 
 /* Raise 22004 naming the argument when a required argument is NULL. */
 #define QUOTA_REQUIRE_ARG(fcinfo, n, name) \

@@ -5,7 +5,8 @@
  *
  * Most charges repeat the same look-ups (is the user registered, which pool
  * is theirs, with what configuration and role).  Their answers are kept
- * here: a profile per user (profile.c), a pool's own configuration per
+ * here: a profile per user (profile.c; also shared between backends,
+ * profile_cache.c), a pool's own configuration per
  * pool, and, for users whose pools follow from their groups alone (most
  * students), the default pool and the grants per set of groups, shared by
  * all such users; other users get entries of their own.  The cache is
@@ -204,9 +205,16 @@ RouteLookupUser(const char *user_id, UserProfile *profile)
 	if (!RouteUsable() || !RouteKey(key, 'u', user_id, NULL))
 		return false;
 	e = hash_search(route_hash, key, HASH_FIND, NULL);
-	if (e == NULL)
+	if (e != NULL)
+	{
+		CopyProfile(profile, &e->profile, CurrentMemoryContext);
+		return true;
+	}
+	/* another backend may have read it under this generation */
+	if (!ProfileCacheLookup(user_id, route_generation, profile))
 		return false;
-	CopyProfile(profile, &e->profile, CurrentMemoryContext);
+	e = hash_search(route_hash, key, HASH_ENTER, NULL);
+	CopyProfile(&e->profile, profile, RouteContext);
 	return true;
 }
 
@@ -221,6 +229,7 @@ RouteStoreUser(const char *user_id, const UserProfile *profile)
 		return;
 	e = hash_search(route_hash, key, HASH_ENTER, NULL);
 	CopyProfile(&e->profile, profile, RouteContext);
+	ProfileCacheStore(user_id, route_generation, profile);
 }
 
 /*

@@ -8,6 +8,11 @@
 #include "pools.h"
 
 extern void RouteInit(void);
+extern void ProfileCacheInit(void);
+extern bool ProfileCacheLookup(const char *user_id, uint64 generation,
+							   UserProfile *profile);
+extern void ProfileCacheStore(const char *user_id, uint64 generation,
+							  const UserProfile *profile);
 extern bool RouteLookupUser(const char *user_id, UserProfile *profile);
 extern void RouteStoreUser(const char *user_id, const UserProfile *profile);
 extern bool RouteLookupText(char kind, const char *key1, const char *key2,

@@ -1,0 +1,224 @@
+/*
+ * profile_cache.c
+ *		User profiles shared by every backend (shared memory), so that a
+ *		connection's first charge for a user needs no look-ups either.
+ *
+ * The per-backend route cache (route.c) is empty in a new connection, and
+ * a shared pool's users are many: a pool of connections that each see
+ * thousands of students would read each student's profile (four index
+ * probes) again in every connection.  Profiles read by one backend are
+ * kept here for all of them.
+ *
+ * Consistency: an entry carries the route generation it was read under
+ * (route.c stores it only if the generation did not move while reading);
+ * a look-up uses it only while the generation is still the same, so any
+ * committed change to users or pools retires every entry at once, as it
+ * empties the backends' own caches.  Entries that do not fit (long names
+ * or many groups) are not cached.  When the table is full, entries of
+ * older generations are swept; if none is old, the table is emptied.
+ *
+ * Locking: one LWLock, shared to look up and exclusive to store or sweep.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+
+#include "quota.h"
+#include "route.h"
+
+#define PROFILE_KEY_SIZE	204		/* user_id: 200 characters, mostly ASCII */
+#define PROFILE_NAME_SIZE	204		/* pool names, likewise */
+#define PROFILE_GROUPS_SIZE	200		/* the groups as text[] input */
+
+/* A cached profile (strings empty when absent). */
+typedef struct SharedProfile
+{
+	char		key[PROFILE_KEY_SIZE];
+	uint64		generation;
+	bool		has_switched;
+	bool		has_groups;
+	bool		has_personal;
+	bool		member_rows;
+	bool		owns_pools;
+	bool		personal_enabled;
+	char		switched[PROFILE_NAME_SIZE];
+	char		groups[PROFILE_GROUPS_SIZE];
+	char		personal[PROFILE_NAME_SIZE];
+} SharedProfile;
+
+int			quota_profile_cache_entries = 10000;
+
+static HTAB *profile_hash = NULL;
+static LWLock *profile_lock = NULL;
+static bool profile_requested = false;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Shared memory the cache needs. */
+static Size
+ProfileCacheShmemSize(void)
+{
+	return hash_estimate_size(quota_profile_cache_entries, sizeof(SharedProfile));
+}
+
+/* shmem_request_hook: reserve the table and its lock. */
+static void
+ProfileCacheShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	if (quota_profile_cache_entries > 0)
+	{
+		RequestAddinShmemSpace(ProfileCacheShmemSize());
+		RequestNamedLWLockTranche("quota profiles", 1);
+	}
+}
+
+/* shmem_startup_hook: create or attach to the table. */
+static void
+ProfileCacheShmemStartup(void)
+{
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	if (quota_profile_cache_entries <= 0)
+		return;
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	profile_lock = &(GetNamedLWLockTranche("quota profiles"))->lock;
+	info.keysize = PROFILE_KEY_SIZE;
+	info.entrysize = sizeof(SharedProfile);
+	profile_hash = ShmemInitHash("quota profiles", quota_profile_cache_entries,
+								 quota_profile_cache_entries, &info,
+								 HASH_ELEM | HASH_STRINGS | HASH_FIXED_SIZE);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Install the shared memory hooks (from _PG_init, when preloaded). */
+void
+ProfileCacheInit(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	profile_requested = true;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ProfileCacheShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ProfileCacheShmemStartup;
+}
+
+/* Copy a string into a fixed field; false if it does not fit. */
+static bool
+PutString(char *field, Size size, const char *value, bool *present)
+{
+	*present = (value != NULL);
+	if (value == NULL)
+	{
+		field[0] = '\0';
+		return true;
+	}
+	if (strlen(value) >= size)
+		return false;
+	strcpy(field, value);
+	return true;
+}
+
+/*
+ * The profile of user_id read under the given generation, if cached;
+ * strings are palloc'd in the current context.
+ */
+bool
+ProfileCacheLookup(const char *user_id, uint64 generation, UserProfile *profile)
+{
+	SharedProfile *e;
+	bool		hit = false;
+
+	if (!profile_requested || profile_hash == NULL ||
+		strlen(user_id) >= PROFILE_KEY_SIZE)
+		return false;
+	LWLockAcquire(profile_lock, LW_SHARED);
+	e = hash_search(profile_hash, user_id, HASH_FIND, NULL);
+	if (e != NULL && e->generation == generation)
+	{
+		profile->switched = e->has_switched ? pstrdup(e->switched) : NULL;
+		profile->groups = e->has_groups ? pstrdup(e->groups) : NULL;
+		profile->personal = e->has_personal ? pstrdup(e->personal) : NULL;
+		profile->member_rows = e->member_rows;
+		profile->owns_pools = e->owns_pools;
+		profile->personal_enabled = e->personal_enabled;
+		hit = true;
+	}
+	LWLockRelease(profile_lock);
+	return hit;
+}
+
+/* Make room: drop entries of other generations, or else every entry. */
+static void
+ProfileCacheSweep(uint64 generation)
+{
+	HASH_SEQ_STATUS seq;
+	SharedProfile *e;
+	int			removed = 0;
+
+	hash_seq_init(&seq, profile_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->generation != generation)
+		{
+			hash_search(profile_hash, e->key, HASH_REMOVE, NULL);
+			removed++;
+		}
+	if (removed > 0)
+		return;
+	hash_seq_init(&seq, profile_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		hash_search(profile_hash, e->key, HASH_REMOVE, NULL);
+}
+
+/* Remember a profile read under the given generation (if it fits). */
+void
+ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *profile)
+{
+	SharedProfile tmp;
+	SharedProfile *e;
+	bool		found;
+
+	if (!profile_requested || profile_hash == NULL ||
+		strlen(user_id) >= PROFILE_KEY_SIZE)
+		return;
+	memset(&tmp, 0, sizeof(tmp));
+	if (!PutString(tmp.switched, PROFILE_NAME_SIZE, profile->switched, &tmp.has_switched) ||
+		!PutString(tmp.groups, PROFILE_GROUPS_SIZE, profile->groups, &tmp.has_groups) ||
+		!PutString(tmp.personal, PROFILE_NAME_SIZE, profile->personal, &tmp.has_personal))
+		return;
+	tmp.generation = generation;
+	tmp.member_rows = profile->member_rows;
+	tmp.owns_pools = profile->owns_pools;
+	tmp.personal_enabled = profile->personal_enabled;
+
+	LWLockAcquire(profile_lock, LW_EXCLUSIVE);
+	e = hash_search(profile_hash, user_id, HASH_ENTER_NULL, &found);
+	if (e == NULL)
+	{
+		ProfileCacheSweep(generation);
+		e = hash_search(profile_hash, user_id, HASH_ENTER_NULL, &found);
+	}
+	if (e != NULL)
+	{
+		/* every field but the key, which the hash table wrote */
+		e->generation = tmp.generation;
+		e->has_switched = tmp.has_switched;
+		e->has_groups = tmp.has_groups;
+		e->has_personal = tmp.has_personal;
+		e->member_rows = tmp.member_rows;
+		e->owns_pools = tmp.owns_pools;
+		e->personal_enabled = tmp.personal_enabled;
+		memcpy(e->switched, tmp.switched, PROFILE_NAME_SIZE);
+		memcpy(e->groups, tmp.groups, PROFILE_GROUPS_SIZE);
+		memcpy(e->personal, tmp.personal, PROFILE_NAME_SIZE);
+	}
+	LWLockRelease(profile_lock);
+}
