@@ -627,30 +627,6 @@ EscrowUnhold(const EscrowPool *pool, Credits amount)
 	op->unhold += amount;
 }
 
-/*
- * Take back what this transaction admitted on a pool but did not use (a
- * concurrent duplicate request won the insert).  Locked mode keeps no
- * in-flight state, so there is nothing to undo there.
- */
-void
-EscrowCancel(const EscrowPool *pool, Credits debit, Credits hold, Credits unhold)
-{
-	EscrowEntry *entry;
-	PendingOp  *op;
-
-	if (!EscrowIsShared())
-		return;
-	entry = GetEntry(pool);
-	op = GetOp(entry, pool->pool_id);
-	SpinLockAcquire(&entry->mutex);
-	entry->pending_debit -= debit;
-	entry->pending_hold -= hold;
-	SpinLockRelease(&entry->mutex);
-	op->debit -= debit;
-	op->hold -= hold;
-	op->unhold -= unhold;
-}
-
 /* The routing generation (0 without shared memory: nothing is cached). */
 uint64
 EscrowRouteGeneration(void)

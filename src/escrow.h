@@ -35,7 +35,5 @@ extern void EscrowCredit(const EscrowPool *pool, Credits amount);
 extern bool EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after);
 extern void EscrowUnhold(const EscrowPool *pool, Credits amount);
 extern void EscrowRead(const EscrowPool *pool, EscrowState *state);
-extern void EscrowCancel(const EscrowPool *pool, Credits debit, Credits hold,
-						 Credits unhold);
 
 #endif							/* QUOTA_ESCROW_H */
