@@ -9,7 +9,8 @@
  * probes) again in every connection.  Profiles read by one backend are
  * kept here for all of them.
  *
- * Consistency: an entry carries the route generation it was read under
+ * Entries are keyed by database and user.  Consistency: an entry carries
+ * the route generation it was read under
  * (route.c stores it only if the generation did not move while reading);
  * a look-up uses it only while the generation is still the same, so any
  * committed change to users or pools retires every entry at once, as it
@@ -34,10 +35,17 @@
 #define PROFILE_NAME_SIZE	204		/* pool names, likewise */
 #define PROFILE_GROUPS_SIZE	200		/* the groups as text[] input */
 
+/* The key: a user of one database (zero-padded: compared as bytes). */
+typedef struct ProfileKey
+{
+	Oid			database;
+	char		user_id[PROFILE_KEY_SIZE];
+} ProfileKey;
+
 /* A cached profile (strings empty when absent). */
 typedef struct SharedProfile
 {
-	char		key[PROFILE_KEY_SIZE];
+	ProfileKey	key;
 	uint64		generation;
 	bool		has_switched;
 	bool		has_groups;
@@ -90,11 +98,11 @@ ProfileCacheShmemStartup(void)
 		return;
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	profile_lock = &(GetNamedLWLockTranche("quota profiles"))->lock;
-	info.keysize = PROFILE_KEY_SIZE;
+	info.keysize = sizeof(ProfileKey);
 	info.entrysize = sizeof(SharedProfile);
 	profile_hash = ShmemInitHash("quota profiles", quota_profile_cache_entries,
 								 quota_profile_cache_entries, &info,
-								 HASH_ELEM | HASH_STRINGS | HASH_FIXED_SIZE);
+								 HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -109,6 +117,18 @@ ProfileCacheInit(void)
 	shmem_request_hook = ProfileCacheShmemRequest;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = ProfileCacheShmemStartup;
+}
+
+/* The key of user_id in this database; false if the id is too long. */
+static bool
+MakeKey(ProfileKey *key, const char *user_id)
+{
+	if (strlen(user_id) >= PROFILE_KEY_SIZE)
+		return false;
+	memset(key, 0, sizeof(ProfileKey));
+	key->database = MyDatabaseId;
+	strcpy(key->user_id, user_id);
+	return true;
 }
 
 /* Copy a string into a fixed field; false if it does not fit. */
@@ -135,13 +155,13 @@ bool
 ProfileCacheLookup(const char *user_id, uint64 generation, UserProfile *profile)
 {
 	SharedProfile *e;
+	ProfileKey	key;
 	bool		hit = false;
 
-	if (!profile_requested || profile_hash == NULL ||
-		strlen(user_id) >= PROFILE_KEY_SIZE)
+	if (!profile_requested || profile_hash == NULL || !MakeKey(&key, user_id))
 		return false;
 	LWLockAcquire(profile_lock, LW_SHARED);
-	e = hash_search(profile_hash, user_id, HASH_FIND, NULL);
+	e = hash_search(profile_hash, &key, HASH_FIND, NULL);
 	if (e != NULL && e->generation == generation)
 	{
 		profile->switched = e->has_switched ? pstrdup(e->switched) : NULL;
@@ -168,14 +188,14 @@ ProfileCacheSweep(uint64 generation)
 	while ((e = hash_seq_search(&seq)) != NULL)
 		if (e->generation != generation)
 		{
-			hash_search(profile_hash, e->key, HASH_REMOVE, NULL);
+			hash_search(profile_hash, &e->key, HASH_REMOVE, NULL);
 			removed++;
 		}
 	if (removed > 0)
 		return;
 	hash_seq_init(&seq, profile_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
-		hash_search(profile_hash, e->key, HASH_REMOVE, NULL);
+		hash_search(profile_hash, &e->key, HASH_REMOVE, NULL);
 }
 
 /* Remember a profile read under the given generation (if it fits). */
@@ -184,10 +204,10 @@ ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *pro
 {
 	SharedProfile tmp;
 	SharedProfile *e;
+	ProfileKey	key;
 	bool		found;
 
-	if (!profile_requested || profile_hash == NULL ||
-		strlen(user_id) >= PROFILE_KEY_SIZE)
+	if (!profile_requested || profile_hash == NULL || !MakeKey(&key, user_id))
 		return;
 	memset(&tmp, 0, sizeof(tmp));
 	if (!PutString(tmp.switched, PROFILE_NAME_SIZE, profile->switched, &tmp.has_switched) ||
@@ -200,11 +220,11 @@ ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *pro
 	tmp.personal_enabled = profile->personal_enabled;
 
 	LWLockAcquire(profile_lock, LW_EXCLUSIVE);
-	e = hash_search(profile_hash, user_id, HASH_ENTER_NULL, &found);
+	e = hash_search(profile_hash, &key, HASH_ENTER_NULL, &found);
 	if (e == NULL)
 	{
 		ProfileCacheSweep(generation);
-		e = hash_search(profile_hash, user_id, HASH_ENTER_NULL, &found);
+		e = hash_search(profile_hash, &key, HASH_ENTER_NULL, &found);
 	}
 	if (e != NULL)
 	{

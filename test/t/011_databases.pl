@@ -1,0 +1,53 @@
+# Two databases with quota on one server share its memory (escrow entries,
+# profiles shared between backends) but nothing of one may leak into the
+# other: the same user, pool and request names, with different groups,
+# pools and money, are charged in both, each from fresh connections that
+# find the other database's entries in shared memory.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('databases');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'quota'
+timezone = 'UTC'
+});
+$node->start;
+
+# the same user "alice" and pool names; her group's default pool differs
+my %setup = (
+	db1 => ['lab', 'Alpha Pool', 100],
+	db2 => ['staff', 'Beta Pool', 50]);
+for my $db (sort keys %setup)
+{
+	my ($group, $pool, $allowance) = @{ $setup{$db} };
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, qq{
+SET client_min_messages = warning;
+CREATE EXTENSION quota;
+SELECT quota.quota_set_model('m', 1000000, 0);
+SELECT quota.quota_set_user('alice', ARRAY['$group']);
+SELECT quota.quota_create_pool('Alpha Pool', 1000);
+SELECT quota.quota_create_pool('Beta Pool', 1000);
+SELECT quota.quota_create_pool('$pool Own', $allowance);
+SELECT quota.quota_grant_group('$pool Own', '$group');
+});
+}
+
+# no change to users or pools from here on: cached profiles stay current
+my $charge = q{SELECT pool || ' ' || final_cost || ' ' || balance
+  FROM quota.quota_charge('m', 2, 0, 'same-request', user_id => 'alice')};
+is($node->safe_psql('db1', $charge), 'Alpha Pool Own 2 98',
+	'db1: alice is charged on her lab pool');
+is($node->safe_psql('db2', $charge), 'Beta Pool Own 2 48',
+	'db2: a fresh connection does not get db1\'s profile, request or balance');
+is($node->safe_psql('db1', $charge), 'Alpha Pool Own 2 98',
+	'db1: the retry returns db1\'s charge');
+is($node->safe_psql('db2', q{SELECT count(*) FROM quota.ledger WHERE kind = 'charge'}),
+	'1', 'db2 has its own single charge');
+
+$node->stop;
+done_testing();
