@@ -9,10 +9,10 @@
  * probes) again in every connection.  Profiles read by one backend are
  * kept here for all of them.
  *
- * Entries are keyed by database and user.  Consistency: an entry carries
- * the route generation it was read under
- * (route.c stores it only if the generation did not move while reading);
- * a look-up uses it only while the generation is still the same, so any
+ * Entries are keyed by database, installation and user.  Consistency: an
+ * entry carries the route generation it was read under (route.c stores it
+ * only if the generation did not move while reading); a look-up uses it
+ * only while the generation is still the same, so any
  * committed change to users or pools retires every entry at once, as it
  * empties the backends' own caches.  Entries that do not fit (long names
  * or many groups) are not cached.  When the table is full, entries of
@@ -28,6 +28,7 @@
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
 
+#include "direct.h"
 #include "quota.h"
 #include "route.h"
 
@@ -35,10 +36,15 @@
 #define PROFILE_NAME_SIZE	204		/* pool names, likewise */
 #define PROFILE_GROUPS_SIZE	200		/* the groups as text[] input */
 
-/* The key: a user of one database (zero-padded: compared as bytes). */
+/*
+ * The key: a user of one database and one installation of quota (the OID
+ * of quota.users changes when the extension is created again); zero-padded
+ * and compared as bytes.
+ */
 typedef struct ProfileKey
 {
 	Oid			database;
+	Oid			users;
 	char		user_id[PROFILE_KEY_SIZE];
 } ProfileKey;
 
@@ -127,6 +133,7 @@ MakeKey(ProfileKey *key, const char *user_id)
 		return false;
 	memset(key, 0, sizeof(ProfileKey));
 	key->database = MyDatabaseId;
+	key->users = QuotaRel(QR_USERS);
 	strcpy(key->user_id, user_id);
 	return true;
 }
