@@ -55,13 +55,9 @@ static QuotaQuery reservation_q = {
 typedef struct PastReservation
 {
 	bool		exists;
-	char	   *pool;
-	char	   *user_id;
-	char	   *model;
-	Credits		held;
-	bool		active;
 	bool		direct;			/* locked by LedgerLockReservation, at tid */
 	ItemPointerData tid;
+	Reservation r;
 } PastReservation;
 
 static QuotaQuery settle_q = {
@@ -164,23 +160,17 @@ RequestPast(const char *request_id, const char *user_id, const char *model,
 	memset(resv, 0, sizeof(PastReservation));
 	if (!IsolationUsesXactSnapshot())
 	{
-		/* READ COMMITTED: lock the reservation's last version, if any */
-		Reservation r;
-
-		if (LedgerLockReservation(request_id, &r, &resv->tid))
-		{
-			resv->exists = resv->direct = true;
-			resv->pool = (char *) r.pool;
-			resv->user_id = (char *) r.user_id;
-			resv->model = (char *) r.model;
-			resv->held = r.held;
-			resv->active = r.active;
-			/* a hold still active was never settled: nothing charged yet */
-			if (r.active)
-				return false;
-		}
-		snapshot = RegisterSnapshot(GetTransactionSnapshot());
-		charged = LedgerFindCharge(request_id, snapshot, &prior);
+		/*
+		 * READ COMMITTED: one fresh snapshot (taken under the request's lock,
+		 * so it sees every earlier attempt) to lock the reservation's last
+		 * version, if any, and to look for a charge.
+		 */
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+		resv->exists = resv->direct =
+			LedgerLockReservation(request_id, snapshot, &resv->r, &resv->tid);
+		/* a hold still active was never settled: nothing charged yet */
+		charged = !(resv->exists && resv->r.active) &&
+			LedgerFindCharge(request_id, snapshot, &prior);
 		UnregisterSnapshot(snapshot);
 		if (charged)
 			UsePriorCharge(&prior, user_id, model, in, cached, out,
@@ -221,11 +211,11 @@ RequestPast(const char *request_id, const char *user_id, const char *model,
 		if (QuotaExec(&reservation_q, v, NULL, 1) == 0)
 			return false;
 		resv->exists = true;
-		resv->pool = QuotaGetText(0, 1);
-		resv->user_id = QuotaGetText(0, 2);
-		resv->model = QuotaGetText(0, 3);
-		resv->held = DatumGetCredits(QuotaGetDatum(0, 4, &isnull));
-		resv->active = DatumGetBool(QuotaGetDatum(0, 5, &isnull));
+		resv->r.pool = QuotaGetText(0, 1);
+		resv->r.user_id = QuotaGetText(0, 2);
+		resv->r.model = QuotaGetText(0, 3);
+		resv->r.held = DatumGetCredits(QuotaGetDatum(0, 4, &isnull));
+		resv->r.active = DatumGetBool(QuotaGetDatum(0, 5, &isnull));
 	}
 	return false;
 }
@@ -257,9 +247,6 @@ quota_charge(PG_FUNCTION_ARGS)
 	EscrowPool	ep;
 	EscrowState st;
 	PastReservation resv;
-	bool		reserved = false;
-	bool		hold_active = false;
-	Credits		hold = 0;
 	Credits		debited = 0;
 	TupleDesc	tupdesc;
 	Datum		values[6];
@@ -296,7 +283,6 @@ quota_charge(PG_FUNCTION_ARGS)
 					 conversation_id, explicit_pool, &res, &resv))
 	{
 		LedgerCharge row;
-		char	   *pool_for_request = explicit_pool;
 
 		QuotaCheckUserExists(target.user_id, &target.profile);
 		target.model = QuotaFindModel(modelname, false);
@@ -304,31 +290,27 @@ quota_charge(PG_FUNCTION_ARGS)
 		/* a reservation of this request settles on its own pool */
 		if (resv.exists)
 		{
-			if (!SameString(resv.user_id, target.user_id))
+			if (!SameString(resv.r.user_id, target.user_id))
 				RequestReused(request_id, "user");
-			if (!SameString(resv.model, modelname))
+			if (!SameString(resv.r.model, modelname))
 				RequestReused(request_id, "model");
-			if (explicit_pool && !SameString(resv.pool, explicit_pool))
+			if (explicit_pool && !SameString(resv.r.pool, explicit_pool))
 				RequestReused(request_id, "pool");
-			reserved = true;
-			pool_for_request = resv.pool;
-			hold = resv.held;
-			hold_active = resv.active;
 		}
 
-		QuotaChoosePool(&target, pool_for_request);
-		if (!reserved)
+		QuotaChoosePool(&target, resv.exists ? resv.r.pool : explicit_pool);
+		if (!resv.exists)
 			QuotaRequireUsable(&target);
 		QuotaResetIfDue(&target.pool, target.user_id);
 		QuotaComputeCost(target.model, in, cached, out, target.pool.pool,
 						 GetCurrentTransactionStartTimestamp(), &cost);
 
 		ep = QuotaEscrowPool(&target.pool);
-		if (reserved)
+		if (resv.exists)
 		{
 			/* settling: usage that happened is billed, even past zero */
-			if (hold_active)
-				EscrowUnhold(&ep, hold);
+			if (resv.r.active)
+				EscrowUnhold(&ep, resv.r.held);
 			(void) EscrowDebit(&ep, debited = cost.final, true, &st);
 		}
 		else if (cost.final > 0)
@@ -364,9 +346,9 @@ quota_charge(PG_FUNCTION_ARGS)
 		row.final_cost = cost.final;
 		row.balance_after = st.balance;
 		res.charge_id = LedgerInsertCharge(&row);
-		if (reserved && resv.direct)
+		if (resv.direct)
 			LedgerEndReservation(&resv.tid, "charged", res.charge_id);
-		else if (reserved)
+		else if (resv.exists)
 		{
 			Datum		sv[2] = {CStringGetTextDatum(request_id),
 			Int64GetDatum(res.charge_id)};

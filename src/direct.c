@@ -125,10 +125,10 @@ QuotaColumn(Relation rel, const char *name)
 /*
  * Begin a scan of the rows with a text key through an index whose first
  * column is that key; fetch them with index_getnext_slot and end with
- * QuotaProbeEnd.  The heap is open (caller's lock); the index is opened here.
+ * ProbeEnd.  The heap is open (caller's lock); the index is opened here.
  */
-IndexScanDesc
-QuotaProbeBegin(Relation heap, QuotaRelation index, const char *key,
+static IndexScanDesc
+ProbeBegin(Relation heap, QuotaRelation index, const char *key,
 				Snapshot snapshot)
 {
 	Relation	irel = index_open(QuotaRel(index), AccessShareLock);
@@ -143,9 +143,9 @@ QuotaProbeBegin(Relation heap, QuotaRelation index, const char *key,
 	return scan;
 }
 
-/* End a scan begun by QuotaProbeBegin (and close its index). */
-void
-QuotaProbeEnd(IndexScanDesc scan)
+/* End a scan begun by ProbeBegin (and close its index). */
+static void
+ProbeEnd(IndexScanDesc scan)
 {
 	Relation	irel = scan->indexRelation;
 
@@ -154,39 +154,73 @@ QuotaProbeEnd(IndexScanDesc scan)
 }
 
 /* Fetch the first row with a text key through an index; false if none. */
-bool
-QuotaProbeFirst(Relation heap, QuotaRelation index, const char *key,
-				Snapshot snapshot, TupleTableSlot *slot)
+static bool
+ProbeFirst(Relation heap, QuotaRelation index, const char *key,
+		   Snapshot snapshot, TupleTableSlot *slot)
 {
-	IndexScanDesc scan = QuotaProbeBegin(heap, index, key, snapshot);
+	IndexScanDesc scan = ProbeBegin(heap, index, key, snapshot);
 	bool		found = index_getnext_slot(scan, ForwardScanDirection, slot);
 
-	QuotaProbeEnd(scan);
+	ProbeEnd(scan);
 	return found;
+}
+
+/*
+ * Visit the rows of a table with a text key through an index, calling
+ * visit for each (until it returns false); returns the number visited.
+ */
+int
+QuotaForEachRow(QuotaRelation table, QuotaRelation index, const char *key,
+				Snapshot snapshot, QuotaRowVisitor visit, void *arg)
+{
+	Relation	rel = table_open(QuotaRel(table), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan = ProbeBegin(rel, index, key, snapshot);
+	int			n = 0;
+
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		n++;
+		if (!visit(rel, slot, arg))
+			break;
+	}
+	ProbeEnd(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	return n;
+}
+
+/* A text column of a row as a C string (palloc'd), or NULL. */
+char *
+QuotaSlotText(TupleTableSlot *slot, AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, attnum, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
 }
 
 /*
  * Lock the row with a text key (unique index) FOR UPDATE, waiting for other
  * writers, and fetch its last version into slot; false if there is none.
- * READ COMMITTED only: the caller uses SQL in other isolation levels.
+ * READ COMMITTED only (the caller uses SQL in other isolation levels):
+ * snapshot is a fresh one (GetLatestSnapshot).
  */
 bool
 QuotaLockLatest(Relation heap, QuotaRelation index, const char *key,
-				TupleTableSlot *slot)
+				Snapshot snapshot, TupleTableSlot *slot)
 {
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	bool		found = QuotaProbeFirst(heap, index, key, snapshot, slot);
 	TM_FailureData tmfd;
-	TM_Result	res = TM_Ok;
+	TM_Result	res;
 
 	Assert(!IsolationUsesXactSnapshot());
-	if (found)
-		res = table_tuple_lock(heap, &slot->tts_tid, snapshot, slot,
-							   GetCurrentCommandId(false), LockTupleExclusive,
-							   LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-							   &tmfd);
-	UnregisterSnapshot(snapshot);
-	if (!found || res == TM_Deleted)
+	if (!ProbeFirst(heap, index, key, snapshot, slot))
+		return false;
+	res = table_tuple_lock(heap, &slot->tts_tid, snapshot, slot,
+						   GetCurrentCommandId(false), LockTupleExclusive,
+						   LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   &tmfd);
+	if (res == TM_Deleted)
 		return false;
 	if (res != TM_Ok)
 		elog(ERROR, "quota: could not lock row of \"%s\" (%d)",

@@ -37,13 +37,15 @@ extern Oid	QuotaRel(QuotaRelation r);
 extern uint64 QuotaCatalogVersion(void);
 extern AttrNumber QuotaColumn(Relation rel, const char *name);
 extern AttrNumber QuotaColumnRequired(Relation rel, const char *name);
-extern IndexScanDesc QuotaProbeBegin(Relation heap, QuotaRelation index,
-									 const char *key, Snapshot snapshot);
-extern void QuotaProbeEnd(IndexScanDesc scan);
-extern bool QuotaProbeFirst(Relation heap, QuotaRelation index, const char *key,
-							Snapshot snapshot, TupleTableSlot *slot);
+/* Called for each row QuotaForEachRow finds; false stops the visit. */
+typedef bool (*QuotaRowVisitor) (Relation rel, TupleTableSlot *slot, void *arg);
+
+extern int	QuotaForEachRow(QuotaRelation table, QuotaRelation index,
+							const char *key, Snapshot snapshot,
+							QuotaRowVisitor visit, void *arg);
+extern char *QuotaSlotText(TupleTableSlot *slot, AttrNumber attnum);
 extern bool QuotaLockLatest(Relation heap, QuotaRelation index, const char *key,
-							TupleTableSlot *slot);
+							Snapshot snapshot, TupleTableSlot *slot);
 extern void DirectBegin(DirectWrite *w, QuotaRelation table);
 extern void DirectSetAttr(DirectWrite *w, AttrNumber attnum, Datum value);
 extern void DirectSet(DirectWrite *w, const char *column, Datum value);

@@ -61,16 +61,6 @@ LedgerColumns(Relation ledger)
 	ledger_version = QuotaCatalogVersion();
 }
 
-/* A text column of the slot as a C string, or NULL. */
-static const char *
-SlotText(TupleTableSlot *slot, AttrNumber attnum)
-{
-	bool		isnull;
-	Datum		d = slot_getattr(slot, attnum, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
 /* A bigint (or credits) column of the slot; NULL reads as -1. */
 static int64
 SlotInt(TupleTableSlot *slot, AttrNumber attnum)
@@ -81,47 +71,49 @@ SlotInt(TupleTableSlot *slot, AttrNumber attnum)
 	return isnull ? -1 : DatumGetInt64(d);
 }
 
+/* A charge row: fill the LedgerCharge (if any) passed as arg. */
+static bool
+VisitCharge(Relation rel, TupleTableSlot *slot, void *arg)
+{
+	LedgerCharge *charge = arg;
+	AttrNumber *a = ledger_attnum;
+	bool		isnull;
+	Datum		d;
+
+	if (charge == NULL)
+		return false;
+	LedgerColumns(rel);
+	slot_getallattrs(slot);
+	charge->entry_id = SlotInt(slot, a[LC_ENTRY_ID]);
+	charge->pool = QuotaSlotText(slot, a[LC_POOL]);
+	charge->user_id = QuotaSlotText(slot, a[LC_USER_ID]);
+	charge->model = QuotaSlotText(slot, a[LC_MODEL]);
+	charge->service = QuotaSlotText(slot, a[LC_SERVICE]);
+	charge->conversation_id = QuotaSlotText(slot, a[LC_CONVERSATION_ID]);
+	charge->request_id = QuotaSlotText(slot, a[LC_REQUEST_ID]);
+	charge->input_tokens = SlotInt(slot, a[LC_INPUT_TOKENS]);
+	charge->cached_input_tokens = SlotInt(slot, a[LC_CACHED_INPUT_TOKENS]);
+	charge->output_tokens = SlotInt(slot, a[LC_OUTPUT_TOKENS]);
+	charge->original_cost = SlotInt(slot, a[LC_ORIGINAL_COST]);
+	d = slot_getattr(slot, a[LC_DISCOUNT_RATE], &isnull);
+	charge->discount_rate = isnull ? NumericGetDatum(int64_to_numeric(1))
+		: PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+	charge->final_cost = SlotInt(slot, a[LC_FINAL_COST]);
+	charge->balance_after = SlotInt(slot, a[LC_BALANCE_AFTER]);
+	return false;
+}
+
 /*
  * The ledger's charge of request_id visible to snapshot, if any, into
- * *charge (strings and the rate palloc'd in the current context).  Token
- * counts that are NULL read as -1, which no argument equals.
+ * *charge (may be NULL; strings and the rate palloc'd in the current
+ * context).  Token counts that are NULL read as -1, which no argument
+ * equals.
  */
 bool
 LedgerFindCharge(const char *request_id, Snapshot snapshot, LedgerCharge *charge)
 {
-	Relation	heap = table_open(QuotaRel(QR_LEDGER), AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	bool		found = QuotaProbeFirst(heap, QR_LEDGER_REQUEST_ID, request_id,
-										snapshot, slot);
-
-	if (found && charge != NULL)
-	{
-		AttrNumber *a = ledger_attnum;
-		bool		isnull;
-		Datum		d;
-
-		LedgerColumns(heap);
-		slot_getallattrs(slot);
-		charge->entry_id = SlotInt(slot, a[LC_ENTRY_ID]);
-		charge->pool = SlotText(slot, a[LC_POOL]);
-		charge->user_id = SlotText(slot, a[LC_USER_ID]);
-		charge->model = SlotText(slot, a[LC_MODEL]);
-		charge->service = SlotText(slot, a[LC_SERVICE]);
-		charge->conversation_id = SlotText(slot, a[LC_CONVERSATION_ID]);
-		charge->request_id = SlotText(slot, a[LC_REQUEST_ID]);
-		charge->input_tokens = SlotInt(slot, a[LC_INPUT_TOKENS]);
-		charge->cached_input_tokens = SlotInt(slot, a[LC_CACHED_INPUT_TOKENS]);
-		charge->output_tokens = SlotInt(slot, a[LC_OUTPUT_TOKENS]);
-		charge->original_cost = SlotInt(slot, a[LC_ORIGINAL_COST]);
-		d = slot_getattr(slot, a[LC_DISCOUNT_RATE], &isnull);
-		charge->discount_rate = isnull ? NumericGetDatum(int64_to_numeric(1))
-			: PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
-		charge->final_cost = SlotInt(slot, a[LC_FINAL_COST]);
-		charge->balance_after = SlotInt(slot, a[LC_BALANCE_AFTER]);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(heap, AccessShareLock);
-	return found;
+	return QuotaForEachRow(QR_LEDGER, QR_LEDGER_REQUEST_ID, request_id, snapshot,
+						   VisitCharge, charge) > 0;
 }
 
 /*
@@ -171,10 +163,10 @@ ReadReservation(Relation rel, TupleTableSlot *slot, Reservation *resv)
 	bool		isnull;
 
 	slot_getallattrs(slot);
-	resv->request_id = SlotText(slot, QuotaColumnRequired(rel, "request_id"));
-	resv->pool = SlotText(slot, QuotaColumnRequired(rel, "pool"));
-	resv->user_id = SlotText(slot, QuotaColumnRequired(rel, "user_id"));
-	resv->model = SlotText(slot, QuotaColumnRequired(rel, "model"));
+	resv->request_id = QuotaSlotText(slot, QuotaColumnRequired(rel, "request_id"));
+	resv->pool = QuotaSlotText(slot, QuotaColumnRequired(rel, "pool"));
+	resv->user_id = QuotaSlotText(slot, QuotaColumnRequired(rel, "user_id"));
+	resv->model = QuotaSlotText(slot, QuotaColumnRequired(rel, "model"));
 	resv->max_input_tokens = SlotInt(slot, QuotaColumnRequired(rel, "max_input_tokens"));
 	resv->max_output_tokens = SlotInt(slot, QuotaColumnRequired(rel, "max_output_tokens"));
 	resv->held = SlotInt(slot, QuotaColumnRequired(rel, "held"));
@@ -185,33 +177,36 @@ ReadReservation(Relation rel, TupleTableSlot *slot, Reservation *resv)
 	resv->active = isnull;
 }
 
+/* A reservation row: fill the Reservation (if any) passed as arg. */
+static bool
+VisitReservation(Relation rel, TupleTableSlot *slot, void *arg)
+{
+	if (arg != NULL)
+		ReadReservation(rel, slot, arg);
+	return false;
+}
+
 /* The reservation of request_id visible to snapshot, if any (resv may be NULL). */
 bool
 LedgerFindReservation(const char *request_id, Snapshot snapshot, Reservation *resv)
 {
-	Relation	heap = table_open(QuotaRel(QR_RESERVATIONS), AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	bool		found = QuotaProbeFirst(heap, QR_RESERVATIONS_PKEY, request_id,
-										snapshot, slot);
-
-	if (found && resv != NULL)
-		ReadReservation(heap, slot, resv);
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(heap, AccessShareLock);
-	return found;
+	return QuotaForEachRow(QR_RESERVATIONS, QR_RESERVATIONS_PKEY, request_id,
+						   snapshot, VisitReservation, resv) > 0;
 }
 
 /*
  * Lock the reservation of request_id (as SELECT ... FOR UPDATE in READ
- * COMMITTED) and read its last version into *resv, its place into *tid;
- * false if there is none.
+ * COMMITTED, with a fresh snapshot) and read its last version into *resv,
+ * its place into *tid; false if there is none.
  */
 bool
-LedgerLockReservation(const char *request_id, Reservation *resv, ItemPointer tid)
+LedgerLockReservation(const char *request_id, Snapshot snapshot,
+					  Reservation *resv, ItemPointer tid)
 {
 	Relation	heap = table_open(QuotaRel(QR_RESERVATIONS), RowShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	bool		found = QuotaLockLatest(heap, QR_RESERVATIONS_PKEY, request_id, slot);
+	bool		found = QuotaLockLatest(heap, QR_RESERVATIONS_PKEY, request_id,
+										snapshot, slot);
 
 	if (found)
 	{

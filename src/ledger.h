@@ -54,8 +54,8 @@ extern bool LedgerFindCharge(const char *request_id, Snapshot snapshot,
 extern int64 LedgerInsertCharge(LedgerCharge *charge);
 extern bool LedgerFindReservation(const char *request_id, Snapshot snapshot,
 								  Reservation *resv);
-extern bool LedgerLockReservation(const char *request_id, Reservation *resv,
-								  ItemPointer tid);
+extern bool LedgerLockReservation(const char *request_id, Snapshot snapshot,
+								  Reservation *resv, ItemPointer tid);
 extern void LedgerInsertReservation(const Reservation *resv);
 extern void LedgerEndReservation(ItemPointer tid, const char *outcome,
 								 int64 charge_id);

@@ -185,17 +185,27 @@ QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info)
 	memset(info, 0, sizeof(PoolInfo));
 	if (RouteLookupPool(user_id, pool, info, NULL))
 		return true;
-	if (user_id[0] == '\0')
-	{
-		/* the pool's own configuration (no user has an empty id) */
-		if (!QuotaReadPool(pool, info))
-			return false;
-	}
-	else if (QuotaExec(&load_pool_q, v, NULL, 1) == 0)
+	if (QuotaExec(&load_pool_q, v, NULL, 1) == 0)
 		return false;
-	else
-		FillPool(info);
+	FillPool(info);
 	RouteStorePool(user_id, pool, info, false);
+	return true;
+}
+
+/*
+ * Load a pool's own configuration (no user's role: role NULL, the pool's
+ * member limit) by an index probe, cached under the empty user id, which
+ * no user has; false when the pool does not exist.
+ */
+bool
+QuotaLoadPoolOwn(const char *pool, PoolInfo *info)
+{
+	memset(info, 0, sizeof(PoolInfo));
+	if (RouteLookupPool("", pool, info, NULL))
+		return true;
+	if (!QuotaReadPool(pool, info))
+		return false;
+	RouteStorePool("", pool, info, false);
 	return true;
 }
 
@@ -313,7 +323,7 @@ QuotaLoadPoolAs(const char *pool, const char *user_id,
 {
 	if (!RoutedByGroups(profile))
 		return QuotaLoadPool(pool, user_id, info);
-	if (!QuotaLoadPool(pool, "", info))
+	if (!QuotaLoadPoolOwn(pool, info))
 		return false;
 	info->role = GroupsGranted(profile->groups, pool) ? "member" : NULL;
 	return true;
@@ -346,7 +356,7 @@ QuotaActivePool(const char *user_id, const UserProfile *profile,
 	if (profile->personal != NULL && !profile->member_rows)
 	{
 		/* found by its owner: the owner's role, the pool's own limits */
-		if (!QuotaLoadPool(profile->personal, "", info))
+		if (!QuotaLoadPoolOwn(profile->personal, info))
 			elog(ERROR, "quota: personal pool \"%s\" vanished", profile->personal);
 		info->role = "owner";
 		return info->pool;
@@ -360,7 +370,7 @@ QuotaActivePool(const char *user_id, const UserProfile *profile,
 			pool = QuotaExec(&group_default_q, v, NULL, 1) == 1 ? QuotaGetText(0, 1) : NULL;
 			RouteStoreText('d', profile->groups, NULL, pool);
 		}
-		if (pool == NULL || !QuotaLoadPool(pool, "", info))
+		if (pool == NULL || !QuotaLoadPoolOwn(pool, info))
 			return NULL;
 		info->role = "member";
 		return info->pool;
@@ -450,7 +460,7 @@ quota_pool_money(PG_FUNCTION_ARGS)
 	bool		nulls[3] = {false, false, false};
 
 	SPI_connect();
-	if (!QuotaLoadPool(pool, "", &info))
+	if (!QuotaLoadPoolOwn(pool, &info))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pool \"%s\" does not exist", pool),
@@ -508,7 +518,7 @@ quota_post(PG_FUNCTION_ARGS)
 	amount = PG_GETARG_CREDITS(2);
 
 	SPI_connect();
-	if (!QuotaLoadPool(pool, "", &info))
+	if (!QuotaLoadPoolOwn(pool, &info))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pool \"%s\" does not exist", pool)));

@@ -67,6 +67,7 @@ extern void QuotaCheckUserExists(const char *user_id, UserProfile *profile);
 extern bool QuotaReadProfile(const char *user_id, UserProfile *profile);
 extern bool QuotaReadPool(const char *pool, PoolInfo *info);
 extern bool QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info);
+extern bool QuotaLoadPoolOwn(const char *pool, PoolInfo *info);
 extern bool QuotaPoolPermits(const PoolInfo *info, const char *model);
 extern bool QuotaLoadPoolAs(const char *pool, const char *user_id,
 							const UserProfile *profile, PoolInfo *info);

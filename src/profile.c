@@ -24,53 +24,18 @@
 #include "direct.h"
 #include "pools.h"
 
-/* A column of the slot's row by name; *isnull for NULL (or no such column). */
+/* A column of the slot's row by name; *isnull for NULL. */
 static Datum
 Column(Relation rel, TupleTableSlot *slot, const char *name, bool *isnull)
 {
-	AttrNumber	attnum = QuotaColumn(rel, name);
-
-	if (attnum == InvalidAttrNumber)
-		elog(ERROR, "quota: column \"%s\" of \"%s\" is missing", name,
-			 RelationGetRelationName(rel));
-	return slot_getattr(slot, attnum, isnull);
+	return slot_getattr(slot, QuotaColumnRequired(rel, name), isnull);
 }
 
 /* A text column of the slot's row as a C string, or NULL. */
 static char *
 ColumnText(Relation rel, TupleTableSlot *slot, const char *name)
 {
-	bool		isnull;
-	Datum		d = Column(rel, slot, name, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
-/*
- * Visit the rows of a table with a text key through an index, calling
- * visit for each (until it returns false); returns the number visited.
- */
-static int
-ForEachRow(QuotaRelation table, QuotaRelation index, const char *key,
-		   Snapshot snapshot,
-		   bool (*visit) (Relation rel, TupleTableSlot *slot, void *arg),
-		   void *arg)
-{
-	Relation	rel = table_open(QuotaRel(table), AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	IndexScanDesc scan = QuotaProbeBegin(rel, index, key, snapshot);
-	int			n = 0;
-
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		n++;
-		if (!visit(rel, slot, arg))
-			break;
-	}
-	QuotaProbeEnd(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, AccessShareLock);
-	return n;
+	return QuotaSlotText(slot, QuotaColumnRequired(rel, name));
 }
 
 /* users row: the groups, as text[] input. */
@@ -135,15 +100,15 @@ QuotaReadProfile(const char *user_id, UserProfile *profile)
 	bool		exists;
 
 	memset(profile, 0, sizeof(UserProfile));
-	exists = ForEachRow(QR_USERS, QR_USERS_PKEY, user_id, snapshot,
+	exists = QuotaForEachRow(QR_USERS, QR_USERS_PKEY, user_id, snapshot,
 						VisitUser, profile) > 0;
 	if (exists)
 	{
-		ForEachRow(QR_USER_STATE, QR_USER_STATE_PKEY, user_id, snapshot,
+		QuotaForEachRow(QR_USER_STATE, QR_USER_STATE_PKEY, user_id, snapshot,
 				   VisitState, profile);
-		profile->member_rows = ForEachRow(QR_POOL_MEMBERS, QR_POOL_MEMBERS_USER,
+		profile->member_rows = QuotaForEachRow(QR_POOL_MEMBERS, QR_POOL_MEMBERS_USER,
 										  user_id, snapshot, VisitAny, NULL) > 0;
-		profile->owns_pools = ForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_OWNER,
+		profile->owns_pools = QuotaForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_OWNER,
 										 user_id, snapshot, VisitOwned, profile) > 0;
 	}
 	UnregisterSnapshot(snapshot);
@@ -191,7 +156,7 @@ QuotaReadPool(const char *pool, PoolInfo *info)
 	bool		exists;
 
 	memset(info, 0, sizeof(PoolInfo));
-	exists = ForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_PKEY, pool, snapshot,
+	exists = QuotaForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_PKEY, pool, snapshot,
 						VisitPool, info) > 0;
 	UnregisterSnapshot(snapshot);
 	return exists;
