@@ -59,6 +59,13 @@ ALTER TABLE quota.ledger DROP COLUMN regress_channel;
 SELECT pool, final_cost FROM quota_charge('gpt-test', 1000, 500, 'direct-5',
                                           user_id => 'regress_direct');
 
+-- A column the direct paths need, dropped: a clear error, nothing held.
+BEGIN;
+ALTER TABLE quota.reservations DROP COLUMN max_output_tokens;
+SELECT try($$SELECT quota_reserve('gpt-test', 10, 10, 'direct-6', user_id => 'regress_direct')$$);
+SELECT held FROM quota.pool_status WHERE pool = 'Direct Pool';
+ROLLBACK;
+
 -- The balance is still the sum of the ledger.
 SELECT p.balance = (SELECT quota.sum(l.amount) FROM quota.ledger l WHERE l.pool = p.pool)
        AS balance_is_ledger

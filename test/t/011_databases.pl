@@ -2,7 +2,8 @@
 # profiles shared between backends) but nothing of one may leak into the
 # other: the same user, pool and request names, with different groups,
 # pools and money, are charged in both, each from fresh connections that
-# find the other database's entries in shared memory.
+# find the other database's entries in shared memory; then the same with
+# the shared profile table turned off.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -48,6 +49,19 @@ is($node->safe_psql('db1', $charge), 'Alpha Pool Own 2 98',
 	'db1: the retry returns db1\'s charge');
 is($node->safe_psql('db2', q{SELECT count(*) FROM quota.ledger WHERE kind = 'charge'}),
 	'1', 'db2 has its own single charge');
+
+# without the shared table (quota.profile_cache_entries = 0) the same
+# charges read each profile themselves
+$node->append_conf('postgresql.conf', 'quota.profile_cache_entries = 0');
+$node->restart;
+is($node->safe_psql('db1', 'SHOW quota.profile_cache_entries'), '0',
+	'the shared profile table is off');
+my $other = q{SELECT pool || ' ' || final_cost || ' ' || balance
+  FROM quota.quota_charge('m', 3, 0, 'other-request', user_id => 'alice')};
+is($node->safe_psql('db2', $other), 'Beta Pool Own 3 45',
+	'db2 charges without the shared table');
+is($node->safe_psql('db1', $other), 'Alpha Pool Own 3 95',
+	'db1 charges without the shared table');
 
 $node->stop;
 done_testing();
