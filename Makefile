@@ -49,6 +49,10 @@ PG_CONFIG	?= pg_config
 PGXS		:= $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# the TAP tests' shared node set-up (test/t/QuotaNode.pm); after PGXS, which
+# empties PROVE_FLAGS
+PROVE_FLAGS	= -I test/t
+
 # PGXS does not track header dependencies: rebuild every object when one changes.
 $(OBJS): $(wildcard src/*.h)
 

@@ -3,17 +3,11 @@
 # the ledger) and a retried request is not billed again after the restore.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('dump');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'quota'
-timezone = 'UTC'
-});
-$node->start;
+my $node = quota_node('dump');
 
 $node->safe_psql('postgres', 'CREATE DATABASE univ');
 $node->safe_psql('univ', q{

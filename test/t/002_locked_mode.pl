@@ -2,14 +2,11 @@
 # results, exact balances, and no overspend between two sessions.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('locked');
-$node->init;
-$node->append_conf('postgresql.conf', "timezone = 'UTC'\n");
-$node->start;
+my $node = quota_node('locked', preload => 0);
 
 my ($out, $err) = ('', '');
 $node->psql('postgres', 'CREATE EXTENSION quota', stdout => \$out, stderr => \$err);

@@ -5,18 +5,11 @@
 # ledger charges equals the number of calls that succeeded.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('stress');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'quota'
-max_connections = 100
-timezone = 'UTC'
-});
-$node->start;
+my $node = quota_node('stress', conf => "max_connections = 100\n");
 
 $node->safe_psql('postgres', q{
 SET client_min_messages = warning;

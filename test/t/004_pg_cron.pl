@@ -3,20 +3,11 @@
 # the job (not lazily: nothing touches the pool meanwhile).
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('cron');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_cron,quota'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 16
-timezone = 'UTC'
-});
-$node->start;
+my $node = quota_node('cron', cron => 1);
 
 $node->safe_psql('postgres', q{
 SET client_min_messages = warning;

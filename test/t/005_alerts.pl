@@ -5,17 +5,11 @@
 use strict;
 use warnings;
 use IPC::Run;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('alerts');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'quota'
-timezone = 'UTC'
-});
-$node->start;
+my $node = quota_node('alerts');
 
 $node->safe_psql('postgres', q{
 SET client_min_messages = warning;

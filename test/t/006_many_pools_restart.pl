@@ -4,19 +4,11 @@
 # lock slot per pool until commit.  Balances survive the restart exactly.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('many');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'quota'
-max_connections = 10
-max_locks_per_transaction = 10
-timezone = 'UTC'
-});
-$node->start;
+my $node = quota_node('many', conf => "max_connections = 10\nmax_locks_per_transaction = 10\n");
 
 my $q = sub { $node->safe_psql('postgres', "SET search_path = public, quota; $_[0]") };
 $q->(q{

@@ -10,19 +10,11 @@
 use strict;
 use warnings;
 use IPC::Run;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'quota'
-max_connections = 40
-restart_after_crash = on
-timezone = 'UTC'
-});
-$node->start;
+my $node = quota_node('crash', conf => "max_connections = 40\nrestart_after_crash = on\n");
 
 my $q = sub { $node->safe_psql('postgres', "SET search_path = public, quota; $_[0]") };
 $q->(q{

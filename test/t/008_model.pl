@@ -6,7 +6,7 @@
 # QUOTA_MODEL_SEED and QUOTA_MODEL_OPS change the run; the seed is printed.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -15,13 +15,7 @@ my $nops = $ENV{QUOTA_MODEL_OPS}  // 3000;
 srand($seed);
 note "seed $seed, $nops operations";
 
-my $node = PostgreSQL::Test::Cluster->new('model');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'quota'
-timezone = 'UTC'
-});
-$node->start;
+my $node = quota_node('model');
 
 my $NANO = 1_000_000_000;
 # 'm' costs 0.001 credits per input token; 'free' nothing

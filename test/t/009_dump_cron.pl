@@ -5,22 +5,12 @@
 # the job is 004_pg_cron.pl.)
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 
-my $conf = qq{
-shared_preload_libraries = 'pg_cron,quota'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 16
-timezone = 'UTC'
-};
-my $old = PostgreSQL::Test::Cluster->new('old');
-$old->init;
-$old->append_conf('postgresql.conf', $conf);
-$old->start;
+my $old = quota_node('old', cron => 1);
 $old->safe_psql('postgres', q{
 SET client_min_messages = warning;
 CREATE EXTENSION pg_cron;
@@ -46,10 +36,7 @@ $old->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $old->connstr('postgres'
                  'pg_dump');
 $old->stop;
 
-my $new = PostgreSQL::Test::Cluster->new('new');
-$new->init;
-$new->append_conf('postgresql.conf', $conf);
-$new->start;
+my $new = quota_node('new', cron => 1);
 my ($stdout, $stderr) = ('', '');
 my $ok = IPC::Run::run([ 'pg_restore', '--exit-on-error', '-d', $new->connstr('postgres'), $dump ],
                        '>', \$stdout, '2>', \$stderr);

@@ -7,17 +7,11 @@
 # quota--A--B.sql script and this test walks it.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('upgrade');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'quota'
-timezone = 'UTC'
-});
-$node->start;
+my $node = quota_node('upgrade');
 
 my @versions = split /\n/, $node->safe_psql('postgres', q{
     SELECT version FROM pg_available_extension_versions

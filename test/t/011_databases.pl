@@ -6,17 +6,11 @@
 # the shared profile table turned off.
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
+use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('databases');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'quota'
-timezone = 'UTC'
-});
-$node->start;
+my $node = quota_node('databases');
 
 # the same user "alice" and pool names; her group's default pool differs
 my %setup = (
