@@ -6,17 +6,19 @@
  * The per-backend route cache (route.c) is empty in a new connection, and
  * a shared pool's users are many: a pool of connections that each see
  * thousands of students would read each student's profile (four index
- * probes) again in every connection.  Profiles read by one backend are
- * kept here for all of them.
+ * probes) again in every connection, and fill (and so empty) their own
+ * bounded caches.  Profiles read by one backend are kept here for all of
+ * them, and only here; the backends' caches keep the few that do not fit.
  *
  * Entries are keyed by database, installation and user.  Consistency: an
  * entry carries the route generation it was read under (route.c stores it
  * only if the generation did not move while reading); a look-up uses it
  * only while the generation is still the same, so any
  * committed change to users or pools retires every entry at once, as it
- * empties the backends' own caches.  Entries that do not fit (long names
- * or many groups) are not cached.  When the table is full, entries of
- * older generations are swept; if none is old, the table is emptied.
+ * empties the backends' own caches.  Profiles that do not fit (long names
+ * or many groups) are left to the backends' caches.  When the table is
+ * full, entries of older generations are swept; if none is old, an eighth
+ * of the table is.
  *
  * Locking: one LWLock, shared to look up and exclusive to store or sweep.
  */
@@ -32,9 +34,13 @@
 #include "quota.h"
 #include "route.h"
 
-#define PROFILE_KEY_SIZE	204		/* user_id: 200 characters, mostly ASCII */
-#define PROFILE_NAME_SIZE	204		/* pool names, likewise */
-#define PROFILE_GROUPS_SIZE	200		/* the groups as text[] input */
+/*
+ * Fixed fields, sized for the common case (an entry is about 0.36 kB);
+ * profiles with longer values are kept by each backend instead (route.c).
+ */
+#define PROFILE_KEY_SIZE	64		/* user_id */
+#define PROFILE_NAME_SIZE	64		/* pool names */
+#define PROFILE_GROUPS_SIZE	128		/* the groups as text[] input */
 
 /*
  * The key: a user of one database and one installation of quota (the OID
@@ -64,7 +70,7 @@ typedef struct SharedProfile
 	char		personal[PROFILE_NAME_SIZE];
 } SharedProfile;
 
-int			quota_profile_cache_entries = 10000;
+int			quota_profile_cache_entries = 20000;
 
 static HTAB *profile_hash = NULL;
 static LWLock *profile_lock = NULL;
@@ -183,13 +189,18 @@ ProfileCacheLookup(const char *user_id, uint64 generation, UserProfile *profile)
 	return hit;
 }
 
-/* Make room: drop entries of other generations, or else every entry. */
+/*
+ * Make room: drop the entries of other generations, or else an eighth of
+ * the table (in hash order, which is arbitrary), so that more users than
+ * entries share the table instead of emptying it over and over.
+ */
 static void
 ProfileCacheSweep(uint64 generation)
 {
 	HASH_SEQ_STATUS seq;
 	SharedProfile *e;
-	int			removed = 0;
+	long		removed = 0;
+	long		enough = Max(hash_get_num_entries(profile_hash) / 8, 1);
 
 	hash_seq_init(&seq, profile_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
@@ -202,11 +213,21 @@ ProfileCacheSweep(uint64 generation)
 		return;
 	hash_seq_init(&seq, profile_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
+	{
 		hash_search(profile_hash, &e->key, HASH_REMOVE, NULL);
+		if (++removed >= enough)
+		{
+			hash_seq_term(&seq);
+			break;
+		}
+	}
 }
 
-/* Remember a profile read under the given generation (if it fits). */
-void
+/*
+ * Remember a profile read under the given generation; false if it was not
+ * stored (no shared table, or the profile does not fit).
+ */
+bool
 ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *profile)
 {
 	SharedProfile tmp;
@@ -215,12 +236,12 @@ ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *pro
 	bool		found;
 
 	if (!profile_requested || profile_hash == NULL || !MakeKey(&key, user_id))
-		return;
+		return false;
 	memset(&tmp, 0, sizeof(tmp));
 	if (!PutString(tmp.switched, PROFILE_NAME_SIZE, profile->switched, &tmp.has_switched) ||
 		!PutString(tmp.groups, PROFILE_GROUPS_SIZE, profile->groups, &tmp.has_groups) ||
 		!PutString(tmp.personal, PROFILE_NAME_SIZE, profile->personal, &tmp.has_personal))
-		return;
+		return false;
 	tmp.generation = generation;
 	tmp.member_rows = profile->member_rows;
 	tmp.owns_pools = profile->owns_pools;
@@ -248,4 +269,5 @@ ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *pro
 		memcpy(e->personal, tmp.personal, PROFILE_NAME_SIZE);
 	}
 	LWLockRelease(profile_lock);
+	return e != NULL;
 }

@@ -51,9 +51,9 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("quota.profile_cache_entries",
 								"User profiles kept in shared memory for every backend's charges.",
-								"About 0.9 kB each; needs quota in shared_preload_libraries; 0 turns it off.",
+								"About 0.36 kB each; needs quota in shared_preload_libraries; 0 turns it off.",
 								&quota_profile_cache_entries,
-								10000,
+								20000,
 								0,
 								10000000,
 								PGC_POSTMASTER,
@@ -61,8 +61,8 @@ _PG_init(void)
 								NULL, NULL, NULL);
 
 	DefineCustomIntVariable("quota.route_cache_entries",
-							"Users and pools a backend remembers for the charge path.",
-							"About 0.6 kB each; the cache is emptied when full. 0 turns it off.",
+							"Pools and sets of groups a backend remembers for the charge path.",
+							"About 0.6 kB each; users too when the shared profile table cannot hold them. The cache is emptied when full; 0 turns it off.",
 							&quota_route_cache_entries,
 							2000,
 							0,

@@ -5,9 +5,9 @@
  *
  * Most charges repeat the same look-ups (is the user registered, which pool
  * is theirs, with what configuration and role).  Their answers are kept
- * here: a profile per user (profile.c; also shared between backends,
- * profile_cache.c), a pool's own configuration per
- * pool, and, for users whose pools follow from their groups alone (most
+ * here: a profile per user (profile.c; kept in shared memory for every
+ * backend, profile_cache.c, and here only when it does not fit there), a
+ * pool's own configuration per pool, and, for users whose pools follow from their groups alone (most
  * students), the default pool and the grants per set of groups, shared by
  * all such users; other users get entries of their own.  The cache is
  * emptied whenever the tables the answers come from change:
@@ -195,7 +195,13 @@ CopyProfile(UserProfile *dst, const UserProfile *src, MemoryContext cxt)
 	dst->personal = CopyString(cxt, src->personal);
 }
 
-/* The cached user check: true with *profile filled (palloc'd) when known. */
+/*
+ * The cached user check: true with *profile filled (palloc'd) when known.
+ * The shared table (profile_cache.c) is the users' cache; this backend's
+ * own keeps only the profiles it could not hold.  Users kept here too
+ * would fill this cache in a pool of thousands (and empty it, with the
+ * pool entries, every quota.route_cache_entries new users).
+ */
 bool
 RouteLookupUser(const char *user_id, UserProfile *profile)
 {
@@ -204,21 +210,16 @@ RouteLookupUser(const char *user_id, UserProfile *profile)
 
 	if (!RouteUsable() || !RouteKey(key, 'u', user_id, NULL))
 		return false;
-	e = hash_search(route_hash, key, HASH_FIND, NULL);
-	if (e != NULL)
-	{
-		CopyProfile(profile, &e->profile, CurrentMemoryContext);
+	if (ProfileCacheLookup(user_id, route_generation, profile))
 		return true;
-	}
-	/* another backend may have read it under this generation */
-	if (!ProfileCacheLookup(user_id, route_generation, profile))
+	e = hash_search(route_hash, key, HASH_FIND, NULL);
+	if (e == NULL)
 		return false;
-	e = hash_search(route_hash, key, HASH_ENTER, NULL);
-	CopyProfile(&e->profile, profile, RouteContext);
+	CopyProfile(profile, &e->profile, CurrentMemoryContext);
 	return true;
 }
 
-/* Remember that the user exists, with their profile. */
+/* Remember that the user exists, with their profile (shared if it fits). */
 void
 RouteStoreUser(const char *user_id, const UserProfile *profile)
 {
@@ -227,9 +228,10 @@ RouteStoreUser(const char *user_id, const UserProfile *profile)
 
 	if (!RouteStorable() || !RouteKey(key, 'u', user_id, NULL))
 		return;
+	if (ProfileCacheStore(user_id, route_generation, profile))
+		return;
 	e = hash_search(route_hash, key, HASH_ENTER, NULL);
 	CopyProfile(&e->profile, profile, RouteContext);
-	ProfileCacheStore(user_id, route_generation, profile);
 }
 
 /*

@@ -11,7 +11,7 @@ extern void RouteInit(void);
 extern void ProfileCacheInit(void);
 extern bool ProfileCacheLookup(const char *user_id, uint64 generation,
 							   UserProfile *profile);
-extern void ProfileCacheStore(const char *user_id, uint64 generation,
+extern bool ProfileCacheStore(const char *user_id, uint64 generation,
 							  const UserProfile *profile);
 extern bool RouteLookupUser(const char *user_id, UserProfile *profile);
 extern void RouteStoreUser(const char *user_id, const UserProfile *profile);
