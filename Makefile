@@ -6,6 +6,7 @@ EXTVERSION	= $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" quota.control
 MODULE_big	= quota
 OBJS = \
 	src/quota.o \
+	src/rowtype.o \
 	src/credits.o \
 	src/credits_text.o \
 	src/credits_agg.o \

@@ -131,3 +131,23 @@ SELECT * FROM quota_cost('gpt-test', -5, 1);
 SELECT p.proname, p.prorows FROM pg_proc p
  WHERE p.pronamespace = 'quota'::regnamespace AND p.proretset
  ORDER BY p.proname;
+
+-- Row types are built once per backend and function: a function created
+-- again (a new OID) or changed in pg_proc returns its own columns.
+CREATE FUNCTION regress_priced(model text, input_tokens bigint, output_tokens bigint,
+        cached_input_tokens bigint DEFAULT 0, pool text DEFAULT NULL,
+        at timestamptz DEFAULT now())
+    RETURNS TABLE(before_discount quota.credits, rate numeric, due quota.credits)
+    AS 'quota', 'quota_cost' LANGUAGE C STABLE;
+SELECT row_to_json(regress_priced('gpt-test', 1000, 1000));
+SELECT row_to_json(quota_cost('gpt-test', 1000, 1000));
+DROP FUNCTION regress_priced;
+CREATE FUNCTION regress_priced(model text, input_tokens bigint, output_tokens bigint,
+        cached_input_tokens bigint DEFAULT 0, pool text DEFAULT NULL,
+        at timestamptz DEFAULT now())
+    RETURNS TABLE(gross quota.credits, factor numeric, net quota.credits)
+    AS 'quota', 'quota_cost' LANGUAGE C STABLE;
+SELECT row_to_json(regress_priced('gpt-test', 1000, 1000));
+ALTER FUNCTION regress_priced COST 5;
+SELECT row_to_json(regress_priced('gpt-test', 2000, 0));
+DROP FUNCTION regress_priced;

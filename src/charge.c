@@ -40,6 +40,7 @@
 #include "identity.h"
 #include "ledger.h"
 #include "quota.h"
+#include "rowtype.h"
 
 PG_FUNCTION_INFO_V1(quota_charge);
 PG_FUNCTION_INFO_V1(quota_check);
@@ -366,15 +367,14 @@ quota_charge(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "quota_charge: return type must be a row type");
+	tupdesc = QuotaResultDesc(fcinfo);
 	values[0] = Int64GetDatum(res.charge_id);
 	values[1] = CStringGetTextDatum(res.pool);
 	values[2] = CreditsGetDatum(res.original);
 	values[3] = res.rate;
 	values[4] = CreditsGetDatum(res.final);
 	values[5] = CreditsGetDatum(res.balance);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 													  values, nulls)));
 }
 
@@ -410,12 +410,11 @@ quota_check(PG_FUNCTION_ARGS)
 		if (active == NULL)
 		{
 			SPI_finish();
-			if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-				elog(ERROR, "quota_check: return type must be a row type");
+			tupdesc = QuotaResultDesc(fcinfo);
 			values[0] = BoolGetDatum(false);
 			nulls[1] = nulls[2] = true;
 			values[3] = CStringGetTextDatum("user has no pool to use");
-			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 															  values, nulls)));
 		}
 	}
@@ -442,8 +441,7 @@ quota_check(PG_FUNCTION_ARGS)
 	pool_name = UpperStrdup(target.pool.pool);
 	SPI_finish();
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "quota_check: return type must be a row type");
+	tupdesc = QuotaResultDesc(fcinfo);
 	values[0] = BoolGetDatum(reason == NULL);
 	values[1] = CStringGetTextDatum(pool_name);
 	values[2] = CreditsGetDatum(st.available);
@@ -452,6 +450,6 @@ quota_check(PG_FUNCTION_ARGS)
 		values[3] = CStringGetTextDatum(reason);
 	else
 		nulls[3] = true;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 													  values, nulls)));
 }

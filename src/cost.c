@@ -13,6 +13,7 @@
 #include "catalog.h"
 #include "pools.h"
 #include "quota.h"
+#include "rowtype.h"
 
 PG_FUNCTION_INFO_V1(quota_cost);
 
@@ -71,19 +72,7 @@ quota_cost(PG_FUNCTION_ARGS)
 	QuotaComputeCost(model, input_tokens, cached_tokens, output_tokens, pool,
 					 PG_GETARG_TIMESTAMPTZ(5), &cost);
 
-	/* the blessed row descriptor is built once per call site */
-	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-	if (tupdesc == NULL)
-	{
-		MemoryContext old;
-
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "quota_cost: return type must be a row type");
-		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = tupdesc;
-	}
+	tupdesc = QuotaResultDesc(fcinfo);
 	values[0] = CreditsGetDatum(cost.original);
 	values[1] = cost.rate.rate;
 	values[2] = CreditsGetDatum(cost.final);

@@ -24,6 +24,7 @@
 #include "pools.h"
 #include "route.h"
 #include "quota.h"
+#include "rowtype.h"
 
 PG_FUNCTION_INFO_V1(quota_pool_money);
 PG_FUNCTION_INFO_V1(quota_post);
@@ -469,12 +470,11 @@ quota_pool_money(PG_FUNCTION_ARGS)
 	EscrowRead(&ep, &st);
 	SPI_finish();
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "quota_pool_money: return type must be a row type");
+	tupdesc = QuotaResultDesc(fcinfo);
 	values[0] = CreditsGetDatum(st.balance);
 	values[1] = CreditsGetDatum(st.held);
 	values[2] = CreditsGetDatum(st.available);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 													  values, nulls)));
 }
 
@@ -609,13 +609,12 @@ quota_switch(PG_FUNCTION_ARGS)
 	EscrowRead(&ep, &st);
 	SPI_finish();
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "quota_switch: return type must be a row type");
+	tupdesc = QuotaResultDesc(fcinfo);
 	values[0] = CStringGetTextDatum(pool);
 	values[1] = CreditsGetDatum(st.available);
 	values[2] = TimestampTzGetDatum(info.next_reset_at);
 	nulls[2] = !info.has_next_reset;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 													  values, nulls)));
 }
 

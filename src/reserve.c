@@ -23,6 +23,7 @@
 #include "identity.h"
 #include "ledger.h"
 #include "quota.h"
+#include "rowtype.h"
 
 PG_FUNCTION_INFO_V1(quota_reserve);
 PG_FUNCTION_INFO_V1(quota_release);
@@ -208,13 +209,12 @@ quota_reserve(PG_FUNCTION_ARGS)
 	UnregisterSnapshot(snapshot);
 	SPI_finish();
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "quota_reserve: return type must be a row type");
+	tupdesc = QuotaResultDesc(fcinfo);
 	values[0] = CStringGetTextDatum(request_id);
 	values[1] = CStringGetTextDatum(pool_name);
 	values[2] = CreditsGetDatum(held);
 	values[3] = TimestampTzGetDatum(expires_at);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 													  values, nulls)));
 }
 
