@@ -7,10 +7,11 @@
  * is theirs, with what configuration and role).  Their answers are kept
  * here: a profile per user (profile.c; kept in shared memory for every
  * backend, profile_cache.c, and here only when it does not fit there), a
- * pool's own configuration per pool, and, for users whose pools follow from their groups alone (most
- * students), the default pool and the grants per set of groups, shared by
- * all such users; other users get entries of their own.  The cache is
- * emptied whenever the tables the answers come from change:
+ * pool's own configuration per pool, and, for users whose pools follow
+ * from their groups alone (most students), the default pool and the grants
+ * per set of groups, shared by all such users; other users get entries of
+ * their own.  The cache is emptied whenever the tables the answers come
+ * from change:
  *
  *	 - statement triggers on quota.users, user_state, pool_defs, pool_members
  *	   and pool_groups mark the changing transaction dirty (route_dirty); a
