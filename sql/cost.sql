@@ -134,17 +134,13 @@ SELECT p.proname, p.prorows FROM pg_proc p
 
 -- Row types are built once per backend and function: a function created
 -- again (a new OID) or changed in pg_proc returns its own columns.
-CREATE FUNCTION regress_priced(model text, input_tokens bigint, output_tokens bigint,
-        cached_input_tokens bigint DEFAULT 0, pool text DEFAULT NULL,
-        at timestamptz DEFAULT now())
+CREATE FUNCTION regress_priced(text, bigint, bigint, bigint DEFAULT 0, text DEFAULT NULL, timestamptz DEFAULT now())
     RETURNS TABLE(before_discount quota.credits, rate numeric, due quota.credits)
     AS 'quota', 'quota_cost' LANGUAGE C STABLE;
 SELECT row_to_json(regress_priced('gpt-test', 1000, 1000));
 SELECT row_to_json(quota_cost('gpt-test', 1000, 1000));
 DROP FUNCTION regress_priced;
-CREATE FUNCTION regress_priced(model text, input_tokens bigint, output_tokens bigint,
-        cached_input_tokens bigint DEFAULT 0, pool text DEFAULT NULL,
-        at timestamptz DEFAULT now())
+CREATE FUNCTION regress_priced(text, bigint, bigint, bigint DEFAULT 0, text DEFAULT NULL, timestamptz DEFAULT now())
     RETURNS TABLE(gross quota.credits, factor numeric, net quota.credits)
     AS 'quota', 'quota_cost' LANGUAGE C STABLE;
 SELECT row_to_json(regress_priced('gpt-test', 1000, 1000));

@@ -99,16 +99,6 @@ RequestReused(const char *request_id, const char *what)
 			 errhint("Use a new request_id for a new request; repeat a request with exactly the same arguments.")));
 }
 
-/* Copy a text value into the upper (caller's) memory context. */
-static char *
-UpperStrdup(const char *s)
-{
-	char	   *copy = SPI_palloc(strlen(s) + 1);
-
-	strcpy(copy, s);
-	return copy;
-}
-
 /*
  * The request's first charge: check the arguments against it (QU005 when
  * they differ) and fill the result from it.
@@ -133,7 +123,7 @@ UsePriorCharge(const LedgerCharge *prior, const char *user_id, const char *model
 		RequestReused(request_id, "pool");
 
 	res->charge_id = prior->entry_id;
-	res->pool = UpperStrdup(prior->pool);
+	res->pool = QuotaUpperStrdup(prior->pool);
 	res->original = prior->original_cost;
 	res->rate = SPI_datumTransfer(prior->discount_rate, false, -1);
 	res->final = prior->final_cost;
@@ -359,7 +349,7 @@ quota_charge(PG_FUNCTION_ARGS)
 		if (debited > 0)
 			QuotaCheckAlerts(&target.pool, st.live_balance, target.user_id,
 							 request_id);
-		res.pool = UpperStrdup(target.pool.pool);
+		res.pool = QuotaUpperStrdup(target.pool.pool);
 		res.original = cost.original;
 		res.rate = SPI_datumTransfer(cost.rate.rate, false, -1);
 		res.final = cost.final;
@@ -438,7 +428,7 @@ quota_check(PG_FUNCTION_ARGS)
 				 !QuotaMemberLimitFits(&target, 1, &usage))
 			reason = "member limit reached";
 	}
-	pool_name = UpperStrdup(target.pool.pool);
+	pool_name = QuotaUpperStrdup(target.pool.pool);
 	SPI_finish();
 
 	tupdesc = QuotaResultDesc(fcinfo);

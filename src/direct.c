@@ -129,7 +129,7 @@ QuotaColumn(Relation rel, const char *name)
  */
 static IndexScanDesc
 ProbeBegin(Relation heap, QuotaRelation index, const char *key,
-				Snapshot snapshot)
+		   Snapshot snapshot)
 {
 	Relation	irel = index_open(QuotaRel(index), AccessShareLock);
 	IndexScanDesc scan;
@@ -323,19 +323,24 @@ QuotaColumnRequired(Relation rel, const char *name)
 	return attnum;
 }
 
+/*
+ * The numbers of n live columns by name into attnums[] (raises if one is
+ * missing); callers keep them per QuotaCatalogVersion().
+ */
+void
+QuotaColumnsRequired(Relation rel, const char *const *names, int n,
+					 AttrNumber *attnums)
+{
+	for (int i = 0; i < n; i++)
+		attnums[i] = QuotaColumnRequired(rel, names[i]);
+}
+
 /* Set a column of the new row by number. */
 void
 DirectSetAttr(DirectWrite *w, AttrNumber attnum, Datum value)
 {
 	w->slot->tts_values[attnum - 1] = value;
 	w->slot->tts_isnull[attnum - 1] = false;
-}
-
-/* Set a column of the new row by name. */
-void
-DirectSet(DirectWrite *w, const char *column, Datum value)
-{
-	DirectSetAttr(w, QuotaColumnRequired(w->rel, column), value);
 }
 
 /* Release what DirectBegin set up; later commands see the change. */
@@ -394,7 +399,7 @@ DirectInsert(DirectWrite *w)
 
 /*
  * Update the row at tid, which this transaction has locked: columns set by
- * DirectSet take their new values, the others keep theirs.
+ * DirectSetAttr take their new values, the others keep theirs.
  */
 void
 DirectUpdate(DirectWrite *w, ItemPointer tid)

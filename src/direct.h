@@ -37,6 +37,8 @@ extern Oid	QuotaRel(QuotaRelation r);
 extern uint64 QuotaCatalogVersion(void);
 extern AttrNumber QuotaColumn(Relation rel, const char *name);
 extern AttrNumber QuotaColumnRequired(Relation rel, const char *name);
+extern void QuotaColumnsRequired(Relation rel, const char *const *names, int n,
+								 AttrNumber *attnums);
 /* Called for each row QuotaForEachRow finds; false stops the visit. */
 typedef bool (*QuotaRowVisitor) (Relation rel, TupleTableSlot *slot, void *arg);
 
@@ -48,7 +50,6 @@ extern bool QuotaLockLatest(Relation heap, QuotaRelation index, const char *key,
 							Snapshot snapshot, TupleTableSlot *slot);
 extern void DirectBegin(DirectWrite *w, QuotaRelation table);
 extern void DirectSetAttr(DirectWrite *w, AttrNumber attnum, Datum value);
-extern void DirectSet(DirectWrite *w, const char *column, Datum value);
 extern void DirectInsert(DirectWrite *w);
 extern void DirectUpdate(DirectWrite *w, ItemPointer tid);
 

@@ -54,11 +54,40 @@ LedgerColumns(Relation ledger)
 {
 	if (ledger_version == QuotaCatalogVersion())
 		return;
-	for (int c = 0; c < LC_COUNT; c++)
-		ledger_attnum[c] = QuotaColumnRequired(ledger, ledger_column_names[c]);
+	QuotaColumnsRequired(ledger, ledger_column_names, LC_COUNT, ledger_attnum);
 	entry_id_seq = getIdentitySequence(RelationGetRelid(ledger),
 									   ledger_attnum[LC_ENTRY_ID], false);
 	ledger_version = QuotaCatalogVersion();
+}
+
+/* The reservations' columns that are read or written, in this order. */
+typedef enum ReservationColumn
+{
+	RC_REQUEST_ID, RC_POOL, RC_USER_ID, RC_MODEL, RC_MAX_INPUT_TOKENS,
+	RC_MAX_OUTPUT_TOKENS, RC_HELD, RC_CREATED_AT, RC_EXPIRES_AT,
+	RC_SETTLED_AT, RC_OUTCOME, RC_CHARGE_ID,
+	RC_COUNT
+} ReservationColumn;
+
+static const char *const reservation_column_names[RC_COUNT] = {
+	"request_id", "pool", "user_id", "model", "max_input_tokens",
+	"max_output_tokens", "held", "created_at", "expires_at",
+	"settled_at", "outcome", "charge_id"
+};
+
+/* The reservations' column numbers, per catalog version. */
+static AttrNumber reservation_attnum[RC_COUNT];
+static uint64 reservation_version = 0;
+
+/* Look the reservations' columns up again if the catalog may have changed. */
+static void
+ReservationColumns(Relation reservations)
+{
+	if (reservation_version == QuotaCatalogVersion())
+		return;
+	QuotaColumnsRequired(reservations, reservation_column_names, RC_COUNT,
+						 reservation_attnum);
+	reservation_version = QuotaCatalogVersion();
 }
 
 /* A bigint (or credits) column of the slot; NULL reads as -1. */
@@ -160,20 +189,21 @@ LedgerInsertCharge(LedgerCharge *charge)
 static void
 ReadReservation(Relation rel, TupleTableSlot *slot, Reservation *resv)
 {
+	AttrNumber *a = reservation_attnum;
 	bool		isnull;
 
+	ReservationColumns(rel);
 	slot_getallattrs(slot);
-	resv->request_id = QuotaSlotText(slot, QuotaColumnRequired(rel, "request_id"));
-	resv->pool = QuotaSlotText(slot, QuotaColumnRequired(rel, "pool"));
-	resv->user_id = QuotaSlotText(slot, QuotaColumnRequired(rel, "user_id"));
-	resv->model = QuotaSlotText(slot, QuotaColumnRequired(rel, "model"));
-	resv->max_input_tokens = SlotInt(slot, QuotaColumnRequired(rel, "max_input_tokens"));
-	resv->max_output_tokens = SlotInt(slot, QuotaColumnRequired(rel, "max_output_tokens"));
-	resv->held = SlotInt(slot, QuotaColumnRequired(rel, "held"));
-	resv->expires_at = DatumGetTimestampTz(slot_getattr(slot,
-														QuotaColumnRequired(rel, "expires_at"),
+	resv->request_id = QuotaSlotText(slot, a[RC_REQUEST_ID]);
+	resv->pool = QuotaSlotText(slot, a[RC_POOL]);
+	resv->user_id = QuotaSlotText(slot, a[RC_USER_ID]);
+	resv->model = QuotaSlotText(slot, a[RC_MODEL]);
+	resv->max_input_tokens = SlotInt(slot, a[RC_MAX_INPUT_TOKENS]);
+	resv->max_output_tokens = SlotInt(slot, a[RC_MAX_OUTPUT_TOKENS]);
+	resv->held = SlotInt(slot, a[RC_HELD]);
+	resv->expires_at = DatumGetTimestampTz(slot_getattr(slot, a[RC_EXPIRES_AT],
 														&isnull));
-	(void) slot_getattr(slot, QuotaColumnRequired(rel, "settled_at"), &isnull);
+	(void) slot_getattr(slot, a[RC_SETTLED_AT], &isnull);
 	resv->active = isnull;
 }
 
@@ -223,17 +253,20 @@ void
 LedgerInsertReservation(const Reservation *resv)
 {
 	DirectWrite w;
+	AttrNumber *a = reservation_attnum;
 
 	DirectBegin(&w, QR_RESERVATIONS);
-	DirectSet(&w, "request_id", CStringGetTextDatum(resv->request_id));
-	DirectSet(&w, "pool", CStringGetTextDatum(resv->pool));
-	DirectSet(&w, "user_id", CStringGetTextDatum(resv->user_id));
-	DirectSet(&w, "model", CStringGetTextDatum(resv->model));
-	DirectSet(&w, "max_input_tokens", Int64GetDatum(resv->max_input_tokens));
-	DirectSet(&w, "max_output_tokens", Int64GetDatum(resv->max_output_tokens));
-	DirectSet(&w, "held", CreditsGetDatum(resv->held));
-	DirectSet(&w, "created_at", TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
-	DirectSet(&w, "expires_at", TimestampTzGetDatum(resv->expires_at));
+	ReservationColumns(w.rel);
+	DirectSetAttr(&w, a[RC_REQUEST_ID], CStringGetTextDatum(resv->request_id));
+	DirectSetAttr(&w, a[RC_POOL], CStringGetTextDatum(resv->pool));
+	DirectSetAttr(&w, a[RC_USER_ID], CStringGetTextDatum(resv->user_id));
+	DirectSetAttr(&w, a[RC_MODEL], CStringGetTextDatum(resv->model));
+	DirectSetAttr(&w, a[RC_MAX_INPUT_TOKENS], Int64GetDatum(resv->max_input_tokens));
+	DirectSetAttr(&w, a[RC_MAX_OUTPUT_TOKENS], Int64GetDatum(resv->max_output_tokens));
+	DirectSetAttr(&w, a[RC_HELD], CreditsGetDatum(resv->held));
+	DirectSetAttr(&w, a[RC_CREATED_AT],
+				  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	DirectSetAttr(&w, a[RC_EXPIRES_AT], TimestampTzGetDatum(resv->expires_at));
 	DirectInsert(&w);
 }
 
@@ -245,11 +278,14 @@ void
 LedgerEndReservation(ItemPointer tid, const char *outcome, int64 charge_id)
 {
 	DirectWrite w;
+	AttrNumber *a = reservation_attnum;
 
 	DirectBegin(&w, QR_RESERVATIONS);
-	DirectSet(&w, "settled_at", TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
-	DirectSet(&w, "outcome", CStringGetTextDatum(outcome));
+	ReservationColumns(w.rel);
+	DirectSetAttr(&w, a[RC_SETTLED_AT],
+				  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	DirectSetAttr(&w, a[RC_OUTCOME], CStringGetTextDatum(outcome));
 	if (charge_id != 0)
-		DirectSet(&w, "charge_id", Int64GetDatum(charge_id));
+		DirectSetAttr(&w, a[RC_CHARGE_ID], Int64GetDatum(charge_id));
 	DirectUpdate(&w, tid);
 }

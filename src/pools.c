@@ -88,6 +88,16 @@ QuotaGetText(int row, int col)
 	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 }
 
+/* Copy a string into the upper (caller's) memory context: it outlives SPI_finish. */
+char *
+QuotaUpperStrdup(const char *s)
+{
+	char	   *copy = SPI_palloc(strlen(s) + 1);
+
+	strcpy(copy, s);
+	return copy;
+}
+
 /* A column of the last result as a Datum. */
 Datum
 QuotaGetDatum(int row, int col, bool *isnull)

@@ -59,6 +59,7 @@ typedef struct UserProfile
 extern int	QuotaExec(QuotaQuery *query, Datum *values, const char *nulls,
 					  long count);
 extern char *QuotaGetText(int row, int col);
+extern char *QuotaUpperStrdup(const char *s);
 extern Oid	QuotaCreditsType(void);
 extern Datum QuotaGetDatum(int row, int col, bool *isnull);
 

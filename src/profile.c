@@ -101,15 +101,15 @@ QuotaReadProfile(const char *user_id, UserProfile *profile)
 
 	memset(profile, 0, sizeof(UserProfile));
 	exists = QuotaForEachRow(QR_USERS, QR_USERS_PKEY, user_id, snapshot,
-						VisitUser, profile) > 0;
+							 VisitUser, profile) > 0;
 	if (exists)
 	{
 		QuotaForEachRow(QR_USER_STATE, QR_USER_STATE_PKEY, user_id, snapshot,
-				   VisitState, profile);
+						VisitState, profile);
 		profile->member_rows = QuotaForEachRow(QR_POOL_MEMBERS, QR_POOL_MEMBERS_USER,
-										  user_id, snapshot, VisitAny, NULL) > 0;
+											   user_id, snapshot, VisitAny, NULL) > 0;
 		profile->owns_pools = QuotaForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_OWNER,
-										 user_id, snapshot, VisitOwned, profile) > 0;
+											  user_id, snapshot, VisitOwned, profile) > 0;
 	}
 	UnregisterSnapshot(snapshot);
 	return exists;
@@ -157,7 +157,7 @@ QuotaReadPool(const char *pool, PoolInfo *info)
 
 	memset(info, 0, sizeof(PoolInfo));
 	exists = QuotaForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_PKEY, pool, snapshot,
-						VisitPool, info) > 0;
+							 VisitPool, info) > 0;
 	UnregisterSnapshot(snapshot);
 	return exists;
 }

@@ -77,8 +77,7 @@ PriorReservation(FunctionCallInfo fcinfo, const char *request_id,
 		Reused(request_id, "The request was reserved with other token limits.");
 	if (!PG_ARGISNULL(5) && strcmp(text_to_cstring(PG_GETARG_TEXT_PP(5)), r.pool) != 0)
 		Reused(request_id, "The request was reserved on another pool.");
-	*pool_name = SPI_palloc(strlen(r.pool) + 1);	/* outlives SPI_finish */
-	strcpy(*pool_name, r.pool);
+	*pool_name = QuotaUpperStrdup(r.pool);
 	*held = r.held;
 	*expires_at = r.expires_at;
 	return true;
@@ -203,8 +202,7 @@ quota_reserve(PG_FUNCTION_ARGS)
 		r.expires_at = expires_at;
 		r.active = true;
 		LedgerInsertReservation(&r);
-		pool_name = SPI_palloc(strlen(target.pool.pool) + 1);
-		strcpy(pool_name, target.pool.pool);
+		pool_name = QuotaUpperStrdup(target.pool.pool);
 	}
 	UnregisterSnapshot(snapshot);
 	SPI_finish();

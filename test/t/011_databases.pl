@@ -32,9 +32,16 @@ SELECT quota.quota_grant_group('$pool Own', '$group');
 });
 }
 
+# alice's charge of a request: "pool final_cost balance"
+sub charge_sql
+{
+	my ($tokens, $request) = @_;
+	return qq{SELECT pool || ' ' || final_cost || ' ' || balance
+  FROM quota.quota_charge('m', $tokens, 0, '$request', user_id => 'alice')};
+}
+
 # no change to users or pools from here on: cached profiles stay current
-my $charge = q{SELECT pool || ' ' || final_cost || ' ' || balance
-  FROM quota.quota_charge('m', 2, 0, 'same-request', user_id => 'alice')};
+my $charge = charge_sql(2, 'same-request');
 is($node->safe_psql('db1', $charge), 'Alpha Pool Own 2 98',
 	'db1: alice is charged on her lab pool');
 is($node->safe_psql('db2', $charge), 'Beta Pool Own 2 48',
@@ -50,8 +57,7 @@ $node->append_conf('postgresql.conf', 'quota.profile_cache_entries = 0');
 $node->restart;
 is($node->safe_psql('db1', 'SHOW quota.profile_cache_entries'), '0',
 	'the shared profile table is off');
-my $other = q{SELECT pool || ' ' || final_cost || ' ' || balance
-  FROM quota.quota_charge('m', 3, 0, 'other-request', user_id => 'alice')};
+my $other = charge_sql(3, 'other-request');
 is($node->safe_psql('db2', $other), 'Beta Pool Own 3 45',
 	'db2 charges without the shared table');
 is($node->safe_psql('db1', $other), 'Alpha Pool Own 3 95',
