@@ -18,6 +18,8 @@ warmup=${QUOTA_BENCH_WARMUP:-5}
 clients=${QUOTA_BENCH_CLIENTS:-16}
 port=${QUOTA_BENCH_PORT:-55433}
 bench=$QUOTA_ROOT/test/bench
+# The pgbench workloads (test/bench/NAME.sql), in the order of a round.
+workloads=(a_insert b_naive c_shared c_warm d_personal e_reserve)
 
 say "temporary instance on port $port"
 # No checkpoint may start during a measured run (it would land in whichever
@@ -75,9 +77,8 @@ declare -A mean=()
 interleaved() {
     local n=$1 opts=$2 r w t ws
     local -A sum=() one=()
-    local order=(a_insert b_naive c_shared c_warm d_personal e_reserve)
     for ((r = 1; r <= n; r++)); do
-        if ((r % 2 == 1)); then ws=("${order[@]}"); else ws=($(printf '%s\n' "${order[@]}" | tac)); fi
+        if ((r % 2 == 1)); then ws=("${workloads[@]}"); else ws=($(printf '%s\n' "${workloads[@]}" | tac)); fi
         for w in "${ws[@]}"; do
             t=$(tps $w.sql "$opts")
             echo "  round $r: $w $t tps"
@@ -89,7 +90,7 @@ interleaved() {
              "D/A $(awk "BEGIN{printf \"%.2f\", ${one[d_personal]} / ${one[a_insert]}}")," \
              "E/A $(awk "BEGIN{printf \"%.2f\", ${one[e_reserve]} / ${one[a_insert]}}")"
     done
-    for w in "${order[@]}"; do mean[$w]=$(awk "BEGIN{printf \"%.0f\", ${sum[$w]} / $n}"); done
+    for w in "${workloads[@]}"; do mean[$w]=$(awk "BEGIN{printf \"%.0f\", ${sum[$w]} / $n}"); done
 }
 
 # Warm-up, not counted: each workload once, so the first measured round
@@ -97,7 +98,7 @@ interleaved() {
 # table (9,000 students' profiles read from the catalog once per server
 # start).  Its figures show what a cold start costs.
 say "warm-up: each workload once for $warmup s (not counted)"
-for w in a_insert b_naive c_shared c_warm d_personal e_reserve; do
+for w in "${workloads[@]}"; do
     echo "  warm-up: $w $(tps $w.sql "" "$warmup") tps"
 done
 
@@ -116,7 +117,7 @@ E=${mean[e_reserve]};  echo "E quota_reserve + quota_charge        $E tps (pairs
 # latency swings more than anything quota does, and this shows the CPU cost.
 say "the same with synchronous_commit = off ($cpu_rounds rounds): CPU-bound"
 interleaved "$cpu_rounds" "-c synchronous_commit=off"
-for w in a_insert b_naive c_shared c_warm d_personal e_reserve; do
+for w in "${workloads[@]}"; do
     printf '%-34s %s tps\n' "  $w" "${mean[$w]}"
 done
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
