@@ -2,7 +2,7 @@
 # The benchmark (issue 6): a temporary instance, a realistic data set, and
 # pgbench runs whose ratios are measured in the same invocation.
 #
-#   bash test/bench/run.sh            # 4 rounds of 10 s per workload (+2 CPU-bound)
+#   bash test/bench/run.sh            # 8 rounds of 10 s per workload (+2 CPU-bound)
 #   QUOTA_BENCH_SECONDS=30 QUOTA_BENCH_ROUNDS=6 QUOTA_BENCH_CPU_ROUNDS=4 \
 #       QUOTA_BENCH_WARMUP=10 bash test/bench/run.sh
 set -euo pipefail
@@ -12,7 +12,7 @@ ensure_packages
 build_install
 
 secs=${QUOTA_BENCH_SECONDS:-10}
-rounds=${QUOTA_BENCH_ROUNDS:-4}
+rounds=${QUOTA_BENCH_ROUNDS:-8}
 cpu_rounds=${QUOTA_BENCH_CPU_ROUNDS:-2}
 warmup=${QUOTA_BENCH_WARMUP:-5}
 clients=${QUOTA_BENCH_CLIENTS:-16}
@@ -32,15 +32,33 @@ psql_() { bench_psql "$@"; }
 say "loading the data set (10,000 users, 1,000 personal pools, 1 shared pool, 20 models)"
 psql_ -v ON_ERROR_STOP=1 -f "$bench/setup.sql" >/dev/null
 
-# Run one pgbench workload and print its TPS; $2: PGOPTIONS, $3: seconds.
-# Before it, as pgbench does by default for its own tables, VACUUM (so
-# autovacuum does not start on the earlier runs' rows during this one).
+# The machine's CPU time so far in clock ticks: user, system, idle (every
+# process: the server, pgbench and the kernel's work for them).
+cpu_ticks() { awk '/^cpu /{print $2 + $3, $4 + $7 + $8, $5 + $6; exit}' /proc/stat; }
+hz=$(getconf CLK_TCK)
+
+# Run one pgbench workload; print its TPS, the machine's CPU time per
+# transaction in microseconds (user, system) and the idle share in percent.
+# $2: PGOPTIONS, $3: seconds.  Before it, as pgbench does by default for
+# its own tables, VACUUM (so autovacuum does not start on the earlier
+# runs' rows during this one).
 tps() {
+    local out c0 c1
     psql_ -c VACUUM >/dev/null
-    as_pg env PGOPTIONS="${2:-}" pgbench -n -M prepared -c "$clients" -j 2 \
+    c0=$(cpu_ticks)
+    out=$(as_pg env PGOPTIONS="${2:-}" pgbench -n -M prepared -c "$clients" -j 2 \
         -T "${3:-$secs}" \
-        -f "$bench/$1" -h "$dir" -p "$port" -U postgres postgres 2>&1 \
-        | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+        -f "$bench/$1" -h "$dir" -p "$port" -U postgres postgres 2>&1)
+    c1=$(cpu_ticks)
+    awk -v c0="$c0" -v c1="$c1" -v hz="$hz" '
+        /^number of transactions actually processed/ { n = $6 }
+        /^tps = / { t = $3 }
+        END {
+            if (n == 0) { print "pgbench failed" > "/dev/stderr"; exit 1 }
+            split(c0, a); split(c1, b)
+            u = b[1] - a[1]; s = b[2] - a[2]; i = b[3] - a[3]
+            printf "%s %.0f %.0f %.0f\n", t, u * 1e6 / hz / n, s * 1e6 / hz / n, 100 * i / (u + s + i)
+        }' <<< "$out" || { echo "$out" >&2; return 1; }
 }
 
 say "F: pricing 1,000,000 requests (best of 3, one core: no parallel workers)"
@@ -73,16 +91,22 @@ echo "  sum(numeric) over 1M rows           $S2 ms"
 # (so no workload always runs first, on the smallest ledger), and a
 # workload's figure is the mean of its rounds, so drift hits all alike.
 # interleaved ROUNDS PGOPTIONS: fill mean[] with each workload's mean TPS.
-declare -A mean=()
+# cpu[] gets each workload's mean CPU time per transaction ("user system
+# idle%"): with commits waiting for the disk too, the 2-core machine is
+# mostly busy, half of it in the kernel (16 backends put to sleep and woken
+# at every commit).
+declare -A mean=() cpu=()
 interleaved() {
-    local n=$1 opts=$2 r w t ws
-    local -A sum=() one=()
+    local n=$1 opts=$2 r w t u s i line ws
+    local -A sum=() one=() usum=() ssum=() isum=()
     for ((r = 1; r <= n; r++)); do
         if ((r % 2 == 1)); then ws=("${workloads[@]}"); else ws=($(printf '%s\n' "${workloads[@]}" | tac)); fi
         for w in "${ws[@]}"; do
-            t=$(tps $w.sql "$opts")
-            echo "  round $r: $w $t tps"
+            line=$(tps $w.sql "$opts")
+            read -r t u s i <<< "$line"
+            echo "  round $r: $w $t tps, CPU per transaction $u us user + $s us system, $i % idle"
             sum[$w]=$(awk "BEGIN{print ${sum[$w]:-0} + $t}")
+            usum[$w]=$((${usum[$w]:-0} + u)); ssum[$w]=$((${ssum[$w]:-0} + s)); isum[$w]=$((${isum[$w]:-0} + i))
             one[$w]=$t
         done
         # the same round's ratios, to see how far the VM's drift moves them
@@ -90,7 +114,10 @@ interleaved() {
              "D/A $(awk "BEGIN{printf \"%.2f\", ${one[d_personal]} / ${one[a_insert]}}")," \
              "E/A $(awk "BEGIN{printf \"%.2f\", ${one[e_reserve]} / ${one[a_insert]}}")"
     done
-    for w in "${workloads[@]}"; do mean[$w]=$(awk "BEGIN{printf \"%.0f\", ${sum[$w]} / $n}"); done
+    for w in "${workloads[@]}"; do
+        mean[$w]=$(awk "BEGIN{printf \"%.0f\", ${sum[$w]} / $n}")
+        cpu[$w]="$((usum[$w] / n)) $((ssum[$w] / n)) $((isum[$w] / n))"
+    done
 }
 
 # Warm-up, not counted: each workload once, so the first measured round
@@ -99,26 +126,35 @@ interleaved() {
 # start).  Its figures show what a cold start costs.
 say "warm-up: each workload once for $warmup s (not counted)"
 for w in "${workloads[@]}"; do
-    echo "  warm-up: $w $(tps $w.sql "" "$warmup") tps"
+    line=$(tps $w.sql "" "$warmup")
+    echo "  warm-up: $w ${line%% *} tps"
 done
 
 checkpoints() { psql_ -At -c "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"; }
 CK0=$(checkpoints)
 say "pgbench: $clients clients, $rounds rounds of $secs s each, -M prepared, interleaved"
 interleaved "$rounds" ""
-A=${mean[a_insert]};   echo "A INSERT of a charge's row            $A tps"
-B=${mean[b_naive]};    echo "B naive locked balance (PL/pgSQL)     $B tps"
-C=${mean[c_shared]};   echo "C quota_charge, one shared pool       $C tps"
-CW=${mean[c_warm]};    echo "  C with 100 active students (warm)   $CW tps"
-D=${mean[d_personal]}; echo "D quota_charge, 1,000 personal pools  $D tps"
-E=${mean[e_reserve]};  echo "E quota_reserve + quota_charge        $E tps (pairs)"
+# A workload's mean TPS and CPU time per transaction: show LABEL WORKLOAD.
+show() {
+    local u s i
+    read -r u s i <<< "${cpu[$2]}"
+    printf '%-37s %5s tps, per transaction %3s us user + %3s us system CPU, %2s %% idle\n' \
+        "$1" "${mean[$2]}" "$u" "$s" "$i"
+}
+A=${mean[a_insert]};   show "A INSERT of a charge's row" a_insert
+B=${mean[b_naive]};    show "B naive locked balance (PL/pgSQL)" b_naive
+C=${mean[c_shared]};   show "C quota_charge, one shared pool" c_shared
+CW=${mean[c_warm]};    show "  C with 100 active students (warm)" c_warm
+D=${mean[d_personal]}; show "D quota_charge, 1,000 personal pools" d_personal
+E=${mean[e_reserve]};  show "E quota_reserve + quota_charge (pairs)" e_reserve
 
-# The same without waiting for the disk at commit: the virtual disk's
-# latency swings more than anything quota does, and this shows the CPU cost.
+# The same without waiting for the disk at commit: no backend sleeps and
+# wakes for its commit, so the kernel's share shrinks, the virtual disk's
+# swings drop out, and what quota costs in CPU weighs more.
 say "the same with synchronous_commit = off ($cpu_rounds rounds): CPU-bound"
 interleaved "$cpu_rounds" "-c synchronous_commit=off"
 for w in "${workloads[@]}"; do
-    printf '%-34s %s tps\n' "  $w" "${mean[$w]}"
+    show "  $w" "$w"
 done
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
 CPU="$(ratio "${mean[c_shared]}" "${mean[a_insert]}"), $(ratio "${mean[c_shared]}" "${mean[b_naive]}"), $(ratio "${mean[d_personal]}" "${mean[a_insert]}"), $(ratio "${mean[e_reserve]}" "${mean[a_insert]}")"
