@@ -91,22 +91,21 @@ echo "  sum(numeric) over 1M rows           $S2 ms"
 # (so no workload always runs first, on the smallest ledger), and a
 # workload's figure is the mean of its rounds, so drift hits all alike.
 # interleaved ROUNDS PGOPTIONS: fill mean[] with each workload's mean TPS.
-# cpu[] gets each workload's mean CPU time per transaction ("user system
+# per_tx[] gets each workload's mean CPU time per transaction ("user system
 # idle%"): with commits waiting for the disk too, the 2-core machine is
 # mostly busy, half of it in the kernel (16 backends put to sleep and woken
 # at every commit).
-declare -A mean=() cpu=()
+declare -A mean=() per_tx=()
 interleaved() {
     local n=$1 opts=$2 r w t u s i line ws
-    local -A sum=() one=() usum=() ssum=() isum=()
+    local -A runs=() one=()
     for ((r = 1; r <= n; r++)); do
         if ((r % 2 == 1)); then ws=("${workloads[@]}"); else ws=($(printf '%s\n' "${workloads[@]}" | tac)); fi
         for w in "${ws[@]}"; do
             line=$(tps $w.sql "$opts")
             read -r t u s i <<< "$line"
             echo "  round $r: $w $t tps, CPU per transaction $u us user + $s us system, $i % idle"
-            sum[$w]=$(awk "BEGIN{print ${sum[$w]:-0} + $t}")
-            usum[$w]=$((${usum[$w]:-0} + u)); ssum[$w]=$((${ssum[$w]:-0} + s)); isum[$w]=$((${isum[$w]:-0} + i))
+            runs[$w]+="$line"$'\n'
             one[$w]=$t
         done
         # the same round's ratios, to see how far the VM's drift moves them
@@ -115,8 +114,9 @@ interleaved() {
              "E/A $(awk "BEGIN{printf \"%.2f\", ${one[e_reserve]} / ${one[a_insert]}}")"
     done
     for w in "${workloads[@]}"; do
-        mean[$w]=$(awk "BEGIN{printf \"%.0f\", ${sum[$w]} / $n}")
-        cpu[$w]="$((usum[$w] / n)) $((ssum[$w] / n)) $((isum[$w] / n))"
+        read -r "mean[$w]" "per_tx[$w]" < <(awk 'NF { k++; for (f = 1; f <= 4; f++) m[f] += $f }
+            END { printf "%.0f %.0f %.0f %.0f\n", m[1] / k, m[2] / k, m[3] / k, m[4] / k }' \
+            <<< "${runs[$w]}")
     done
 }
 
@@ -137,7 +137,7 @@ interleaved "$rounds" ""
 # A workload's mean TPS and CPU time per transaction: show LABEL WORKLOAD.
 show() {
     local u s i
-    read -r u s i <<< "${cpu[$2]}"
+    read -r u s i <<< "${per_tx[$2]}"
     printf '%-37s %5s tps, per transaction %3s us user + %3s us system CPU, %2s %% idle\n' \
         "$1" "${mean[$2]}" "$u" "$s" "$i"
 }
