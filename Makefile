@@ -29,10 +29,11 @@ OBJS = \
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per
-# concern (src/sql/NN_*.sql); upgrade scripts are kept whole in src/sql/.
+# concern (src/sql/NN_*.sql); the install scripts of released versions and
+# the upgrade scripts are kept whole in src/sql/.
 SQL_PARTS	= $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
 DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
-DATA		= $(wildcard src/sql/$(EXTENSION)--*--*.sql)
+DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/$(EXTENSION)--*.sql))
 
 REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf

@@ -6,7 +6,8 @@ set -euo pipefail
 
 QUOTA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_MAJOR=15
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# QUOTA_PG_BIN: another (relocated) PostgreSQL 15 installation to build and test against
+PG_BIN=${QUOTA_PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 export PATH="$PG_BIN:$PATH"
 
 # Print a section heading.

@@ -38,10 +38,10 @@ run_suite() {
         status=1
         [ "$f" -gt 0 ] || failed=$((failed + 1))
         for d in "$work/regression.diffs" "$work/test/output_iso/regression.diffs"; do
-            [ -s "$d" ] && { say "$d"; cat "$d"; }
+            if [ -s "$d" ]; then say "$d"; cat "$d"; fi
         done
         for l in "$work"/tmp_check/log/*.log "$work"/test/t/../../tmp_check/log/*; do
-            [ -f "$l" ] && { say "$l (tail)"; tail -n 40 "$l"; }
+            if [ -f "$l" ]; then say "$l (tail)"; tail -n 40 "$l"; fi
         done
     fi
 }
