@@ -1,6 +1,6 @@
 -- quota: exact LLM quota pools and billing (install script)
 
-\echo Use "CREATE EXTENSION quota CASCADE" to load this file. \quit
+\echo Use "CREATE EXTENSION quota" to load this file. \quit
 
 -- The three roles of the contract, created when missing (roles are global,
 -- so they outlive DROP EXTENSION and are shared by every database).

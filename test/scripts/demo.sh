@@ -2,7 +2,8 @@
 # The main job: install what is missing, build, start a throwaway cluster
 # with pg_cron, load a realistic university set-up and show it working.
 #
-#   QUOTA_DEMO_KEEP=1  leave the cluster running afterwards (port 55432)
+#   QUOTA_DEMO_PORT    the cluster's port (default 55432; Unix socket only)
+#   QUOTA_DEMO_KEEP=1  leave the cluster running afterwards
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -41,5 +42,6 @@ as_pg psql -X -h "$data" -p "$port" -U postgres -d university \
 
 if [ "${QUOTA_DEMO_KEEP:-0}" = 1 ]; then
     say "cluster left running: psql -h $data -p $port -U postgres university"
+    echo "stop it with: runuser -u $PG_USER -- $PG_BIN/pg_ctl -D $data/pg stop && rm -rf $data"
 fi
 say "demo finished"

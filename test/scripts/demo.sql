@@ -4,7 +4,7 @@
 \pset null '(null)'
 SET client_min_messages = warning;
 CREATE EXTENSION pg_cron;
-CREATE EXTENSION quota CASCADE;
+CREATE EXTENSION quota;
 RESET client_min_messages;
 SET search_path = public, quota;
 
@@ -12,32 +12,32 @@ SET search_path = public, quota;
 SELECT jobname, schedule, command FROM cron.job;
 
 \echo '--- models and prices (credits per 1M tokens); the on-premise model is free'
-SELECT quota_set_model('gpt-4.1', 2, 8, cached_input_price => 0.5);
-SELECT quota_set_model('gpt-4.1-mini', 0.4, 1.6, cached_input_price => 0.1);
-SELECT quota_set_model('claude-sonnet-4', 3, 15);
-SELECT quota_set_model('text-embedding-3', 0.02, 0, 'embedding');
-SELECT quota_set_model('qwen3-moe-onprem', 0, 0);
+SELECT quota_set_model('gpt-4.1', 2, 8, cached_input_price => 0.5) \g /dev/null
+SELECT quota_set_model('gpt-4.1-mini', 0.4, 1.6, cached_input_price => 0.1) \g /dev/null
+SELECT quota_set_model('claude-sonnet-4', 3, 15) \g /dev/null
+SELECT quota_set_model('text-embedding-3', 0.02, 0, 'embedding') \g /dev/null
+SELECT quota_set_model('qwen3-moe-onprem', 0, 0) \g /dev/null
 \echo '--- chat is discounted to 80%'
 SELECT quota_set_discount('chat', 0.8);
 SELECT model, service, input_price, cached_input_price, output_price FROM quota.models ORDER BY model;
 
 \echo '--- staff get a personal account restored every Friday 01:00 Hong Kong time'
-SELECT quota_personal_policy('staff', 20, '0 1 * * 5', 'Asia/Hong_Kong');
-SELECT quota_set_user('s1234567', '{student}');
-SELECT quota_set_user('s7654321', '{student}');
-SELECT quota_set_user('chan.tm', '{staff,dept:physics}');
-SELECT quota_set_user('wong.kl', '{staff,dept:physics}');
+SELECT quota_personal_policy('staff', 20, '0 1 * * 5', 'Asia/Hong_Kong') \g /dev/null
+SELECT quota_set_user('s1234567', '{student}') \g /dev/null
+SELECT quota_set_user('s7654321', '{student}') \g /dev/null
+SELECT quota_set_user('chan.tm', '{staff,dept:physics}') \g /dev/null
+SELECT quota_set_user('wong.kl', '{staff,dept:physics}') \g /dev/null
 
 \echo '--- the Students Pool, and a department pool with its own monthly schedule'
 SELECT quota_create_pool('Students Pool', 5, reset_cron => '0 1 * * 5',
-                         reset_timezone => 'Asia/Hong_Kong');
-SELECT quota_grant_group('Students Pool', 'student');
-SELECT quota_set_pool_models('Students Pool', '{gpt-4.1-mini,qwen3-moe-onprem}');
+                         reset_timezone => 'Asia/Hong_Kong') \g /dev/null
+SELECT quota_grant_group('Students Pool', 'student') \g /dev/null
+SELECT quota_set_pool_models('Students Pool', '{gpt-4.1-mini,qwen3-moe-onprem}') \g /dev/null
 SELECT quota_create_pool('Physics Research', 200, reset_cron => '0 0 1 * *',
                          reset_timezone => 'Asia/Hong_Kong', reset_policy => 'add',
-                         member_limit => 50);
-SELECT quota_grant_group('Physics Research', 'dept:physics');
-SELECT quota_add_member('Physics Research', 'chan.tm', 'admin');
+                         member_limit => 50) \g /dev/null
+SELECT quota_grant_group('Physics Research', 'dept:physics') \g /dev/null
+SELECT quota_add_member('Physics Research', 'chan.tm', 'admin') \g /dev/null
 SELECT pool, kind, allowance, balance, reset_cron, reset_timezone,
        to_char(next_reset_at, 'Dy YYYY-MM-DD HH24:MI TZ') AS next_reset
   FROM quota.pools ORDER BY kind DESC, pool;
@@ -78,7 +78,7 @@ UNLISTEN quota_alert;
 SELECT pool, final_cost, balance
   FROM quota_charge('qwen3-moe-onprem', 30000, 8000, 'req-0006', 'conv-a', user_id => 's1234567');
 \echo '--- the department adds the student to its research pool, with a member limit of 1 credit'
-SELECT quota_add_member('Physics Research', 's1234567', member_limit => 1);
+SELECT quota_add_member('Physics Research', 's1234567', member_limit => 1) \g /dev/null
 \echo '--- the student switches to it; the next request goes there'
 SELECT * FROM quota_switch('Physics Research', 's1234567');
 SELECT pool, final_cost FROM quota_charge('gpt-4.1-mini', 100000, 100000, 'req-0007', user_id => 's1234567');
