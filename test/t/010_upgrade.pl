@@ -1,10 +1,10 @@
-# Upgrades: install the oldest version that has an install script, walk
-# ALTER EXTENSION quota UPDATE one release at a time to the newest, and
-# compare every object of the extension (definitions, columns, policies,
-# triggers, comments, grants) with a fresh install of the newest version.
-# With a single release so far, the walk has no step and the comparison
-# checks the fingerprint against itself; each new release adds its
-# quota--A--B.sql script and this test walks it.
+# Upgrades: install the oldest version that has an install script, load a
+# university's data with it, walk ALTER EXTENSION quota UPDATE one release
+# at a time to the newest, and compare every object of the extension
+# (definitions, columns, policies, triggers, comments, grants) with a fresh
+# install of the newest version.  The data must come through unchanged and
+# keep working (charges, retries, settlements, resets); the oldest release
+# must also still run on the new library by itself.
 use strict;
 use warnings;
 use QuotaNode;
@@ -43,7 +43,8 @@ SELECT string_agg(line, E'\n' ORDER BY line) FROM (
                             || coalesce(pg_get_viewdef(c.oid), '')
                             || coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                                                            || a.attnotnull::text
-                                                           || coalesce(pg_get_expr(ad.adbin, ad.adrelid), ''),
+                                                           || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '')
+                                                           || coalesce(' -- ' || col_description(c.oid, a.attnum), ''),
                                                            ', ' ORDER BY a.attnum)
                                            FROM pg_attribute a
                                            LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
@@ -69,6 +70,37 @@ $node->safe_psql('postgres', 'CREATE DATABASE walked');
 $node->safe_psql('fresh', "SET client_min_messages = warning; CREATE EXTENSION quota VERSION '$newest'");
 $node->safe_psql('walked',
     "SET client_min_messages = warning; CREATE EXTENSION quota VERSION '$versions[0]'");
+# a university's data, written by the oldest release
+my $load = q{
+SELECT quota.quota_set_model('gpt-test', 2.5, 10);
+SELECT quota.quota_set_model('qwen3-moe-onprem', 0, 0);
+SELECT quota.quota_set_discount('chat', 0.8);
+SELECT quota.quota_personal_policy('staff', 100, '0 1 * * 5', 'Asia/Hong_Kong');
+SELECT quota.quota_set_user('ann', '{student}');
+SELECT quota.quota_set_user('ben', '{staff}');
+SELECT quota.quota_create_pool('Students Pool', 10, reset_cron => '0 1 * * 5',
+                               reset_timezone => 'Asia/Hong_Kong', member_limit => 8);
+SELECT quota.quota_grant_group('Students Pool', 'student');
+SELECT quota.quota_topup('Students Pool', 2.5, 'bonus');
+SELECT quota.quota_charge('gpt-test', 1000 * i, 200 * i, 'r' || i, 'c' || (i % 3),
+                          user_id => CASE WHEN i % 2 = 0 THEN 'ann' ELSE 'ben' END)
+  FROM generate_series(1, 40) i;
+SELECT quota.quota_reserve('gpt-test', 1000, 1000, 'held-1', user_id => 'ann');
+SELECT quota.quota_switch('personal:ben', 'ben');
+};
+my $data = q{SELECT (SELECT string_agg(format('%s=%s/%s', pool, balance, allowance), ', ' ORDER BY pool)
+                       FROM quota.pools)
+             || ' ' || (SELECT count(*) || ':' || md5(string_agg(l::text, '|' ORDER BY entry_id))
+                       FROM quota.ledger l)
+             || ' ' || (SELECT md5(string_agg(r::text, '|' ORDER BY request_id)) FROM quota.reservations r)
+             || ' ' || (SELECT md5(string_agg(s.user_id || s.active_pool, '|' ORDER BY user_id))
+                       FROM quota.user_state s)
+             || ' ' || (SELECT string_agg(format('%s=%s', pool, held), ', ' ORDER BY pool)
+                       FROM quota.pool_status)};
+$node->safe_psql('walked', $load);
+my $before = $node->safe_psql('walked', $data);
+like($before, qr/Students Pool=/, "data loaded with $versions[0]");
+
 my $steps = 0;
 for my $v (@versions[1 .. $#versions])
 {
@@ -80,5 +112,47 @@ is($node->safe_psql('walked', q{SELECT extversion FROM pg_extension WHERE extnam
 my ($a, $b) = map { $node->safe_psql($_, $fingerprint) } qw(fresh walked);
 cmp_ok(length($a), '>', 10000, 'the fingerprint covers the objects');
 is($b, $a, 'the walked install has exactly the objects of a fresh one');
+if ($b ne $a)
+{
+	my %fresh = map { $_ => 1 } split /\n/, $a;
+	my %walked = map { $_ => 1 } split /\n/, $b;
+	diag("only fresh: $_") for grep { !$walked{$_} } sort keys %fresh;
+	diag("only walked: $_") for grep { !$fresh{$_} } sort keys %walked;
+}
+
+# the data came through, and keeps working after the walk (and a restart,
+# which rebuilds every balance from the upgraded ledger)
+is($node->safe_psql('walked', $data), $before, 'the data is unchanged by the walk');
+$node->restart;
+is($node->safe_psql('walked', $data), $before, 'and after a restart');
+$node->safe_psql('walked', q{
+SELECT quota.quota_charge('gpt-test', 1000, 200, 'r1', 'c1', user_id => 'ben');
+SELECT quota.quota_charge('gpt-test', 1000, 1000, 'held-1', user_id => 'ann');
+SELECT quota.quota_charge('gpt-test', 500, 100, 'after-1', user_id => 'ann');
+SELECT quota.quota_reset('personal:ben');
+});
+is($node->safe_psql('walked', q{SELECT count(*) FROM quota.ledger WHERE request_id = 'r1'}),
+   '1', 'a retry of a request charged before the walk is not billed again');
+is($node->safe_psql('walked', q{
+    SELECT string_agg(format('%s %s', p.pool, p.balance::numeric = coalesce(
+               (SELECT quota.sum(amount) FROM quota.ledger l WHERE l.pool = p.pool)::numeric, 0)),
+           ', ' ORDER BY p.pool)
+      FROM quota.pools p}),
+   'Students Pool t, personal:ben t',
+   'after the walk every balance is the sum of its ledger');
+is($node->safe_psql('walked',
+    q{SELECT count(*) FROM quota.reservations WHERE settled_at IS NULL}),
+   '0', 'the reservation taken before the walk settled after it');
+my ($rc, $out, $err) = $node->psql('walked',
+    q{SELECT quota.quota_charge('gpt-test', 4000000, 0, 'over-limit', user_id => 'ann')});
+like($err, qr/member limit|insufficient quota/, 'the member limit set before the walk still holds');
+
+# the oldest release still runs on the new library by itself
+$node->safe_psql('postgres', 'CREATE DATABASE oldest');
+$node->safe_psql('oldest',
+    "SET client_min_messages = warning; CREATE EXTENSION quota VERSION '$versions[0]'");
+$node->safe_psql('oldest', $load);
+like($node->safe_psql('oldest', $data), qr/Students Pool=/,
+     "$versions[0] installs and charges on the new library");
 $node->stop;
 done_testing();
