@@ -77,4 +77,5 @@ _PG_init(void)
 	ProfileCacheInit();
 	RouteInit();
 	DirectInit();
+	UninstallInit();
 }

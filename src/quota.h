@@ -28,6 +28,9 @@ extern int	quota_max_pools;
 extern int	quota_route_cache_entries;
 extern int	quota_profile_cache_entries;
 
+/* uninstall.c: DROP EXTENSION takes the pg_cron job along. */
+extern void UninstallInit(void);
+
 /* Raise 22004 naming the argument when a required argument is NULL. */
 #define QUOTA_REQUIRE_ARG(fcinfo, n, name) \
 	do { \

@@ -69,3 +69,35 @@ SELECT pg_catalog.pg_extension_config_dump('quota.alerts_alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.discounts_discount_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.pool_defs_pool_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.ledger_entry_id_seq', '');
+
+-- DROP EXTENSION quota takes the pg_cron job quota-maintenance along: this
+-- event trigger loads quota's library at the start of every DROP EXTENSION,
+-- and the library's object access hook deletes the job when the extension
+-- dropped is quota (src/uninstall.c).
+CREATE FUNCTION quota._drop_starting() RETURNS event_trigger
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'quota_drop_starting';
+COMMENT ON FUNCTION quota._drop_starting() IS
+    'internal: loads quota''s library when DROP EXTENSION starts, so that dropping quota removes its pg_cron job';
+REVOKE ALL ON FUNCTION quota._drop_starting() FROM PUBLIC;
+
+CREATE EVENT TRIGGER quota_drop_extension ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION quota._drop_starting();
+COMMENT ON EVENT TRIGGER quota_drop_extension IS
+    'removes the pg_cron job quota-maintenance when the extension quota is dropped';
+
+-- Say so when quota is not preloaded: it then runs in locked mode.
+DO $preload$
+BEGIN
+    IF pg_catalog.translate(pg_catalog.current_setting('shared_preload_libraries'), ' "', '')
+            OPERATOR(pg_catalog.!~) '(^|,|/)quota(\.so)?(,|$)' THEN
+        IF pg_catalog.current_setting('client_min_messages') = 'warning' THEN
+            PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
+        END IF;
+        RAISE NOTICE 'quota is not in shared_preload_libraries: it runs in locked mode'
+            USING DETAIL = 'Each pool''s charges are serialised by a lock and its balance is summed from the ledger: exact, but slower.',
+                  HINT = 'Add quota to shared_preload_libraries in postgresql.conf and restart the server.';
+    END IF;
+END
+$preload$;

@@ -5,6 +5,24 @@
 -- Every change of release 0.2 is made here as well as in the install script
 -- (src/sql/NN_*.sql); test/t/010_upgrade.pl checks that the two agree.
 
+-- 16.4: DROP EXTENSION quota removes the pg_cron job
+-- DROP EXTENSION quota takes the pg_cron job quota-maintenance along: this
+-- event trigger loads quota's library at the start of every DROP EXTENSION,
+-- and the library's object access hook deletes the job when the extension
+-- dropped is quota (src/uninstall.c).
+CREATE FUNCTION quota._drop_starting() RETURNS event_trigger
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'quota_drop_starting';
+COMMENT ON FUNCTION quota._drop_starting() IS
+    'internal: loads quota''s library when DROP EXTENSION starts, so that dropping quota removes its pg_cron job';
+REVOKE ALL ON FUNCTION quota._drop_starting() FROM PUBLIC;
+
+CREATE EVENT TRIGGER quota_drop_extension ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION quota._drop_starting();
+COMMENT ON EVENT TRIGGER quota_drop_extension IS
+    'removes the pg_cron job quota-maintenance when the extension quota is dropped';
+
 -- 16.5: a comment on every user-visible column (keep this block last)
 COMMENT ON COLUMN quota.models.model IS 'model name, as the gateway passes it';
 COMMENT ON COLUMN quota.models.service IS 'service the model belongs to (chat, embedding, ...); discounts apply by service';

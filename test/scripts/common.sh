@@ -36,10 +36,11 @@ ensure_packages() {
     # The Debian package starts a cluster on 5432; the project never uses it.
 }
 
-# Build and install the extension into the PostgreSQL installation.
+# Build and install the extension into the PostgreSQL installation
+# (QUOTA_COPT: extra compiler flags, -Werror for the tests).
 build_install() {
     say "building quota"
-    make -C "$QUOTA_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" all
+    make -C "$QUOTA_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" ${QUOTA_COPT:+COPT="$QUOTA_COPT"} all
     if [ "$(id -u)" -eq 0 ] || [ -w "$($PG_BIN/pg_config --pkglibdir)" ]; then
         make -C "$QUOTA_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
     else

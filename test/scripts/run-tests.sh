@@ -5,6 +5,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ensure_packages
+# warnings are errors in the test build: rebuild every object with -Werror
+QUOTA_COPT=${QUOTA_COPT:--Werror}
+make -C "$QUOTA_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" clean >/dev/null
 build_install
 
 work=$(private_copy)

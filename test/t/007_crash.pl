@@ -105,7 +105,11 @@ for my $round (1 .. $rounds)
              WHERE query LIKE 'SELECT step(%' AND pid <> pg_backend_pid()
              ORDER BY state = 'active' DESC LIMIT 1});
         note "killing backend $pid";
+        my $offset = -s $node->logfile;
         kill('KILL', $pid) or die "could not kill $pid";
+        # connect only once the postmaster has begun its crash restart: a
+        # connection made before it noticed the death would then be cut
+        $node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
         $node->poll_query_until('postgres', 'SELECT true') or die "no recovery";
     }
     $bench->finish;

@@ -3,6 +3,7 @@
 #   my $node = quota_node('name');                      # quota preloaded
 #   my $node = quota_node('name', cron => 1);           # pg_cron and quota
 #   my $node = quota_node('name', preload => 0);        # quota not preloaded
+#   my $node = quota_node('name', cron => 1, preload => 0);  # pg_cron only
 #   my $node = quota_node('name', conf => "max_connections = 100\n");
 #
 # Every node runs in UTC; the node is initialised and started.
@@ -25,7 +26,7 @@ sub quota_node
 
 	if ($opt{cron})
 	{
-		$conf .= "shared_preload_libraries = 'pg_cron,quota'\n"
+		$conf .= "shared_preload_libraries = 'pg_cron" . ($preload ? ",quota" : "") . "'\n"
 		  . "cron.database_name = 'postgres'\n"
 		  . "cron.use_background_workers = on\n"
 		  . "max_worker_processes = 16\n";
