@@ -10,6 +10,7 @@ OBJS = \
 	src/credits.o \
 	src/credits_text.o \
 	src/credits_agg.o \
+	src/credits_cross.o \
 	src/cost.o \
 	src/catalog.o \
 	src/cron.o \

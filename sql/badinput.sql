@@ -50,6 +50,7 @@ INSERT INTO bad VALUES
     ('quota.credits', 4, 'max', $$'9223372036.854775807'$$),
     ('numeric', 1, 'null', 'NULL'), ('numeric', 2, 'neg', '-1'), ('numeric', 3, 'zero', '0'),
     ('numeric', 4, 'above1', '1.5'), ('numeric', 5, 'nan', $$'NaN'$$),
+    ('numeric', 6, 'max', '9223372036.854775807'), ('numeric', 7, 'huge', '1e12'),
     ('boolean', 1, 'null', 'NULL'),
     ('timestamptz', 1, 'null', 'NULL'), ('timestamptz', 2, 'inf', $$'infinity'$$),
     ('timestamptz', 3, '-inf', $$'-infinity'$$),

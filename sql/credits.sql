@@ -86,7 +86,10 @@ SELECT try($$SELECT '9223372036.854775807'::quota.credits + '0.000000001'::quota
 SELECT try($$SELECT '-9223372036.854775807'::quota.credits + '-0.000000001'::quota.credits$$);
 SELECT try($$SELECT '-9223372036.854775807'::quota.credits - '0.000000001'::quota.credits$$);
 SELECT try($$SELECT '9223372036.854775807'::quota.credits - '-1'::quota.credits$$);
-SELECT try($$SELECT '5000000000'::quota.credits + 5000000000$$);
+SELECT try($$SELECT '5000000000'::quota.credits + '5000000000'$$);
+-- credits + a number is numeric arithmetic (credits -> numeric is implicit)
+SELECT '5000000000'::credits + 5000000000 AS numeric_sum,
+       pg_typeof('5000000000'::credits + 5000000000);
 SELECT '9223372036.854775807'::credits + '1'::credits;
 
 --
@@ -162,18 +165,23 @@ SELECT '1'::credits + 1.5 AS plus_numeric, '1'::credits > 0 AS gt_int,
        '1'::credits >= 0.5 AS ge_numeric, '1'::credits * '2' AS times_unknown;
 SELECT pg_typeof('1'::credits + 1.5) AS plus, pg_typeof('1'::credits * 2) AS times,
        pg_typeof('1'::credits / 3) AS div, pg_typeof(2 * '1'::credits) AS int_times,
-       pg_typeof(coalesce(quota.sum(NULL::credits), 0)) AS coalesce_int,
+       pg_typeof(coalesce(quota.sum(NULL::credits), '0')) AS coalesce_unknown,
        pg_typeof(CASE WHEN true THEN '1'::credits ELSE 1.5 END) AS case_numeric;
+-- a number never converts to credits implicitly: coalesce with an integer
+-- needs a typed zero ('0' above)
+SELECT try($$SELECT coalesce(quota.sum(NULL::quota.credits), 0)$$) AS coalesce_int;
 -- numeric and integer arithmetic is unchanged with quota on the search path
 SELECT 1.5 * 2 AS numeric_times_int, 1.5 / 2 AS numeric_by_int,
        1.5::numeric * 100 AS numeric_times_hundred, 2 + 1.5 AS int_plus_numeric,
        2 * 3 AS int_times_int, 2 * '3' AS int_times_unknown;
--- Known limitation: integer * numeric and integer / numeric have two
--- candidates (numeric * numeric, and credits * numeric through the
--- implicit integer -> credits cast the contract requires); cast one side.
-SELECT try('SELECT 2 * 1.5') AS int_times_numeric,
-       try('SELECT 2 / 1.5') AS int_by_numeric;
+-- every built-in expression stays unambiguous (0.2: no implicit cast to credits)
+SELECT 2 * 1.5 AS int_times_numeric, 3 / 1.5 AS int_by_numeric, 1 + 2.5 AS int_plus_numeric,
+       pg_typeof(2 * 1.5) AS type;
 SELECT 2::numeric * 1.5 AS cast_one_side;
+-- credits mix with numbers like numeric
+SELECT '2.5'::credits > 0 AS gt, '2.5'::credits * 2 AS times, round('2.555'::credits, 2) AS rounded,
+       sum(v) AS sum_any, pg_typeof(sum(v))
+  FROM (VALUES ('1.25'::credits), ('2.5')) x(v);
 
 --
 -- Casts
@@ -193,16 +201,19 @@ SELECT 9223372036::bigint::credits AS max_bigint, (-9223372036)::bigint::credits
 SELECT try('SELECT 9223372037::bigint::quota.credits') AS over,
        try('SELECT (-9223372037)::bigint::quota.credits') AS under,
        try('SELECT 9223372036854775807::quota.credits') AS bigint_max;
--- implicit casts in function calls
-SELECT credits_pl(500, 1.5) AS int_and_numeric, credits_pl(5000000000, 0) AS bigint;
--- credits -> numeric: exact, on assignment only
+-- numbers reach a credits argument only through an explicit cast (quota's
+-- own functions take money as numeric)
+SELECT try($$SELECT credits_pl(500, 1.5)$$) AS int_and_numeric;
+SELECT credits_pl(500::credits, 1.5::credits) AS int_and_numeric,
+       credits_pl(5000000000::credits, '0') AS bigint;
+-- credits -> numeric: exact, implicit
 SELECT v::credits::numeric AS n, pg_typeof(v::credits::numeric)
   FROM unnest(ARRAY['12.5', '0', '-0.000000001', '9223372036.854775807',
                     '-9223372036.854775807']) v;
 CREATE TEMP TABLE num_col (x numeric);
 INSERT INTO num_col VALUES ('3.25'::credits), ('-0.000000001'::credits);
 SELECT x FROM num_col ORDER BY x;
-SELECT try($$SELECT round('3.25'::quota.credits, 1)$$) AS not_implicit;
+SELECT round('3.25'::quota.credits, 1) AS implicit_round, '3.25'::credits::numeric = 3.25 AS exact;
 -- no other casts
 SELECT try($$SELECT '1'::quota.credits::bigint$$) AS to_bigint,
        try($$SELECT 1.5::float8::quota.credits$$) AS from_float8;
@@ -293,8 +304,8 @@ SELECT c FROM ord WHERE c BETWEEN -0.2 AND 0.2 ORDER BY c;
 EXPLAIN (COSTS OFF) SELECT min(c), max(c) FROM ord;
 SELECT min(c), max(c) FROM ord;
 DROP INDEX ord_btree;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM ord WHERE c = 1.5;
-SELECT count(*) FROM ord WHERE c = 1.5;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM ord WHERE c = '1.5';
+SELECT count(*) FROM ord WHERE c = '1.5';
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 -- merge join

@@ -22,7 +22,7 @@ SELECT try($$SELECT quota_set_model('free-for-me', 0, 0)$$);
 SELECT try($$SELECT quota_create_pool('mine', 1000)$$);
 SELECT try($$SELECT quota_run_due()$$);
 SELECT try($$SELECT quota_add_member('Physics Dept', 'regress_bob')$$);
-SELECT try($$SELECT quota._post('Physics Dept', 'topup', 100, NULL, NULL)$$);
+SELECT try($$SELECT quota._post('Physics Dept', 'topup', '100', NULL, NULL)$$);
 -- direct writes are refused
 SELECT try($$UPDATE quota.pools SET balance = 1000 WHERE pool = 'Physics Dept'$$);
 SELECT try($$UPDATE quota.pool_defs SET allowance = 1000 WHERE pool = 'Physics Dept'$$);

@@ -181,9 +181,155 @@ COMMENT ON OPERATOR CLASS quota.credits_ops USING hash IS
 COMMENT ON OPERATOR FAMILY quota.credits_ops USING hash IS
     'hash operator family of credits';
 
--- Casts: numeric, bigint and integer to credits are implicit (numeric is
--- rounded half away from zero at 1e-9; NaN, Infinity and values out of
--- range raise 22003); credits to numeric is an assignment cast and exact.
+-- Comparisons with numeric (src/credits_cross.c): exact, and in credits'
+-- btree family, so that "balance > 0.5" stays on the credits side (and can
+-- use an index on a credits column) although credits convert to numeric
+-- implicitly.
+CREATE FUNCTION quota.credits_numeric_cmp(quota.credits, numeric) RETURNS integer
+    AS 'MODULE_PATHNAME', 'credits_numeric_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_cmp(quota.credits, numeric) IS
+    'btree support: compare credits with numeric, exactly';
+CREATE FUNCTION quota.numeric_credits_cmp(numeric, quota.credits) RETURNS integer
+    AS 'MODULE_PATHNAME', 'numeric_credits_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_cmp(numeric, quota.credits) IS
+    'btree support: compare numeric with credits, exactly';
+
+CREATE FUNCTION quota.credits_numeric_eq(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_eq(quota.credits, numeric) IS 'equal, exactly';
+
+CREATE FUNCTION quota.numeric_credits_eq(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_eq(numeric, quota.credits) IS 'equal, exactly';
+
+CREATE FUNCTION quota.credits_numeric_ne(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_ne(quota.credits, numeric) IS 'not equal, exactly';
+
+CREATE FUNCTION quota.numeric_credits_ne(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_ne(numeric, quota.credits) IS 'not equal, exactly';
+
+CREATE FUNCTION quota.credits_numeric_lt(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_lt(quota.credits, numeric) IS 'less than, exactly';
+
+CREATE FUNCTION quota.numeric_credits_lt(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_lt(numeric, quota.credits) IS 'less than, exactly';
+
+CREATE FUNCTION quota.credits_numeric_le(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_le(quota.credits, numeric) IS 'less than or equal, exactly';
+
+CREATE FUNCTION quota.numeric_credits_le(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_le(numeric, quota.credits) IS 'less than or equal, exactly';
+
+CREATE FUNCTION quota.credits_numeric_gt(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_gt(quota.credits, numeric) IS 'greater than, exactly';
+
+CREATE FUNCTION quota.numeric_credits_gt(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_gt(numeric, quota.credits) IS 'greater than, exactly';
+
+CREATE FUNCTION quota.credits_numeric_ge(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_ge(quota.credits, numeric) IS 'greater than or equal, exactly';
+
+CREATE FUNCTION quota.numeric_credits_ge(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_ge(numeric, quota.credits) IS 'greater than or equal, exactly';
+
+CREATE OPERATOR quota.= (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_eq, COMMUTATOR = OPERATOR(quota.=),
+    NEGATOR = OPERATOR(quota.<>), RESTRICT = pg_catalog.eqsel, JOIN = pg_catalog.eqjoinsel);
+COMMENT ON OPERATOR quota.= (quota.credits, numeric) IS 'equal, exactly';
+
+CREATE OPERATOR quota.= (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_eq, COMMUTATOR = OPERATOR(quota.=),
+    NEGATOR = OPERATOR(quota.<>), RESTRICT = pg_catalog.eqsel, JOIN = pg_catalog.eqjoinsel);
+COMMENT ON OPERATOR quota.= (numeric, quota.credits) IS 'equal, exactly';
+
+CREATE OPERATOR quota.<> (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_ne, COMMUTATOR = OPERATOR(quota.<>),
+    NEGATOR = OPERATOR(quota.=), RESTRICT = pg_catalog.neqsel, JOIN = pg_catalog.neqjoinsel);
+COMMENT ON OPERATOR quota.<> (quota.credits, numeric) IS 'not equal, exactly';
+
+CREATE OPERATOR quota.<> (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_ne, COMMUTATOR = OPERATOR(quota.<>),
+    NEGATOR = OPERATOR(quota.=), RESTRICT = pg_catalog.neqsel, JOIN = pg_catalog.neqjoinsel);
+COMMENT ON OPERATOR quota.<> (numeric, quota.credits) IS 'not equal, exactly';
+
+CREATE OPERATOR quota.< (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_lt, COMMUTATOR = OPERATOR(quota.>),
+    NEGATOR = OPERATOR(quota.>=), RESTRICT = pg_catalog.scalarltsel, JOIN = pg_catalog.scalarltjoinsel);
+COMMENT ON OPERATOR quota.< (quota.credits, numeric) IS 'less than, exactly';
+
+CREATE OPERATOR quota.< (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_lt, COMMUTATOR = OPERATOR(quota.>),
+    NEGATOR = OPERATOR(quota.>=), RESTRICT = pg_catalog.scalarltsel, JOIN = pg_catalog.scalarltjoinsel);
+COMMENT ON OPERATOR quota.< (numeric, quota.credits) IS 'less than, exactly';
+
+CREATE OPERATOR quota.<= (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_le, COMMUTATOR = OPERATOR(quota.>=),
+    NEGATOR = OPERATOR(quota.>), RESTRICT = pg_catalog.scalarlesel, JOIN = pg_catalog.scalarlejoinsel);
+COMMENT ON OPERATOR quota.<= (quota.credits, numeric) IS 'less than or equal, exactly';
+
+CREATE OPERATOR quota.<= (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_le, COMMUTATOR = OPERATOR(quota.>=),
+    NEGATOR = OPERATOR(quota.>), RESTRICT = pg_catalog.scalarlesel, JOIN = pg_catalog.scalarlejoinsel);
+COMMENT ON OPERATOR quota.<= (numeric, quota.credits) IS 'less than or equal, exactly';
+
+CREATE OPERATOR quota.> (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_gt, COMMUTATOR = OPERATOR(quota.<),
+    NEGATOR = OPERATOR(quota.<=), RESTRICT = pg_catalog.scalargtsel, JOIN = pg_catalog.scalargtjoinsel);
+COMMENT ON OPERATOR quota.> (quota.credits, numeric) IS 'greater than, exactly';
+
+CREATE OPERATOR quota.> (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_gt, COMMUTATOR = OPERATOR(quota.<),
+    NEGATOR = OPERATOR(quota.<=), RESTRICT = pg_catalog.scalargtsel, JOIN = pg_catalog.scalargtjoinsel);
+COMMENT ON OPERATOR quota.> (numeric, quota.credits) IS 'greater than, exactly';
+
+CREATE OPERATOR quota.>= (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_ge, COMMUTATOR = OPERATOR(quota.<=),
+    NEGATOR = OPERATOR(quota.<), RESTRICT = pg_catalog.scalargesel, JOIN = pg_catalog.scalargejoinsel);
+COMMENT ON OPERATOR quota.>= (quota.credits, numeric) IS 'greater than or equal, exactly';
+
+CREATE OPERATOR quota.>= (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_ge, COMMUTATOR = OPERATOR(quota.<=),
+    NEGATOR = OPERATOR(quota.<), RESTRICT = pg_catalog.scalargesel, JOIN = pg_catalog.scalargejoinsel);
+COMMENT ON OPERATOR quota.>= (numeric, quota.credits) IS 'greater than or equal, exactly';
+
+ALTER OPERATOR FAMILY quota.credits_ops USING btree ADD
+    OPERATOR 1 quota.< (quota.credits, numeric),
+    OPERATOR 2 quota.<= (quota.credits, numeric),
+    OPERATOR 3 quota.= (quota.credits, numeric),
+    OPERATOR 4 quota.>= (quota.credits, numeric),
+    OPERATOR 5 quota.> (quota.credits, numeric),
+    FUNCTION 1 (quota.credits, numeric) quota.credits_numeric_cmp(quota.credits, numeric),
+    OPERATOR 1 quota.< (numeric, quota.credits),
+    OPERATOR 2 quota.<= (numeric, quota.credits),
+    OPERATOR 3 quota.= (numeric, quota.credits),
+    OPERATOR 4 quota.>= (numeric, quota.credits),
+    OPERATOR 5 quota.> (numeric, quota.credits),
+    FUNCTION 1 (numeric, quota.credits) quota.numeric_credits_cmp(numeric, quota.credits),
+    -- a family with two types holds each type's own comparisons too
+    OPERATOR 1 pg_catalog.< (numeric, numeric),
+    OPERATOR 2 pg_catalog.<= (numeric, numeric),
+    OPERATOR 3 pg_catalog.= (numeric, numeric),
+    OPERATOR 4 pg_catalog.>= (numeric, numeric),
+    OPERATOR 5 pg_catalog.> (numeric, numeric),
+    FUNCTION 1 (numeric, numeric) pg_catalog.numeric_cmp(numeric, numeric);
+
+-- Casts: credits to numeric is implicit and exact, so credits mix with
+-- numbers like numeric does (balance > 0, balance * 2, sum(balance) without
+-- quota on the search_path); numeric, bigint and integer to credits are
+-- assignment casts (numeric is rounded half away from zero at 1e-9; NaN,
+-- Infinity and values out of range raise 22003), so that a session with
+-- quota on its search_path keeps every built-in expression unambiguous
+-- (2 * 1.5 is numeric * numeric, never credits * numeric).
 CREATE FUNCTION quota.numeric_credits(numeric) RETURNS quota.credits
     AS 'MODULE_PATHNAME', 'numeric_credits' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION quota.numeric_credits(numeric) IS
@@ -200,18 +346,18 @@ COMMENT ON FUNCTION quota.credits_numeric(quota.credits) IS
     'credits to numeric, exact, scale as in the text form';
 
 CREATE CAST (numeric AS quota.credits)
-    WITH FUNCTION quota.numeric_credits(numeric) AS IMPLICIT;
+    WITH FUNCTION quota.numeric_credits(numeric) AS ASSIGNMENT;
 COMMENT ON CAST (numeric AS quota.credits) IS
-    'implicit: rounded half away from zero at 1e-9';
+    'on assignment: rounded half away from zero at 1e-9';
 CREATE CAST (bigint AS quota.credits)
-    WITH FUNCTION quota.int8_credits(bigint) AS IMPLICIT;
-COMMENT ON CAST (bigint AS quota.credits) IS 'implicit: exact';
+    WITH FUNCTION quota.int8_credits(bigint) AS ASSIGNMENT;
+COMMENT ON CAST (bigint AS quota.credits) IS 'on assignment: exact';
 CREATE CAST (integer AS quota.credits)
-    WITH FUNCTION quota.int4_credits(integer) AS IMPLICIT;
-COMMENT ON CAST (integer AS quota.credits) IS 'implicit: exact';
+    WITH FUNCTION quota.int4_credits(integer) AS ASSIGNMENT;
+COMMENT ON CAST (integer AS quota.credits) IS 'on assignment: exact';
 CREATE CAST (quota.credits AS numeric)
-    WITH FUNCTION quota.credits_numeric(quota.credits) AS ASSIGNMENT;
-COMMENT ON CAST (quota.credits AS numeric) IS 'on assignment: exact';
+    WITH FUNCTION quota.credits_numeric(quota.credits) AS IMPLICIT;
+COMMENT ON CAST (quota.credits AS numeric) IS 'implicit: exact';
 
 -- Aggregates.  sum and avg share an exact 128-bit state (no numeric on the
 -- hot path, no intermediate overflow), serialised for parallel plans and

@@ -40,10 +40,10 @@ CREATE TABLE quota.models (
     model               text PRIMARY KEY
                         CHECK (char_length(model) BETWEEN 1 AND 200),
     service             text NOT NULL CHECK (service <> ''),
-    input_price         quota.credits NOT NULL CHECK (input_price >= 0),
-    cached_input_price  quota.credits NOT NULL CHECK (cached_input_price >= 0),
-    output_price        quota.credits NOT NULL CHECK (output_price >= 0),
-    request_price       quota.credits NOT NULL DEFAULT 0 CHECK (request_price >= 0),
+    input_price         quota.credits NOT NULL CHECK (input_price >= '0'),
+    cached_input_price  quota.credits NOT NULL CHECK (cached_input_price >= '0'),
+    output_price        quota.credits NOT NULL CHECK (output_price >= '0'),
+    request_price       quota.credits NOT NULL DEFAULT 0 CHECK (request_price >= '0'),
     enabled             boolean NOT NULL DEFAULT true,
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
@@ -82,10 +82,10 @@ CREATE TRIGGER discounts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 COMMENT ON TRIGGER discounts_changed ON quota.discounts IS
     'reload the discount cache of every backend';
 
-CREATE FUNCTION quota.quota_set_model(model text, input_price quota.credits,
-        output_price quota.credits, service text DEFAULT 'chat',
-        cached_input_price quota.credits DEFAULT NULL,
-        request_price quota.credits DEFAULT 0, enabled boolean DEFAULT true)
+CREATE FUNCTION quota.quota_set_model(model text, input_price numeric,
+        output_price numeric, service text DEFAULT 'chat',
+        cached_input_price numeric DEFAULT NULL,
+        request_price numeric DEFAULT 0, enabled boolean DEFAULT true)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, quota, pg_temp
@@ -126,8 +126,8 @@ BEGIN
             updated_at = now();
 END
 $$;
-COMMENT ON FUNCTION quota.quota_set_model(text, quota.credits, quota.credits, text,
-                                          quota.credits, quota.credits, boolean) IS
+COMMENT ON FUNCTION quota.quota_set_model(text, numeric, numeric, text,
+                                          numeric, numeric, boolean) IS
     'create or update a model and its prices (credits per 1M tokens); later charges use the new prices';
 
 CREATE FUNCTION quota.quota_set_discount(service text, rate numeric,

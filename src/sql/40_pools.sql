@@ -17,7 +17,7 @@ CREATE TABLE quota.pool_defs (
     pool            text PRIMARY KEY CHECK (char_length(pool) BETWEEN 1 AND 200),
     kind            text NOT NULL CHECK (kind IN ('personal', 'shared')),
     owner           text REFERENCES quota.users (user_id),
-    allowance       quota.credits NOT NULL CHECK (allowance >= 0),
+    allowance       quota.credits NOT NULL CHECK (allowance >= '0'),
     reset_cron      text,
     reset_timezone  text NOT NULL DEFAULT 'UTC',
     reset_policy    text NOT NULL DEFAULT 'restore'
@@ -25,7 +25,7 @@ CREATE TABLE quota.pool_defs (
     next_reset_at   timestamptz,
     period_start    timestamptz NOT NULL DEFAULT now(),
     period_funds    quota.credits NOT NULL DEFAULT 0,
-    member_limit    quota.credits CHECK (member_limit >= 0),
+    member_limit    quota.credits CHECK (member_limit >= '0'),
     warn_at         numeric[] NOT NULL DEFAULT '{0.8,0.95}'
                     CHECK (0 < ALL (warn_at) AND 1 >= ALL (warn_at)),
     enabled         boolean NOT NULL DEFAULT true,
@@ -47,7 +47,7 @@ CREATE TABLE quota.pool_members (
     pool            text NOT NULL REFERENCES quota.pool_defs (pool),
     user_id         text NOT NULL REFERENCES quota.users (user_id),
     role            text NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'admin')),
-    member_limit    quota.credits CHECK (member_limit >= 0),
+    member_limit    quota.credits CHECK (member_limit >= '0'),
     added_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (pool, user_id)
 );
@@ -66,7 +66,7 @@ COMMENT ON TABLE quota.pool_groups IS 'groups whose every user is a member of th
 
 CREATE TABLE quota.personal_policies (
     group_name      text PRIMARY KEY CHECK (group_name <> ''),
-    allowance       quota.credits NOT NULL CHECK (allowance >= 0),
+    allowance       quota.credits NOT NULL CHECK (allowance >= '0'),
     reset_cron      text NOT NULL,
     reset_timezone  text NOT NULL,
     updated_at      timestamptz NOT NULL DEFAULT now()
@@ -128,7 +128,7 @@ CREATE TABLE quota.reservations (
     model               text NOT NULL,
     max_input_tokens    bigint NOT NULL,
     max_output_tokens   bigint NOT NULL,
-    held                quota.credits NOT NULL CHECK (held >= 0),
+    held                quota.credits NOT NULL CHECK (held >= '0'),
     created_at          timestamptz NOT NULL DEFAULT now(),
     expires_at          timestamptz NOT NULL,
     settled_at          timestamptz,
@@ -315,10 +315,10 @@ $$;
 COMMENT ON FUNCTION quota.quota_set_user(text, text[]) IS
     'register a user or replace their groups; personal-account policies of the groups apply';
 
-CREATE FUNCTION quota.quota_create_pool(pool text, allowance quota.credits,
+CREATE FUNCTION quota.quota_create_pool(pool text, allowance numeric,
         kind text DEFAULT 'shared', reset_cron text DEFAULT NULL,
         reset_timezone text DEFAULT 'UTC', reset_policy text DEFAULT 'restore',
-        owner text DEFAULT NULL, member_limit quota.credits DEFAULT NULL)
+        owner text DEFAULT NULL, member_limit numeric DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, quota, pg_temp
@@ -366,11 +366,11 @@ BEGIN
                                  member_limit)
     VALUES (pool, kind, owner, allowance, reset_cron, reset_timezone,
             reset_policy, next_at, member_limit);
-    PERFORM quota._post(pool, 'grant', allowance, NULL, 'initial allowance');
+    PERFORM quota._post(pool, 'grant', allowance::quota.credits, NULL, 'initial allowance');
 END
 $$;
-COMMENT ON FUNCTION quota.quota_create_pool(text, quota.credits, text, text, text, text,
-                                            text, quota.credits) IS
+COMMENT ON FUNCTION quota.quota_create_pool(text, numeric, text, text, text, text,
+                                            text, numeric) IS
     'create a personal or shared pool; its balance starts at the allowance';
 
 CREATE FUNCTION quota._ensure_personal(user_id text, allowance quota.credits,
@@ -399,7 +399,7 @@ $$;
 COMMENT ON FUNCTION quota._ensure_personal(text, quota.credits, text, text) IS
     'internal: create or update the personal pool of a user';
 
-CREATE FUNCTION quota.quota_personal_policy(group_name text, allowance quota.credits,
+CREATE FUNCTION quota.quota_personal_policy(group_name text, allowance numeric,
         reset_cron text DEFAULT '0 1 * * 5', reset_timezone text DEFAULT 'UTC')
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -428,15 +428,15 @@ BEGIN
     FOR u IN SELECT us.user_id FROM quota.users us
              WHERE quota_personal_policy.group_name = ANY (us.groups)
              ORDER BY us.user_id LOOP
-        PERFORM quota._ensure_personal(u.user_id, allowance, reset_cron, reset_timezone);
+        PERFORM quota._ensure_personal(u.user_id, allowance::quota.credits, reset_cron, reset_timezone);
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION quota.quota_personal_policy(text, quota.credits, text, text) IS
+COMMENT ON FUNCTION quota.quota_personal_policy(text, numeric, text, text) IS
     'give every user of a group a personal pool personal:<user_id> (existing users now, new users when set)';
 
 CREATE FUNCTION quota.quota_add_member(pool text, user_id text,
-        role text DEFAULT 'member', member_limit quota.credits DEFAULT NULL)
+        role text DEFAULT 'member', member_limit numeric DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, quota, pg_temp
@@ -467,7 +467,7 @@ BEGIN
         SET role = excluded.role, member_limit = excluded.member_limit;
 END
 $$;
-COMMENT ON FUNCTION quota.quota_add_member(text, text, text, quota.credits) IS
+COMMENT ON FUNCTION quota.quota_add_member(text, text, text, numeric) IS
     'add a member (or pool administrator) to a pool, with an optional member limit';
 
 CREATE FUNCTION quota.quota_remove_member(pool text, user_id text) RETURNS void
@@ -574,13 +574,14 @@ $$;
 COMMENT ON FUNCTION quota.quota_set_pool_enabled(text, boolean) IS
     'enable or disable a pool (a disabled pool refuses new requests)';
 
-CREATE FUNCTION quota.quota_topup(pool text, amount quota.credits, note text DEFAULT NULL)
+CREATE FUNCTION quota.quota_topup(pool text, amount numeric, note text DEFAULT NULL)
     RETURNS quota.credits
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
 BEGIN
     PERFORM quota._require(ARRAY['pool', 'amount'], ARRAY[pool IS NULL, amount IS NULL]);
+    amount := amount::quota.credits;    -- rounded at 1e-9 as the cast does (22003)
     IF amount <= 0 THEN
         RAISE EXCEPTION 'top-up amount must be positive'
             USING ERRCODE = 'invalid_parameter_value',
@@ -588,14 +589,14 @@ BEGIN
                   HINT = 'Use quota_adjust() for a correction in either direction.';
     END IF;
     PERFORM quota._pool_exists(pool);
-    PERFORM quota._post(pool, 'topup', amount, quota.current_user_id(), note);
+    PERFORM quota._post(pool, 'topup', amount::quota.credits, quota.current_user_id(), note);
     RETURN (quota._pool_money(pool)).balance;
 END
 $$;
-COMMENT ON FUNCTION quota.quota_topup(text, quota.credits, text) IS
+COMMENT ON FUNCTION quota.quota_topup(text, numeric, text) IS
     'add credits to a pool; returns the new balance';
 
-CREATE FUNCTION quota.quota_adjust(pool text, amount quota.credits, note text)
+CREATE FUNCTION quota.quota_adjust(pool text, amount numeric, note text)
     RETURNS quota.credits
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, quota, pg_temp
@@ -603,6 +604,7 @@ AS $$
 BEGIN
     PERFORM quota._require(ARRAY['pool', 'amount', 'note'],
                            ARRAY[pool IS NULL, amount IS NULL, note IS NULL]);
+    amount := amount::quota.credits;    -- rounded at 1e-9 as the cast does (22003)
     IF amount = 0 THEN
         RAISE EXCEPTION 'adjustment amount must not be zero'
             USING ERRCODE = 'invalid_parameter_value';
@@ -613,11 +615,11 @@ BEGIN
                   HINT = 'Say why the balance is corrected.';
     END IF;
     PERFORM quota._pool_exists(pool);
-    PERFORM quota._post(pool, 'adjust', amount, quota.current_user_id(), note);
+    PERFORM quota._post(pool, 'adjust', amount::quota.credits, quota.current_user_id(), note);
     RETURN (quota._pool_money(pool)).balance;
 END
 $$;
-COMMENT ON FUNCTION quota.quota_adjust(text, quota.credits, text) IS
+COMMENT ON FUNCTION quota.quota_adjust(text, numeric, text) IS
     'signed correction of a pool''s balance, with a note; returns the new balance';
 
 CREATE FUNCTION quota._apply_reset(pool text, manual boolean) RETURNS boolean

@@ -81,20 +81,20 @@ COMMENT ON POLICY alerts_read ON quota.alerts IS
 -- Functions: nothing is executable by PUBLIC but the money type and pure
 -- calculations; each role gets what it needs.
 REVOKE ALL ON FUNCTION
-    quota.quota_set_model(text, quota.credits, quota.credits, text, quota.credits, quota.credits, boolean),
+    quota.quota_set_model(text, numeric, numeric, text, numeric, numeric, boolean),
     quota.quota_set_discount(text, numeric, text, text, timestamptz, timestamptz),
     quota.quota_drop_discount(bigint),
     quota.quota_set_user(text, text[]),
-    quota.quota_create_pool(text, quota.credits, text, text, text, text, text, quota.credits),
-    quota.quota_personal_policy(text, quota.credits, text, text),
-    quota.quota_add_member(text, text, text, quota.credits),
+    quota.quota_create_pool(text, numeric, text, text, text, text, text, numeric),
+    quota.quota_personal_policy(text, numeric, text, text),
+    quota.quota_add_member(text, text, text, numeric),
     quota.quota_remove_member(text, text),
     quota.quota_grant_group(text, text),
     quota.quota_revoke_group(text, text),
     quota.quota_set_pool_models(text, text[]),
     quota.quota_set_pool_enabled(text, boolean),
-    quota.quota_topup(text, quota.credits, text),
-    quota.quota_adjust(text, quota.credits, text),
+    quota.quota_topup(text, numeric, text),
+    quota.quota_adjust(text, numeric, text),
     quota.quota_reset(text),
     quota.quota_run_due(),
     quota.quota_switch(text, text),
@@ -116,18 +116,18 @@ REVOKE ALL ON FUNCTION
     FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
-    quota.quota_set_model(text, quota.credits, quota.credits, text, quota.credits, quota.credits, boolean),
+    quota.quota_set_model(text, numeric, numeric, text, numeric, numeric, boolean),
     quota.quota_set_discount(text, numeric, text, text, timestamptz, timestamptz),
     quota.quota_drop_discount(bigint),
     quota.quota_set_user(text, text[]),
-    quota.quota_create_pool(text, quota.credits, text, text, text, text, text, quota.credits),
-    quota.quota_personal_policy(text, quota.credits, text, text),
+    quota.quota_create_pool(text, numeric, text, text, text, text, text, numeric),
+    quota.quota_personal_policy(text, numeric, text, text),
     quota.quota_grant_group(text, text),
     quota.quota_revoke_group(text, text),
     quota.quota_set_pool_models(text, text[]),
     quota.quota_set_pool_enabled(text, boolean),
-    quota.quota_topup(text, quota.credits, text),
-    quota.quota_adjust(text, quota.credits, text),
+    quota.quota_topup(text, numeric, text),
+    quota.quota_adjust(text, numeric, text),
     quota.quota_reset(text),
     quota.quota_run_due()
     TO quota_admin;
@@ -138,7 +138,7 @@ GRANT EXECUTE ON FUNCTION quota._check_schedule(text, text, text)
 
 -- pool administrators (quota_user members) manage their own pools' members
 GRANT EXECUTE ON FUNCTION
-    quota.quota_add_member(text, text, text, quota.credits),
+    quota.quota_add_member(text, text, text, numeric),
     quota.quota_remove_member(text, text)
     TO quota_admin, quota_user;
 

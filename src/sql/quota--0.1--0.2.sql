@@ -5,6 +5,448 @@
 -- Every change of release 0.2 is made here as well as in the install script
 -- (src/sql/NN_*.sql); test/t/010_upgrade.pl checks that the two agree.
 
+-- 16.1: credits -> numeric is implicit, numbers -> credits are assignment
+-- casts; comparisons with numeric stay on the credits side; money arguments
+-- are numeric.  Objects parsed with the old casts are parsed again below.
+DROP CAST (numeric AS quota.credits);
+DROP CAST (bigint AS quota.credits);
+DROP CAST (integer AS quota.credits);
+DROP CAST (quota.credits AS numeric);
+CREATE CAST (numeric AS quota.credits)
+    WITH FUNCTION quota.numeric_credits(numeric) AS ASSIGNMENT;
+COMMENT ON CAST (numeric AS quota.credits) IS
+    'on assignment: rounded half away from zero at 1e-9';
+CREATE CAST (bigint AS quota.credits)
+    WITH FUNCTION quota.int8_credits(bigint) AS ASSIGNMENT;
+COMMENT ON CAST (bigint AS quota.credits) IS 'on assignment: exact';
+CREATE CAST (integer AS quota.credits)
+    WITH FUNCTION quota.int4_credits(integer) AS ASSIGNMENT;
+COMMENT ON CAST (integer AS quota.credits) IS 'on assignment: exact';
+CREATE CAST (quota.credits AS numeric)
+    WITH FUNCTION quota.credits_numeric(quota.credits) AS IMPLICIT;
+COMMENT ON CAST (quota.credits AS numeric) IS 'implicit: exact';
+
+-- Comparisons with numeric (src/credits_cross.c): exact, and in credits'
+-- btree family, so that "balance > 0.5" stays on the credits side (and can
+-- use an index on a credits column) although credits convert to numeric
+-- implicitly.
+CREATE FUNCTION quota.credits_numeric_cmp(quota.credits, numeric) RETURNS integer
+    AS 'MODULE_PATHNAME', 'credits_numeric_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_cmp(quota.credits, numeric) IS
+    'btree support: compare credits with numeric, exactly';
+CREATE FUNCTION quota.numeric_credits_cmp(numeric, quota.credits) RETURNS integer
+    AS 'MODULE_PATHNAME', 'numeric_credits_cmp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_cmp(numeric, quota.credits) IS
+    'btree support: compare numeric with credits, exactly';
+
+CREATE FUNCTION quota.credits_numeric_eq(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_eq(quota.credits, numeric) IS 'equal, exactly';
+
+CREATE FUNCTION quota.numeric_credits_eq(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_eq(numeric, quota.credits) IS 'equal, exactly';
+
+CREATE FUNCTION quota.credits_numeric_ne(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_ne(quota.credits, numeric) IS 'not equal, exactly';
+
+CREATE FUNCTION quota.numeric_credits_ne(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_ne(numeric, quota.credits) IS 'not equal, exactly';
+
+CREATE FUNCTION quota.credits_numeric_lt(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_lt(quota.credits, numeric) IS 'less than, exactly';
+
+CREATE FUNCTION quota.numeric_credits_lt(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_lt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_lt(numeric, quota.credits) IS 'less than, exactly';
+
+CREATE FUNCTION quota.credits_numeric_le(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_le(quota.credits, numeric) IS 'less than or equal, exactly';
+
+CREATE FUNCTION quota.numeric_credits_le(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_le' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_le(numeric, quota.credits) IS 'less than or equal, exactly';
+
+CREATE FUNCTION quota.credits_numeric_gt(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_gt(quota.credits, numeric) IS 'greater than, exactly';
+
+CREATE FUNCTION quota.numeric_credits_gt(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_gt' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_gt(numeric, quota.credits) IS 'greater than, exactly';
+
+CREATE FUNCTION quota.credits_numeric_ge(quota.credits, numeric) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'credits_numeric_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.credits_numeric_ge(quota.credits, numeric) IS 'greater than or equal, exactly';
+
+CREATE FUNCTION quota.numeric_credits_ge(numeric, quota.credits) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'numeric_credits_ge' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quota.numeric_credits_ge(numeric, quota.credits) IS 'greater than or equal, exactly';
+
+CREATE OPERATOR quota.= (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_eq, COMMUTATOR = OPERATOR(quota.=),
+    NEGATOR = OPERATOR(quota.<>), RESTRICT = pg_catalog.eqsel, JOIN = pg_catalog.eqjoinsel);
+COMMENT ON OPERATOR quota.= (quota.credits, numeric) IS 'equal, exactly';
+
+CREATE OPERATOR quota.= (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_eq, COMMUTATOR = OPERATOR(quota.=),
+    NEGATOR = OPERATOR(quota.<>), RESTRICT = pg_catalog.eqsel, JOIN = pg_catalog.eqjoinsel);
+COMMENT ON OPERATOR quota.= (numeric, quota.credits) IS 'equal, exactly';
+
+CREATE OPERATOR quota.<> (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_ne, COMMUTATOR = OPERATOR(quota.<>),
+    NEGATOR = OPERATOR(quota.=), RESTRICT = pg_catalog.neqsel, JOIN = pg_catalog.neqjoinsel);
+COMMENT ON OPERATOR quota.<> (quota.credits, numeric) IS 'not equal, exactly';
+
+CREATE OPERATOR quota.<> (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_ne, COMMUTATOR = OPERATOR(quota.<>),
+    NEGATOR = OPERATOR(quota.=), RESTRICT = pg_catalog.neqsel, JOIN = pg_catalog.neqjoinsel);
+COMMENT ON OPERATOR quota.<> (numeric, quota.credits) IS 'not equal, exactly';
+
+CREATE OPERATOR quota.< (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_lt, COMMUTATOR = OPERATOR(quota.>),
+    NEGATOR = OPERATOR(quota.>=), RESTRICT = pg_catalog.scalarltsel, JOIN = pg_catalog.scalarltjoinsel);
+COMMENT ON OPERATOR quota.< (quota.credits, numeric) IS 'less than, exactly';
+
+CREATE OPERATOR quota.< (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_lt, COMMUTATOR = OPERATOR(quota.>),
+    NEGATOR = OPERATOR(quota.>=), RESTRICT = pg_catalog.scalarltsel, JOIN = pg_catalog.scalarltjoinsel);
+COMMENT ON OPERATOR quota.< (numeric, quota.credits) IS 'less than, exactly';
+
+CREATE OPERATOR quota.<= (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_le, COMMUTATOR = OPERATOR(quota.>=),
+    NEGATOR = OPERATOR(quota.>), RESTRICT = pg_catalog.scalarlesel, JOIN = pg_catalog.scalarlejoinsel);
+COMMENT ON OPERATOR quota.<= (quota.credits, numeric) IS 'less than or equal, exactly';
+
+CREATE OPERATOR quota.<= (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_le, COMMUTATOR = OPERATOR(quota.>=),
+    NEGATOR = OPERATOR(quota.>), RESTRICT = pg_catalog.scalarlesel, JOIN = pg_catalog.scalarlejoinsel);
+COMMENT ON OPERATOR quota.<= (numeric, quota.credits) IS 'less than or equal, exactly';
+
+CREATE OPERATOR quota.> (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_gt, COMMUTATOR = OPERATOR(quota.<),
+    NEGATOR = OPERATOR(quota.<=), RESTRICT = pg_catalog.scalargtsel, JOIN = pg_catalog.scalargtjoinsel);
+COMMENT ON OPERATOR quota.> (quota.credits, numeric) IS 'greater than, exactly';
+
+CREATE OPERATOR quota.> (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_gt, COMMUTATOR = OPERATOR(quota.<),
+    NEGATOR = OPERATOR(quota.<=), RESTRICT = pg_catalog.scalargtsel, JOIN = pg_catalog.scalargtjoinsel);
+COMMENT ON OPERATOR quota.> (numeric, quota.credits) IS 'greater than, exactly';
+
+CREATE OPERATOR quota.>= (LEFTARG = quota.credits, RIGHTARG = numeric,
+    FUNCTION = quota.credits_numeric_ge, COMMUTATOR = OPERATOR(quota.<=),
+    NEGATOR = OPERATOR(quota.<), RESTRICT = pg_catalog.scalargesel, JOIN = pg_catalog.scalargejoinsel);
+COMMENT ON OPERATOR quota.>= (quota.credits, numeric) IS 'greater than or equal, exactly';
+
+CREATE OPERATOR quota.>= (LEFTARG = numeric, RIGHTARG = quota.credits,
+    FUNCTION = quota.numeric_credits_ge, COMMUTATOR = OPERATOR(quota.<=),
+    NEGATOR = OPERATOR(quota.<), RESTRICT = pg_catalog.scalargesel, JOIN = pg_catalog.scalargejoinsel);
+COMMENT ON OPERATOR quota.>= (numeric, quota.credits) IS 'greater than or equal, exactly';
+
+ALTER OPERATOR FAMILY quota.credits_ops USING btree ADD
+    OPERATOR 1 quota.< (quota.credits, numeric),
+    OPERATOR 2 quota.<= (quota.credits, numeric),
+    OPERATOR 3 quota.= (quota.credits, numeric),
+    OPERATOR 4 quota.>= (quota.credits, numeric),
+    OPERATOR 5 quota.> (quota.credits, numeric),
+    FUNCTION 1 (quota.credits, numeric) quota.credits_numeric_cmp(quota.credits, numeric),
+    OPERATOR 1 quota.< (numeric, quota.credits),
+    OPERATOR 2 quota.<= (numeric, quota.credits),
+    OPERATOR 3 quota.= (numeric, quota.credits),
+    OPERATOR 4 quota.>= (numeric, quota.credits),
+    OPERATOR 5 quota.> (numeric, quota.credits),
+    FUNCTION 1 (numeric, quota.credits) quota.numeric_credits_cmp(numeric, quota.credits),
+    -- a family with two types holds each type's own comparisons too
+    OPERATOR 1 pg_catalog.< (numeric, numeric),
+    OPERATOR 2 pg_catalog.<= (numeric, numeric),
+    OPERATOR 3 pg_catalog.= (numeric, numeric),
+    OPERATOR 4 pg_catalog.>= (numeric, numeric),
+    OPERATOR 5 pg_catalog.> (numeric, numeric),
+    FUNCTION 1 (numeric, numeric) pg_catalog.numeric_cmp(numeric, numeric);
+
+-- Money arguments become numeric: the functions are dropped and created
+-- again (grants an administrator added to them are not kept).
+DROP FUNCTION quota.quota_set_model(text, quota.credits, quota.credits, text, quota.credits, quota.credits, boolean);
+DROP FUNCTION quota.quota_create_pool(text, quota.credits, text, text, text, text, text, quota.credits);
+DROP FUNCTION quota.quota_personal_policy(text, quota.credits, text, text);
+DROP FUNCTION quota.quota_add_member(text, text, text, quota.credits);
+DROP FUNCTION quota.quota_topup(text, quota.credits, text);
+DROP FUNCTION quota.quota_adjust(text, quota.credits, text);
+
+CREATE FUNCTION quota.quota_set_model(model text, input_price numeric,
+        output_price numeric, service text DEFAULT 'chat',
+        cached_input_price numeric DEFAULT NULL,
+        request_price numeric DEFAULT 0, enabled boolean DEFAULT true)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+BEGIN
+    PERFORM quota._require(
+        ARRAY['model', 'input_price', 'output_price', 'service', 'request_price', 'enabled'],
+        ARRAY[model IS NULL, input_price IS NULL, output_price IS NULL,
+              service IS NULL, request_price IS NULL, enabled IS NULL]);
+    IF model = '' OR char_length(model) > 200 THEN
+        RAISE EXCEPTION 'invalid model name "%"', model
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A model name has 1 to 200 characters.';
+    END IF;
+    IF service = '' THEN
+        RAISE EXCEPTION 'invalid service ""'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name the service, for example ''chat'' or ''api''.';
+    END IF;
+    IF input_price < 0 OR output_price < 0 OR request_price < 0
+       OR cached_input_price < 0 THEN
+        RAISE EXCEPTION 'prices of model "%" must not be negative', model
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 0 for a free model.';
+    END IF;
+    INSERT INTO quota.models AS m (model, service, input_price, cached_input_price,
+                                   output_price, request_price, enabled)
+    VALUES (quota_set_model.model, quota_set_model.service,
+            quota_set_model.input_price,
+            coalesce(quota_set_model.cached_input_price, quota_set_model.input_price),
+            quota_set_model.output_price, quota_set_model.request_price,
+            quota_set_model.enabled)
+    ON CONFLICT ON CONSTRAINT models_pkey DO UPDATE
+        SET service = excluded.service, input_price = excluded.input_price,
+            cached_input_price = excluded.cached_input_price,
+            output_price = excluded.output_price,
+            request_price = excluded.request_price, enabled = excluded.enabled,
+            updated_at = now();
+END
+$$;
+COMMENT ON FUNCTION quota.quota_set_model(text, numeric, numeric, text,
+                                          numeric, numeric, boolean) IS
+    'create or update a model and its prices (credits per 1M tokens); later charges use the new prices';
+
+CREATE FUNCTION quota.quota_create_pool(pool text, allowance numeric,
+        kind text DEFAULT 'shared', reset_cron text DEFAULT NULL,
+        reset_timezone text DEFAULT 'UTC', reset_policy text DEFAULT 'restore',
+        owner text DEFAULT NULL, member_limit numeric DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+DECLARE
+    next_at timestamptz;
+BEGIN
+    PERFORM quota._require(ARRAY['pool', 'allowance', 'kind', 'reset_timezone', 'reset_policy'],
+        ARRAY[pool IS NULL, allowance IS NULL, kind IS NULL,
+              reset_timezone IS NULL, reset_policy IS NULL]);
+    IF pool = '' OR char_length(pool) > 200 THEN
+        RAISE EXCEPTION 'invalid pool name "%"', pool
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A pool name has 1 to 200 characters.';
+    END IF;
+    IF kind NOT IN ('personal', 'shared') THEN
+        RAISE EXCEPTION 'invalid pool kind "%"', kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''personal'' or ''shared''.';
+    END IF;
+    IF allowance < 0 THEN
+        RAISE EXCEPTION 'allowance of pool "%" must not be negative', pool
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF member_limit < 0 THEN
+        RAISE EXCEPTION 'member limit of pool "%" must not be negative', pool
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF kind = 'personal' AND owner IS NULL THEN
+        RAISE EXCEPTION 'a personal pool needs an owner'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass owner => the user the pool belongs to.';
+    END IF;
+    IF owner IS NOT NULL THEN
+        PERFORM quota._user_exists(owner);
+    END IF;
+    next_at := quota._check_schedule(reset_cron, reset_timezone, reset_policy);
+    IF EXISTS (SELECT FROM quota.pool_defs p WHERE p.pool = quota_create_pool.pool) THEN
+        RAISE EXCEPTION 'pool "%" already exists', pool
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Change its configuration with UPDATE quota.pools.';
+    END IF;
+    INSERT INTO quota.pool_defs (pool, kind, owner, allowance, reset_cron,
+                                 reset_timezone, reset_policy, next_reset_at,
+                                 member_limit)
+    VALUES (pool, kind, owner, allowance, reset_cron, reset_timezone,
+            reset_policy, next_at, member_limit);
+    PERFORM quota._post(pool, 'grant', allowance::quota.credits, NULL, 'initial allowance');
+END
+$$;
+COMMENT ON FUNCTION quota.quota_create_pool(text, numeric, text, text, text, text,
+                                            text, numeric) IS
+    'create a personal or shared pool; its balance starts at the allowance';
+
+CREATE FUNCTION quota.quota_personal_policy(group_name text, allowance numeric,
+        reset_cron text DEFAULT '0 1 * * 5', reset_timezone text DEFAULT 'UTC')
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+DECLARE
+    u record;
+BEGIN
+    PERFORM quota._require(ARRAY['group_name', 'allowance', 'reset_cron', 'reset_timezone'],
+        ARRAY[group_name IS NULL, allowance IS NULL, reset_cron IS NULL,
+              reset_timezone IS NULL]);
+    IF group_name = '' THEN
+        RAISE EXCEPTION 'group name must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF allowance < 0 THEN
+        RAISE EXCEPTION 'allowance must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM quota._check_schedule(reset_cron, reset_timezone, 'restore');
+    INSERT INTO quota.personal_policies AS p (group_name, allowance, reset_cron, reset_timezone)
+    VALUES (group_name, allowance, reset_cron, reset_timezone)
+    ON CONFLICT ON CONSTRAINT personal_policies_pkey DO UPDATE
+        SET allowance = excluded.allowance, reset_cron = excluded.reset_cron,
+            reset_timezone = excluded.reset_timezone, updated_at = now();
+    FOR u IN SELECT us.user_id FROM quota.users us
+             WHERE quota_personal_policy.group_name = ANY (us.groups)
+             ORDER BY us.user_id LOOP
+        PERFORM quota._ensure_personal(u.user_id, allowance::quota.credits, reset_cron, reset_timezone);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION quota.quota_personal_policy(text, numeric, text, text) IS
+    'give every user of a group a personal pool personal:<user_id> (existing users now, new users when set)';
+
+CREATE FUNCTION quota.quota_add_member(pool text, user_id text,
+        role text DEFAULT 'member', member_limit numeric DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+BEGIN
+    PERFORM quota._require(ARRAY['pool', 'user_id', 'role'],
+        ARRAY[pool IS NULL, user_id IS NULL, role IS NULL]);
+    IF role NOT IN ('member', 'admin') THEN
+        RAISE EXCEPTION 'invalid member role "%"', role
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''member'' or ''admin''.';
+    END IF;
+    IF member_limit < 0 THEN
+        RAISE EXCEPTION 'member limit must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM quota._pool_exists(pool);
+    PERFORM quota._user_exists(user_id);
+    PERFORM quota._may_manage(pool);
+    IF role = 'admin' AND NOT quota._caller_is_admin() THEN
+        RAISE EXCEPTION 'permission denied to appoint pool administrators'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only quota_admin appoints pool administrators.';
+    END IF;
+    INSERT INTO quota.pool_members AS m (pool, user_id, role, member_limit)
+    VALUES (pool, user_id, role, member_limit)
+    ON CONFLICT ON CONSTRAINT pool_members_pkey DO UPDATE
+        SET role = excluded.role, member_limit = excluded.member_limit;
+END
+$$;
+COMMENT ON FUNCTION quota.quota_add_member(text, text, text, numeric) IS
+    'add a member (or pool administrator) to a pool, with an optional member limit';
+
+CREATE FUNCTION quota.quota_topup(pool text, amount numeric, note text DEFAULT NULL)
+    RETURNS quota.credits
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+BEGIN
+    PERFORM quota._require(ARRAY['pool', 'amount'], ARRAY[pool IS NULL, amount IS NULL]);
+    amount := amount::quota.credits;    -- rounded at 1e-9 as the cast does (22003)
+    IF amount <= 0 THEN
+        RAISE EXCEPTION 'top-up amount must be positive'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The amount given was %s.', amount),
+                  HINT = 'Use quota_adjust() for a correction in either direction.';
+    END IF;
+    PERFORM quota._pool_exists(pool);
+    PERFORM quota._post(pool, 'topup', amount::quota.credits, quota.current_user_id(), note);
+    RETURN (quota._pool_money(pool)).balance;
+END
+$$;
+COMMENT ON FUNCTION quota.quota_topup(text, numeric, text) IS
+    'add credits to a pool; returns the new balance';
+
+CREATE FUNCTION quota.quota_adjust(pool text, amount numeric, note text)
+    RETURNS quota.credits
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+BEGIN
+    PERFORM quota._require(ARRAY['pool', 'amount', 'note'],
+                           ARRAY[pool IS NULL, amount IS NULL, note IS NULL]);
+    amount := amount::quota.credits;    -- rounded at 1e-9 as the cast does (22003)
+    IF amount = 0 THEN
+        RAISE EXCEPTION 'adjustment amount must not be zero'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF note = '' THEN
+        RAISE EXCEPTION 'an adjustment needs a note'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Say why the balance is corrected.';
+    END IF;
+    PERFORM quota._pool_exists(pool);
+    PERFORM quota._post(pool, 'adjust', amount::quota.credits, quota.current_user_id(), note);
+    RETURN (quota._pool_money(pool)).balance;
+END
+$$;
+COMMENT ON FUNCTION quota.quota_adjust(text, numeric, text) IS
+    'signed correction of a pool''s balance, with a note; returns the new balance';
+
+REVOKE ALL ON FUNCTION
+    quota.quota_set_model(text, numeric, numeric, text, numeric, numeric, boolean),
+    quota.quota_create_pool(text, numeric, text, text, text, text, text, numeric),
+    quota.quota_personal_policy(text, numeric, text, text),
+    quota.quota_add_member(text, text, text, numeric),
+    quota.quota_topup(text, numeric, text),
+    quota.quota_adjust(text, numeric, text)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    quota.quota_set_model(text, numeric, numeric, text, numeric, numeric, boolean),
+    quota.quota_create_pool(text, numeric, text, text, text, text, text, numeric),
+    quota.quota_personal_policy(text, numeric, text, text),
+    quota.quota_topup(text, numeric, text),
+    quota.quota_adjust(text, numeric, text)
+    TO quota_admin;
+GRANT EXECUTE ON FUNCTION quota.quota_add_member(text, text, text, numeric)
+    TO quota_admin, quota_user;
+
+-- CHECK constraints and views parsed with the old casts, parsed again
+ALTER TABLE quota.models DROP CONSTRAINT models_input_price_check,
+    ADD CONSTRAINT models_input_price_check CHECK (input_price >= '0');
+ALTER TABLE quota.models DROP CONSTRAINT models_cached_input_price_check,
+    ADD CONSTRAINT models_cached_input_price_check CHECK (cached_input_price >= '0');
+ALTER TABLE quota.models DROP CONSTRAINT models_output_price_check,
+    ADD CONSTRAINT models_output_price_check CHECK (output_price >= '0');
+ALTER TABLE quota.models DROP CONSTRAINT models_request_price_check,
+    ADD CONSTRAINT models_request_price_check CHECK (request_price >= '0');
+ALTER TABLE quota.pool_defs DROP CONSTRAINT pool_defs_allowance_check,
+    ADD CONSTRAINT pool_defs_allowance_check CHECK (allowance >= '0');
+ALTER TABLE quota.pool_defs DROP CONSTRAINT pool_defs_member_limit_check,
+    ADD CONSTRAINT pool_defs_member_limit_check CHECK (member_limit >= '0');
+ALTER TABLE quota.pool_members DROP CONSTRAINT pool_members_member_limit_check,
+    ADD CONSTRAINT pool_members_member_limit_check CHECK (member_limit >= '0');
+ALTER TABLE quota.personal_policies DROP CONSTRAINT personal_policies_allowance_check,
+    ADD CONSTRAINT personal_policies_allowance_check CHECK (allowance >= '0');
+ALTER TABLE quota.reservations DROP CONSTRAINT reservations_held_check,
+    ADD CONSTRAINT reservations_held_check CHECK (held >= '0');
+CREATE OR REPLACE VIEW quota.pool_status WITH (security_invoker = true) AS
+SELECT d.pool, d.kind, d.allowance, f.balance, f.held, f.available, f.used,
+       CASE WHEN d.allowance > 0
+            THEN round(f.used::numeric * 100 / d.allowance::numeric, 2) END AS used_pct,
+       d.next_reset_at, d.enabled
+  FROM quota.pool_defs d
+ CROSS JOIN LATERAL quota._pool_figures(d.pool) f;
+
 -- 16.4: DROP EXTENSION quota removes the pg_cron job
 -- DROP EXTENSION quota takes the pg_cron job quota-maintenance along: this
 -- event trigger loads quota's library at the start of every DROP EXTENSION,
