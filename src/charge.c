@@ -11,7 +11,10 @@
  *		freed exactly once;
  *	 3. only for a member with a limit, a transaction advisory lock on
  *		(pool, member), so one member's concurrent requests see each other's
- *		usage;
+ *		usage: under it the usage is summed with a fresh snapshot at every
+ *		isolation level, and only then is the charge dated (ledger.at), so
+ *		that it counts in the period it was checked against, whatever the
+ *		age of the transaction (request.c explains why this is exact);
  *	 4. the pool's escrow entry spinlock (escrow.c), for a few instructions,
  *		to admit the debit against available.  No row of quota.pool_defs is
  *		locked, so the users of a shared pool never queue behind each other;
@@ -274,6 +277,8 @@ quota_charge(PG_FUNCTION_ARGS)
 					 conversation_id, explicit_pool, &res, &resv))
 	{
 		LedgerCharge row;
+		Credits		usage = 0;
+		bool		limited;
 
 		QuotaCheckUserExists(target.user_id, &target.profile);
 		target.model = QuotaFindModel(modelname, false);
@@ -293,8 +298,18 @@ quota_charge(PG_FUNCTION_ARGS)
 		if (!resv.exists)
 			QuotaRequireUsable(&target);
 		QuotaResetIfDue(&target.pool, target.user_id);
+
+		/*
+		 * Lock 3 and the member's usage come before the charge is dated:
+		 * a reset that the usage saw began its period before now, so the
+		 * charge counts in the period its limit was checked against.  The
+		 * discount's time window is matched at the same date.
+		 */
+		limited = !resv.exists && !QuotaModelIsFree(target.model) &&
+			QuotaMemberUsageLocked(&target, &usage);
+		row.at = GetCurrentTimestamp();
 		QuotaComputeCost(target.model, in, cached, out, target.pool.pool,
-						 GetCurrentTransactionStartTimestamp(), &cost);
+						 row.at, &cost);
 
 		ep = QuotaEscrowPool(&target.pool);
 		if (resv.exists)
@@ -306,9 +321,8 @@ quota_charge(PG_FUNCTION_ARGS)
 		}
 		else if (cost.final > 0)
 		{
-			Credits		usage;
-
-			if (!QuotaMemberLimitFits(&target, cost.final, &usage))
+			if (limited &&
+				CreditsAdd(usage, cost.final) > target.pool.member_limit)
 				QuotaRaiseInsufficient(&target, cost.final, &st, true, usage);
 			if (!EscrowDebit(&ep, cost.final, false, &st) &&
 				(QuotaExpireHolds(target.pool.pool) == 0 ||
