@@ -103,9 +103,9 @@ QuotaRequireUsable(const RequestTarget *target)
  * what committed after it; raising 40001 in that case would only make the
  * client retry to get the answer this sum gives at once, so the limit is
  * decided on the fresh sum and the transaction's snapshot is left for
- * everything else.  Settlements do not take the lock: an unsettled
- * reservation counts its hold until the settlement commits, and a
- * settlement is never refused by the limit (SPEC rule 4).
+ * everything else.  Settlements within their maxima do not take the lock:
+ * an unsettled reservation counts its hold until the settlement commits,
+ * and such a settlement is never refused by the limit (SPEC rule 4).
  */
 bool
 QuotaMemberUsageLocked(const RequestTarget *target, Credits *usage)
