@@ -11,16 +11,19 @@
  *		freed exactly once;
  *	 3. only for a member with a limit, a transaction advisory lock on
  *		(pool, member), so one member's concurrent requests see each other's
- *		usage;
+ *		usage: under it the usage is summed with a fresh snapshot at every
+ *		isolation level, and only then is the charge dated (ledger.at), so
+ *		that it counts in the period it was checked against, whatever the
+ *		age of the transaction (request.c explains why this is exact);
  *	 4. the pool's escrow entry spinlock (escrow.c), for a few instructions,
  *		to admit the debit against available.  No row of quota.pool_defs is
  *		locked, so the users of a shared pool never queue behind each other;
  *		a due reset (rare) takes the pool row's lock in _apply_reset().
  * The request's past is read by index probes after lock 1 (ledger.c); in
- * REPEATABLE READ, a charge of the request that the snapshot cannot see
- * raises 40001 before anything is debited.  The unique index on request_id
- * is the second line of defence.  Locks 1 to 3 belong to
- * one request and one member and are always taken in this order; nothing
+ * REPEATABLE READ, a charge or reservation of the request that the snapshot
+ * cannot see raises 40001 before anything is debited.  The unique index on
+ * request_id is the second line of defence.  Locks 1 to 3 belong to one
+ * request and one member and are always taken in this order; nothing
  * waits for another pool while holding them, so charges cannot deadlock with
  * each other.  Why it cannot overspend is explained at the top of escrow.c.
  */
@@ -136,7 +139,8 @@ UsePriorCharge(const LedgerCharge *prior, const char *user_id, const char *model
  * locked and in *resv.  In READ COMMITTED: index probes and a row lock,
  * the reservation first (an active one means no charge yet, so a
  * settlement probes once); in REPEATABLE READ and SERIALIZABLE the
- * reservation is locked with SQL's FOR UPDATE.
+ * reservation is locked with SQL's FOR UPDATE, and a charge or reservation
+ * committed after the snapshot raises 40001.
  */
 static bool
 RequestPast(const char *request_id, const char *user_id, const char *model,
@@ -173,10 +177,14 @@ RequestPast(const char *request_id, const char *user_id, const char *model,
 	charged = LedgerFindCharge(request_id, snapshot, &prior);
 	if (!charged)
 	{
-		/* charged by a transaction this snapshot cannot see */
+		/* charged or reserved by a transaction this snapshot cannot see */
 		Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
 		bool		concurrent = LedgerFindCharge(request_id, latest, &prior);
+		bool		late_reservation;
 
+		reserved = LedgerFindReservation(request_id, snapshot, NULL);
+		late_reservation = !concurrent && !reserved &&
+			LedgerFindReservation(request_id, latest, NULL);
 		UnregisterSnapshot(latest);
 		if (concurrent)
 			ereport(ERROR,
@@ -184,7 +192,20 @@ RequestPast(const char *request_id, const char *user_id, const char *model,
 					 errmsg("could not serialize access due to a concurrent charge of request_id \"%s\"",
 							request_id),
 					 errhint("Retry the request: it will return the first charge.")));
-		reserved = LedgerFindReservation(request_id, snapshot, NULL);
+
+		/*
+		 * Its settlement must end that reservation (free its hold, bill its
+		 * pool even past zero), which this snapshot cannot read: charging it
+		 * as a new request would leave the hold in place, or refuse usage
+		 * that happened.
+		 */
+		if (late_reservation)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to a concurrent reservation of request_id \"%s\"",
+							request_id),
+					 errdetail("The request was reserved by a transaction that committed after this transaction's snapshot was taken."),
+					 errhint("Retry the charge in a new transaction: it will settle the reservation.")));
 	}
 	UnregisterSnapshot(snapshot);
 	if (charged)
@@ -274,6 +295,8 @@ quota_charge(PG_FUNCTION_ARGS)
 					 conversation_id, explicit_pool, &res, &resv))
 	{
 		LedgerCharge row;
+		Credits		usage = 0;
+		bool		limited;
 
 		QuotaCheckUserExists(target.user_id, &target.profile);
 		target.model = QuotaFindModel(modelname, false);
@@ -293,8 +316,18 @@ quota_charge(PG_FUNCTION_ARGS)
 		if (!resv.exists)
 			QuotaRequireUsable(&target);
 		QuotaResetIfDue(&target.pool, target.user_id);
+
+		/*
+		 * Lock 3 and the member's usage come before the charge is dated:
+		 * a reset that the usage saw began its period before now, so the
+		 * charge counts in the period its limit was checked against.  The
+		 * discount's time window is matched at the same date.
+		 */
+		limited = !resv.exists && !QuotaModelIsFree(target.model) &&
+			QuotaMemberUsageLocked(&target, &usage);
+		row.at = GetCurrentTimestamp();
 		QuotaComputeCost(target.model, in, cached, out, target.pool.pool,
-						 GetCurrentTransactionStartTimestamp(), &cost);
+						 row.at, &cost);
 
 		ep = QuotaEscrowPool(&target.pool);
 		if (resv.exists)
@@ -306,9 +339,8 @@ quota_charge(PG_FUNCTION_ARGS)
 		}
 		else if (cost.final > 0)
 		{
-			Credits		usage;
-
-			if (!QuotaMemberLimitFits(&target, cost.final, &usage))
+			if (limited &&
+				CreditsAdd(usage, cost.final) > target.pool.member_limit)
 				QuotaRaiseInsufficient(&target, cost.final, &st, true, usage);
 			if (!EscrowDebit(&ep, cost.final, false, &st) &&
 				(QuotaExpireHolds(target.pool.pool) == 0 ||

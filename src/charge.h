@@ -23,6 +23,7 @@ extern void QuotaRaiseInsufficient(const RequestTarget *target, Credits cost,
 extern const char *QuotaRefusal(const RequestTarget *target);
 extern void QuotaRequireUsable(const RequestTarget *target);
 extern void QuotaChoosePool(RequestTarget *target, const char *explicit_pool);
+extern bool QuotaMemberUsageLocked(const RequestTarget *target, Credits *usage);
 extern bool QuotaMemberLimitFits(const RequestTarget *target, Credits amount,
 								 Credits *usage);
 extern int	QuotaExpireHolds(const char *pool);

@@ -146,7 +146,7 @@ LedgerFindCharge(const char *request_id, Snapshot snapshot, LedgerCharge *charge
 }
 
 /*
- * Append a charge row (kind 'charge', amount = -final_cost, at = now());
+ * Append a charge row (kind 'charge', amount = -final_cost, at = charge->at);
  * returns its entry_id, which is also stored in charge->entry_id.
  */
 int64
@@ -159,7 +159,7 @@ LedgerInsertCharge(LedgerCharge *charge)
 	LedgerColumns(w.rel);
 	charge->entry_id = nextval_internal(entry_id_seq, false);
 	DirectSetAttr(&w, a[LC_ENTRY_ID], Int64GetDatum(charge->entry_id));
-	DirectSetAttr(&w, a[LC_AT], TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	DirectSetAttr(&w, a[LC_AT], TimestampTzGetDatum(charge->at));
 	DirectSetAttr(&w, a[LC_POOL], CStringGetTextDatum(charge->pool));
 	DirectSetAttr(&w, a[LC_USER_ID], CStringGetTextDatum(charge->user_id));
 	DirectSetAttr(&w, a[LC_KIND], CStringGetTextDatum("charge"));

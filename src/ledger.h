@@ -33,6 +33,7 @@ typedef struct LedgerCharge
 	Datum		discount_rate;	/* numeric */
 	Credits		final_cost;
 	Credits		balance_after;
+	TimestampTz at;				/* when charged (written, not read back) */
 } LedgerCharge;
 
 /* A row of quota.reservations. */

@@ -16,6 +16,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -52,6 +53,17 @@ QuotaCreditsType(void)
 int
 QuotaExec(QuotaQuery *query, Datum *values, const char *nulls, long count)
 {
+	return QuotaExecSnapshot(query, values, nulls, InvalidSnapshot, count);
+}
+
+/*
+ * QuotaExec reading with the given snapshot (InvalidSnapshot: the usual
+ * one), its command id advanced so that it sees this transaction's rows.
+ */
+int
+QuotaExecSnapshot(QuotaQuery *query, Datum *values, const char *nulls,
+				  Snapshot snapshot, long count)
+{
 	Oid			credits = QuotaCreditsType();
 	int			rc;
 
@@ -75,7 +87,11 @@ QuotaExec(QuotaQuery *query, Datum *values, const char *nulls, long count)
 		query->plan = plan;
 		query->credits_type = credits;
 	}
-	rc = SPI_execute_plan(query->plan, values, nulls, false, count);
+	if (snapshot == InvalidSnapshot)
+		rc = SPI_execute_plan(query->plan, values, nulls, false, count);
+	else
+		rc = SPI_execute_snapshot(query->plan, values, nulls, snapshot,
+								  InvalidSnapshot, false, false, count);
 	if (rc < 0)
 		elog(ERROR, "quota: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	return (int) SPI_processed;
@@ -433,6 +449,11 @@ QuotaEscrowPool(const PoolInfo *info)
 	return p;
 }
 
+/*
+ * The member's usage in the pool's current period, read with the caller's
+ * snapshot: the period's start is read in the same statement, so the
+ * charges counted are those dated in the period a concurrent reset left.
+ */
 static QuotaQuery member_usage_q = {
 	"SELECT coalesce(-quota.sum(l.amount), '0') "
 	"       OPERATOR(quota.+) coalesce((SELECT quota.sum(r.held) FROM quota.reservations r "
@@ -440,20 +461,27 @@ static QuotaQuery member_usage_q = {
 	"              AND r.settled_at IS NULL), '0') "
 	"FROM quota.ledger l WHERE l.pool OPERATOR(pg_catalog.=) $1 "
 	"  AND l.user_id OPERATOR(pg_catalog.=) $2 AND l.kind OPERATOR(pg_catalog.=) 'charge' "
-	"  AND l.at OPERATOR(pg_catalog.>=) $3",
-	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}
+	"  AND l.at OPERATOR(pg_catalog.>=) (SELECT d.period_start FROM quota.pool_defs d "
+	"                                    WHERE d.pool OPERATOR(pg_catalog.=) $1)",
+	2, {TEXTOID, TEXTOID}
 };
 
-/* The member's usage this period plus their active holds. */
+/*
+ * The member's usage this period plus their active holds, exact at every
+ * isolation level: summed with a snapshot taken now (the caller holds the
+ * member's lock, request.c), which sees every committed charge and hold,
+ * the current period's start, and this transaction's own rows.
+ */
 Credits
 QuotaMemberUsage(const PoolInfo *info, const char *user_id)
 {
-	Datum		v[3] = {CStringGetTextDatum(info->pool), CStringGetTextDatum(user_id),
-	TimestampTzGetDatum(info->period_start)};
+	Datum		v[2] = {CStringGetTextDatum(info->pool), CStringGetTextDatum(user_id)};
+	Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
 	bool		isnull;
 	Datum		d;
 
-	QuotaExec(&member_usage_q, v, NULL, 1);
+	QuotaExecSnapshot(&member_usage_q, v, NULL, latest, 1);
+	UnregisterSnapshot(latest);
 	d = QuotaGetDatum(0, 1, &isnull);
 	return isnull ? 0 : DatumGetCredits(d);
 }

@@ -58,6 +58,8 @@ typedef struct UserProfile
 
 extern int	QuotaExec(QuotaQuery *query, Datum *values, const char *nulls,
 					  long count);
+extern int	QuotaExecSnapshot(QuotaQuery *query, Datum *values,
+							  const char *nulls, Snapshot snapshot, long count);
 extern char *QuotaGetText(int row, int col);
 extern char *QuotaUpperStrdup(const char *s);
 extern Oid	QuotaCreditsType(void);

@@ -88,6 +88,40 @@ QuotaRequireUsable(const RequestTarget *target)
 }
 
 /*
+ * Take the member's lock on the pool (lock 3 of charge.c) and read their
+ * exact usage this period, active holds included; false (usage 0) when no
+ * member limit applies.
+ *
+ * Why the usage is summed with a fresh snapshot rather than the
+ * transaction's, and why that is exact at every isolation level: every
+ * request that adds usage under the limit (a charge without reservation, a
+ * reservation) holds this lock until its transaction ends.  Once we hold
+ * it, no other transaction of the member can be admitting usage, and a
+ * snapshot taken now sees all that was admitted and committed before, the
+ * period's current start (a reset that committed meanwhile), and our own
+ * earlier rows.  An old REPEATABLE READ or SERIALIZABLE snapshot would miss
+ * what committed after it; raising 40001 in that case would only make the
+ * client retry to get the answer this sum gives at once, so the limit is
+ * decided on the fresh sum and the transaction's snapshot is left for
+ * everything else.  Settlements within their maxima do not take the lock:
+ * an unsettled reservation counts its hold until the settlement commits,
+ * and such a settlement is never refused by the limit (SPEC rule 4).
+ */
+bool
+QuotaMemberUsageLocked(const RequestTarget *target, Credits *usage)
+{
+	char	   *key;
+
+	*usage = 0;
+	if (!target->pool.has_member_limit)
+		return false;
+	key = psprintf(INT64_FORMAT ":%s", target->pool.pool_id, target->user_id);
+	QuotaLockKey(key, QUOTA_LOCK_MEMBER);
+	*usage = QuotaMemberUsage(&target->pool, target->user_id);
+	return true;
+}
+
+/*
  * Does amount fit in the user's member limit (if any)?  Serialises the
  * member's requests on the pool with a transaction advisory lock, so two
  * concurrent requests of one member cannot both pass the limit.
@@ -95,13 +129,8 @@ QuotaRequireUsable(const RequestTarget *target)
 bool
 QuotaMemberLimitFits(const RequestTarget *target, Credits amount, Credits *usage)
 {
-	char	   *key;
-
 	*usage = 0;
-	if (!target->pool.has_member_limit || amount == 0)
+	if (amount == 0 || !QuotaMemberUsageLocked(target, usage))
 		return true;
-	key = psprintf(INT64_FORMAT ":%s", target->pool.pool_id, target->user_id);
-	QuotaLockKey(key, QUOTA_LOCK_MEMBER);
-	*usage = QuotaMemberUsage(&target->pool, target->user_id);
 	return CreditsAdd(*usage, amount) <= target->pool.member_limit;
 }

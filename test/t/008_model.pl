@@ -9,6 +9,7 @@ use warnings;
 use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $seed = $ENV{QUOTA_MODEL_SEED} // 20261126;
 my $nops = $ENV{QUOTA_MODEL_OPS}  // 3000;
@@ -244,5 +245,172 @@ is($node->safe_psql('postgres', q{
     SELECT bool_and((quota._pool_money(d.pool)).balance
                     = (SELECT quota.sum(amount) FROM quota.ledger l WHERE l.pool = d.pool))
       FROM quota.pool_defs d}), 't', 'balance = sum of the ledger');
+
+# Concurrent sessions at every isolation level (READ COMMITTED, REPEATABLE
+# READ, SERIALIZABLE) run transactions of one user's charges, reservations,
+# settlements (within the maxima) and releases, while another session resets
+# the pools.  Their interleaving is not predictable, so the model is checked
+# as invariants: every result is a success, QU001 or 40001 (40001 changes
+# nothing; 42704 for the release of a refused hold), a committed success is
+# in the tables and a rolled-back one is not, balance = ledger, held = active
+# holds, available = balance - held and never below zero, and each member's
+# usage in the period plus holds stays within the member limit.
+# QUOTA_MODEL_TXNS changes the number of transactions per session.
+{
+    $node->safe_psql('postgres', q{
+        SELECT quota.quota_release(request_id) FROM quota.reservations WHERE settled_at IS NULL;
+        SELECT quota.quota_reset('P1'), quota.quota_reset('P2');
+        CREATE TABLE model_txns (txn text PRIMARY KEY);
+    });
+    my $first_reset = $node->safe_psql('postgres',
+        q{SELECT max(entry_id) FROM quota.ledger WHERE pool = 'P2' AND kind = 'reset'});
+    my %level = (c1 => 'READ COMMITTED', c2 => 'REPEATABLE READ',
+                 c3 => 'SERIALIZABLE', c4 => 'REPEATABLE READ', c5 => 'SERIALIZABLE');
+    my $ntxn = $ENV{QUOTA_MODEL_TXNS} // 150;
+    my (%script, %ops);    # session => SQL; tag => {kind, rid, txn, new}
+    for my $s (sort keys %level)
+    {
+        my %mine;          # this session's reservations: rid => {user, pool, tokens}
+        my $sql = '';
+        for my $t (1 .. $ntxn)
+        {
+            my $user = $users[ int(rand(3)) ];
+            my $txn = "$s.$t";
+            $sql .= "BEGIN ISOLATION LEVEL $level{$s};\n";
+            for my $o (1 .. 1 + int(rand(3)))
+            {
+                my $x = rand();
+                my @usable = grep { $members{$_}{$user} } @pools;
+                my $pool = $usable[ int(rand(@usable)) ];
+                my $tokens = int(rand(2000));
+                my @open = grep { $mine{$_}{user} eq $user } sort keys %mine;
+                my ($kind, $rid, $call);
+                if ($x < 0.45 || ($x >= 0.75 && !@open))
+                {
+                    ($kind, $rid) = ('charge', "$txn.$o");
+                    $call = "SELECT c.final_cost || '/' || c.balance FROM quota.quota_charge('m', $tokens, 0, '$rid', user_id => '$user', pool => '$pool') c";
+                }
+                elsif ($x < 0.75)
+                {
+                    ($kind, $rid) = ('reserve', "$txn.$o");
+                    $mine{$rid} = { user => $user, pool => $pool, tokens => $tokens };
+                    $call = "SELECT r.held FROM quota.quota_reserve('m', $tokens, 0, '$rid', user_id => '$user', pool => '$pool') r";
+                }
+                elsif ($x < 0.92)
+                {
+                    $rid = $open[ int(rand(@open)) ];
+                    my $r = delete $mine{$rid};
+                    my $used = int(rand($r->{tokens} + 1));
+                    $kind = 'settle';
+                    $call = "SELECT c.final_cost || '/' || c.balance FROM quota.quota_charge('m', $used, 0, '$rid', user_id => '$user', pool => '$r->{pool}') c";
+                }
+                else
+                {
+                    $rid = $open[ int(rand(@open)) ];
+                    delete $mine{$rid};
+                    $kind = 'release';
+                    $call = "SELECT quota.quota_release('$rid')::text";
+                }
+                my $tag = "$txn.$o";
+                $ops{$tag} = { kind => $kind, rid => $rid, txn => $txn };
+                (my $q = $call) =~ s/'/''/g;
+                $sql .= "SELECT '$tag|' || op('$q');\n";
+            }
+            $sql .= "INSERT INTO model_txns VALUES ('$txn');\nCOMMIT;\n";
+        }
+        $script{$s} = $sql;
+    }
+    # resets of both pools meanwhile, in their own transactions
+    $script{r} = join('', map { "SELECT pg_sleep(0.01);\nSELECT quota.quota_reset('$pools[$_ % 2]');\n" } 1 .. 100);
+
+    my (%out, %err, @run);
+    for my $s (sort keys %script)
+    {
+        my $file = $node->basedir . "/model_$s.sql";
+        open(my $fh, '>', $file) or die "could not write $file: $!";
+        print $fh $script{$s};
+        close $fh;
+        ($out{$s}, $err{$s}) = ('', '');
+        push @run, IPC::Run::start(
+            [ 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=0', '-f', $file,
+              '-d', $node->connstr('postgres') ],
+            '>', \$out{$s}, '2>', \$err{$s});
+    }
+    $_->finish for @run;
+
+    my %committed = map { $_ => 1 } split /\n/,
+      $node->safe_psql('postgres', 'SELECT txn FROM model_txns');
+    my %ledger = map { split /\|/ } split /\n/, $node->safe_psql('postgres',
+        q{SELECT request_id || '|' || final_cost FROM quota.ledger WHERE kind = 'charge' AND request_id LIKE 'c_.%'});
+    my %resvs = map { split /\|/ } split /\n/, $node->safe_psql('postgres',
+        q{SELECT request_id || '|' || held FROM quota.reservations WHERE request_id LIKE 'c_.%'});
+    my (%seen, @wrong);
+    for my $s (grep { $_ ne 'r' } sort keys %script)
+    {
+        for my $line (split /\n/, $out{$s})
+        {
+            my ($tag, $res) = split /\|/, $line, 2;
+            my $op = $ops{$tag} or next;
+            my $ok = $res !~ /^[0-9A-Z]{5}$/;
+            $seen{$ok ? 'success' : $res}++;
+            push @wrong, "$tag $op->{kind}: unexpected $res"
+              unless $ok || $res eq 'QU001' || $res eq '40001'
+              || ($res eq '42704' && $op->{kind} eq 'release');    # its hold was refused
+            my $kept = $committed{ $op->{txn} };
+            if ($op->{kind} eq 'charge' || $op->{kind} eq 'settle')
+            {
+                my ($cost) = split m{/}, $res;
+                push @wrong, "$tag: committed charge $cost missing (ledger: " . ($ledger{ $op->{rid} } // 'none') . ')'
+                  if $ok && $kept && ($ledger{ $op->{rid} } // '') ne $cost;
+                push @wrong, "$tag: charge of a rolled-back transaction in the ledger"
+                  if $op->{kind} eq 'charge' && !$kept && exists $ledger{ $op->{rid} };
+            }
+            elsif ($op->{kind} eq 'reserve')
+            {
+                push @wrong, "$tag: committed hold $res missing"
+                  if $ok && $kept && ($resvs{ $op->{rid} } // '') ne $res;
+                push @wrong, "$tag: hold of a rolled-back transaction kept"
+                  if !$kept && exists $resvs{ $op->{rid} };
+            }
+        }
+    }
+    note 'concurrent outcomes: ' . join(', ', map { "$_: $seen{$_}" } sort keys %seen)
+      . '; committed transactions: ' . scalar(keys %committed);
+    is(join("\n", @wrong[ 0 .. ($#wrong < 9 ? $#wrong : 9) ]), '',
+       'concurrent sessions: every result allowed, committed successes kept, rolled-back ones gone');
+    cmp_ok($seen{success} // 0, '>', 0, 'concurrent sessions: some requests succeeded');
+    is($node->safe_psql('postgres', q{
+        SET search_path = public, quota;
+        SELECT bool_and(m.balance = (SELECT quota.sum(amount) FROM quota.ledger l WHERE l.pool = d.pool)
+                        AND m.held = (SELECT coalesce(quota.sum(r.held), '0') FROM quota.reservations r
+                                      WHERE r.pool = d.pool AND r.settled_at IS NULL)
+                        AND m.available = m.balance - m.held
+                        AND m.available >= 0)
+          FROM quota.pool_defs d, quota._pool_money(d.pool) m}), 't',
+       'concurrent sessions: balance = ledger, held = holds, available = balance - held >= 0');
+    is($node->safe_psql('postgres', q{
+        SET search_path = public, quota;
+        SELECT string_agg(x.user_id || ' ' || x.total, ', ')
+          FROM (SELECT u.user_id,
+                       (SELECT coalesce(quota.sum(-l.amount), '0') FROM quota.ledger l
+                         WHERE l.pool = d.pool AND l.user_id = u.user_id AND l.kind = 'charge'
+                           AND l.at >= d.period_start)
+                       + (SELECT coalesce(quota.sum(r.held), '0') FROM quota.reservations r
+                           WHERE r.pool = d.pool AND r.user_id = u.user_id AND r.settled_at IS NULL) AS total
+                  FROM quota.pool_defs d, quota.users u WHERE d.pool = 'P2') x
+         WHERE x.total > 10}), '',
+       'concurrent sessions: member usage in the period plus holds within the limit');
+    # every period since (they begin at the resets' ledger entries)
+    is($node->safe_psql('postgres', qq{
+        SET search_path = public, quota;
+        WITH p AS (SELECT at AS s, lead(at) OVER (ORDER BY at, entry_id) AS e
+                     FROM quota.ledger WHERE pool = 'P2' AND kind = 'reset' AND entry_id >= $first_reset)
+        SELECT count(*) || ' periods' || coalesce(', over: ' || string_agg(x.user_id || ' ' || x.used, ', '), '')
+          FROM p LEFT JOIN LATERAL
+               (SELECT l.user_id, quota.sum(-l.amount) AS used FROM quota.ledger l
+                 WHERE l.pool = 'P2' AND l.kind = 'charge' AND l.at >= p.s AND (p.e IS NULL OR l.at < p.e)
+                 GROUP BY l.user_id HAVING quota.sum(-l.amount) > 10) x ON true}),
+       '51 periods', 'concurrent sessions: member usage within the limit in every period');
+}
 $node->stop;
 done_testing();
