@@ -139,9 +139,12 @@ CREATE TRIGGER regress_guard BEFORE INSERT ON public.guard_other
     FOR EACH ROW EXECUTE FUNCTION quota._ledger_guard();
 SELECT try($$INSERT INTO public.guard_other VALUES (1)$$);
 DROP TABLE public.guard_other;
--- and switched off, quota refuses to write until it is on again
+-- and switched off, or left to session_replication_role, quota refuses to
+-- write until it is enabled always again
 ALTER TABLE quota.ledger DISABLE TRIGGER ledger_insert_guard;
 SELECT * FROM try_full($$SELECT quota_topup('Guard Pool', 1)$$);
+ALTER TABLE quota.ledger ENABLE TRIGGER ledger_insert_guard;
+SELECT try($$SELECT quota_charge('guard-model', 0, 1, 'guard-5', user_id => 'regress_guard')$$);
 ALTER TABLE quota.ledger ENABLE ALWAYS TRIGGER ledger_insert_guard;
 SELECT * FROM guard_money();
 

@@ -10,7 +10,8 @@
  *	 1. A row trigger that may change or skip a row quota writes (a BEFORE
  *		INSERT or UPDATE row trigger that is not quota's own, enabled) or a
  *		rule on either table makes quota refuse to write it (55000), before
- *		the row exists; the check is cached per catalog version (direct.c).
+ *		the row exists; so does a missing or not always enabled guard (2).
+ *		The check is cached per catalog version (direct.c).
  *		A write that nonetheless did not happen raises too (GuardNotWritten).
  *	 2. The trigger ledger_insert_guard (BEFORE INSERT, ENABLE ALWAYS, so
  *		session_replication_role does not silence it) lets a row into the
@@ -26,8 +27,9 @@
  *		so balance = sum of the ledger holds in a running server too.
  *
  * A superuser can still switch the guard off (ALTER TABLE ... DISABLE
- * TRIGGER, or DROP); quota then refuses to write the ledger until it is
- * enabled again, and the rows written meanwhile count from the next restart.
+ * TRIGGER, ENABLE TRIGGER without ALWAYS, or DROP); quota then refuses to
+ * write the ledger until it is enabled always again, and rows written
+ * meanwhile are not in the balances until the next restart.
  */
 #include "postgres.h"
 
@@ -130,15 +132,17 @@ GuardCheckWriters(Relation rel, QuotaRelation table)
 	{
 		Trigger    *t = &td->triggers[i];
 
-		if (t->tgenabled == TRIGGER_DISABLED)
-			continue;
 		if (t->tgfoid == ledger_guard_fn && OidIsValid(ledger_guard_fn))
 		{
+			/* fires whatever session_replication_role says */
 			guarded |= (table == QR_LEDGER && TRIGGER_FOR_ROW(t->tgtype) &&
 						TRIGGER_FOR_BEFORE(t->tgtype) &&
-						TRIGGER_FOR_INSERT(t->tgtype));
+						TRIGGER_FOR_INSERT(t->tgtype) &&
+						t->tgenabled == TRIGGER_FIRES_ALWAYS);
 			continue;
 		}
+		if (t->tgenabled == TRIGGER_DISABLED)
+			continue;
 		if (t->tgfoid == append_only_fn)
 			continue;			/* only ever raises */
 		if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype) ||
@@ -154,7 +158,7 @@ GuardCheckWriters(Relation rel, QuotaRelation table)
 	if (table == QR_LEDGER && OidIsValid(ledger_guard_fn) && !guarded)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("trigger \"ledger_insert_guard\" on \"quota.ledger\" is missing or disabled"),
+				 errmsg("trigger \"ledger_insert_guard\" on \"quota.ledger\" is missing or not enabled always"),
 				 errdetail("Without it, rows written into the ledger directly would bypass the balances."),
 				 errhint("Enable it with ALTER TABLE quota.ledger ENABLE ALWAYS TRIGGER ledger_insert_guard.")));
 	writers_checked[table] = QuotaCatalogVersion();
