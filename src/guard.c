@@ -16,9 +16,11 @@
  *	 2. The trigger ledger_insert_guard (BEFORE INSERT, ENABLE ALWAYS, so
  *		session_replication_role does not silence it) lets a row into the
  *		ledger when quota's own code announced exactly that row (pool, kind,
- *		amount) with GuardExpect just before writing it; the announcement is
- *		used once and withdrawn after the write, so nothing else that runs
- *		meanwhile (defaults, constraints, AFTER triggers) can use it.
+ *		amount) with GuardExpect just before writing it.  The announcement
+ *		lets one row in and is withdrawn after the write (also on error): a
+ *		DBA's code that runs meanwhile (a column default, a constraint) can
+ *		at most take the place of quota's row, which is then refused, so the
+ *		statement fails and nothing is written.
  *	 3. Any other row is refused (42501), for every role, superusers
  *		included, except the load of a restore: with row_security off (as
  *		pg_dump's scripts and pg_restore run) into a ledger that held no row
