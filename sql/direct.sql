@@ -1,7 +1,7 @@
 -- direct: the charge and reservation paths write quota.ledger and
 -- quota.reservations without SQL statements (src/direct.c).  What a DBA may
--- add to those tables still applies: row triggers, CHECK constraints and
--- column defaults; and a refused row changes nothing.
+-- add to those tables still applies: AFTER row triggers, CHECK constraints
+-- and column defaults; and a refused row changes nothing.
 \set VERBOSITY default
 
 SET client_min_messages = warning;
