@@ -27,7 +27,8 @@ OBJS = \
 	src/hint.o \
 	src/request.o \
 	src/reserve.o \
-	src/uninstall.o
+	src/uninstall.o \
+	src/guard.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per
@@ -37,7 +38,7 @@ SQL_PARTS	= $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
 DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/$(EXTENSION)--*.sql))
 
-REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct
+REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct guard
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache \
 		  member-limit-snapshot old-transaction-reset reserve-snapshot

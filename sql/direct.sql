@@ -1,7 +1,7 @@
 -- direct: the charge and reservation paths write quota.ledger and
 -- quota.reservations without SQL statements (src/direct.c).  What a DBA may
--- add to those tables still applies: row triggers, CHECK constraints and
--- column defaults; and a refused row changes nothing.
+-- add to those tables still applies: AFTER row triggers, CHECK constraints
+-- and column defaults; and a refused row changes nothing.
 \set VERBOSITY default
 
 SET client_min_messages = warning;
@@ -10,7 +10,8 @@ SELECT quota_create_pool('Direct Pool', 10);
 SELECT quota_add_member('Direct Pool', 'regress_direct');
 RESET client_min_messages;
 
--- Row triggers fire: BEFORE INSERT may change the row, AFTER INSERT sees it.
+-- Row triggers: AFTER INSERT fires and sees the row; a BEFORE row trigger,
+-- which could change or skip the row quota computed, is refused (guard.sql).
 CREATE TABLE public.direct_audit (tab text, request_id text, note text, outcome text);
 CREATE FUNCTION public.direct_note() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN NEW.note := 'noted by a trigger'; RETURN NEW; END $$;
@@ -30,6 +31,8 @@ CREATE TRIGGER regress_audit AFTER INSERT ON quota.ledger
     FOR EACH ROW EXECUTE FUNCTION public.direct_audit();
 CREATE TRIGGER regress_audit AFTER INSERT OR UPDATE ON quota.reservations
     FOR EACH ROW EXECUTE FUNCTION public.direct_audit();
+SELECT try($$SELECT quota_charge('gpt-test', 1000, 500, 'direct-1', user_id => 'regress_direct')$$);
+DROP TRIGGER regress_note ON quota.ledger;
 
 SELECT pool, final_cost FROM quota_charge('gpt-test', 1000, 500, 'direct-1',
                                           user_id => 'regress_direct');
@@ -71,7 +74,6 @@ SELECT p.balance = (SELECT quota.sum(l.amount) FROM quota.ledger l WHERE l.pool 
        AS balance_is_ledger
   FROM quota.pool_status p WHERE p.pool = 'Direct Pool';
 
-DROP TRIGGER regress_note ON quota.ledger;
 DROP TRIGGER regress_audit ON quota.ledger;
 DROP TRIGGER regress_audit ON quota.reservations;
 DROP FUNCTION public.direct_note(), public.direct_audit();

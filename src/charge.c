@@ -40,6 +40,7 @@
 
 #include "alert.h"
 #include "charge.h"
+#include "guard.h"
 #include "identity.h"
 #include "ledger.h"
 #include "quota.h"
@@ -376,7 +377,9 @@ quota_charge(PG_FUNCTION_ARGS)
 			Datum		sv[2] = {CStringGetTextDatum(request_id),
 			Int64GetDatum(res.charge_id)};
 
-			QuotaExec(&settle_q, sv, NULL, 0);
+			LedgerCheckWrite(QR_RESERVATIONS);
+			if (QuotaExec(&settle_q, sv, NULL, 0) != 1)
+				GuardNotWritten("reservations");
 		}
 		if (debited > 0)
 			QuotaCheckAlerts(&target.pool, st.live_balance, target.user_id,

@@ -37,6 +37,7 @@
 #include "utils/snapmgr.h"
 
 #include "direct.h"
+#include "guard.h"
 
 /* The relations, by their names in schema quota (order of QuotaRelation). */
 static const char *const quota_rel_names[QR_COUNT] = {
@@ -300,6 +301,8 @@ DirectBegin(DirectWrite *w, QuotaRelation table)
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	if (ActiveSnapshotSet())
 		w->estate->es_snapshot = GetActiveSnapshot();
+	if (table == QR_LEDGER || table == QR_RESERVATIONS)
+		GuardCheckWriters(w->rel, table);
 	ExecOpenIndices(w->rri, false);
 	DirectPrepareChecks(w, table);
 	desc = RelationGetDescr(w->rel);
@@ -333,6 +336,48 @@ QuotaColumnsRequired(Relation rel, const char *const *names, int n,
 {
 	for (int i = 0; i < n; i++)
 		attnums[i] = QuotaColumnRequired(rel, names[i]);
+}
+
+/*
+ * The number of a live column by name that must have the given type (no
+ * typmod): raises 42703 if it is missing, 42804 if a DBA changed its type
+ * (quota reads and writes it as that type's Datums).
+ */
+AttrNumber
+QuotaColumnTyped(Relation rel, const char *name, Oid type)
+{
+	AttrNumber	attnum = QuotaColumnRequired(rel, name);
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+
+	if (att->atttypid != type || att->atttypmod != -1)
+	{
+		/* the credits type is not built in: name its schema */
+		char	   *expected = type >= FirstNormalObjectId ?
+			format_type_be_qualified(type) : format_type_be(type);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"quota.%s\" has type %s",
+						name, RelationGetRelationName(rel),
+						format_type_with_typemod(att->atttypid, att->atttypmod)),
+				 errdetail("quota reads and writes it as %s.", expected),
+				 errhint("Restore it with ALTER TABLE quota.%s ALTER COLUMN %s TYPE %s.",
+						 RelationGetRelationName(rel), quote_identifier(name),
+						 expected)));
+	}
+	return attnum;
+}
+
+/*
+ * The numbers of n live columns by name and type into attnums[] (raises if
+ * one is missing or retyped); callers keep them per QuotaCatalogVersion().
+ */
+void
+QuotaColumnsTyped(Relation rel, const char *const *names, const Oid *types,
+				  int n, AttrNumber *attnums)
+{
+	for (int i = 0; i < n; i++)
+		attnums[i] = QuotaColumnTyped(rel, names[i], types[i]);
 }
 
 /* Set a column of the new row by number. */
@@ -385,6 +430,18 @@ DirectDefaults(DirectWrite *w)
 	}
 }
 
+/*
+ * Raise unless the row was written: the table AM sets the slot's tid, which
+ * a BEFORE row trigger returning NULL leaves unset (such triggers are
+ * refused by GuardCheckWriters; this is the second line of defence).
+ */
+static void
+DirectWritten(DirectWrite *w)
+{
+	if (!ItemPointerIsValid(&w->slot->tts_tid))
+		GuardNotWritten(RelationGetRelationName(w->rel));
+}
+
 /* Insert the new row (see the top of the file for what is checked). */
 void
 DirectInsert(DirectWrite *w)
@@ -393,6 +450,7 @@ DirectInsert(DirectWrite *w)
 	ExecStoreVirtualTuple(w->slot);
 	AfterTriggerBeginQuery();
 	ExecSimpleRelationInsert(w->rri, w->estate, w->slot);
+	DirectWritten(w);
 	AfterTriggerEndQuery(w->estate);
 	DirectEnd(w);
 }
@@ -421,6 +479,7 @@ DirectUpdate(DirectWrite *w, ItemPointer tid)
 	EvalPlanQualInit(&epq, w->estate, NULL, NIL, -1);
 	AfterTriggerBeginQuery();
 	ExecSimpleRelationUpdate(w->rri, w->estate, &epq, old, w->slot);
+	DirectWritten(w);
 	AfterTriggerEndQuery(w->estate);
 	EvalPlanQualEnd(&epq);
 	DirectEnd(w);

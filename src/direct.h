@@ -39,6 +39,9 @@ extern AttrNumber QuotaColumn(Relation rel, const char *name);
 extern AttrNumber QuotaColumnRequired(Relation rel, const char *name);
 extern void QuotaColumnsRequired(Relation rel, const char *const *names, int n,
 								 AttrNumber *attnums);
+extern AttrNumber QuotaColumnTyped(Relation rel, const char *name, Oid type);
+extern void QuotaColumnsTyped(Relation rel, const char *const *names,
+							  const Oid *types, int n, AttrNumber *attnums);
 /* Called for each row QuotaForEachRow finds; false stops the visit. */
 typedef bool (*QuotaRowVisitor) (Relation rel, TupleTableSlot *slot, void *arg);
 

@@ -14,6 +14,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
@@ -22,7 +23,9 @@
 #include "utils/timestamp.h"
 
 #include "direct.h"
+#include "guard.h"
 #include "ledger.h"
+#include "pools.h"
 
 /* The ledger's columns that a charge fills, in this order. */
 typedef enum LedgerColumn
@@ -43,10 +46,36 @@ static const char *const ledger_column_names[LC_COUNT] = {
 	"original_cost", "discount_rate", "final_cost", "balance_after"
 };
 
+/* Their types, in this order (InvalidOid stands for quota.credits). */
+static const Oid ledger_column_types[LC_COUNT] = {
+	INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, InvalidOid, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, INT8OID,
+	INT8OID, INT8OID, InvalidOid,
+	InvalidOid, InvalidOid, InvalidOid,
+	InvalidOid, NUMERICOID, InvalidOid, InvalidOid
+};
+
 /* The ledger's column numbers and identity sequence, per catalog version. */
 static AttrNumber ledger_attnum[LC_COUNT];
 static Oid	entry_id_seq = InvalidOid;
 static uint64 ledger_version = 0;
+
+/*
+ * Look up n columns by name and type (raising if one is missing or was
+ * given another type): types[i] InvalidOid stands for quota.credits.
+ */
+static void
+TypedColumns(Relation rel, const char *const *names, const Oid *types, int n,
+			 AttrNumber *attnums)
+{
+	Oid			credits = QuotaCreditsType();
+	Oid			resolved[LC_COUNT];
+
+	Assert(n <= LC_COUNT);
+	for (int i = 0; i < n; i++)
+		resolved[i] = OidIsValid(types[i]) ? types[i] : credits;
+	QuotaColumnsTyped(rel, names, resolved, n, attnums);
+}
 
 /* Look the ledger's columns up again if the catalog may have changed. */
 static void
@@ -54,7 +83,8 @@ LedgerColumns(Relation ledger)
 {
 	if (ledger_version == QuotaCatalogVersion())
 		return;
-	QuotaColumnsRequired(ledger, ledger_column_names, LC_COUNT, ledger_attnum);
+	TypedColumns(ledger, ledger_column_names, ledger_column_types, LC_COUNT,
+				 ledger_attnum);
 	entry_id_seq = getIdentitySequence(RelationGetRelid(ledger),
 									   ledger_attnum[LC_ENTRY_ID], false);
 	ledger_version = QuotaCatalogVersion();
@@ -75,6 +105,13 @@ static const char *const reservation_column_names[RC_COUNT] = {
 	"settled_at", "outcome", "charge_id"
 };
 
+/* Their types, in this order (InvalidOid stands for quota.credits). */
+static const Oid reservation_column_types[RC_COUNT] = {
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID,
+	INT8OID, InvalidOid, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, TEXTOID, INT8OID
+};
+
 /* The reservations' column numbers, per catalog version. */
 static AttrNumber reservation_attnum[RC_COUNT];
 static uint64 reservation_version = 0;
@@ -85,9 +122,27 @@ ReservationColumns(Relation reservations)
 {
 	if (reservation_version == QuotaCatalogVersion())
 		return;
-	QuotaColumnsRequired(reservations, reservation_column_names, RC_COUNT,
-						 reservation_attnum);
+	TypedColumns(reservations, reservation_column_names, reservation_column_types,
+				 RC_COUNT, reservation_attnum);
 	reservation_version = QuotaCatalogVersion();
+}
+
+/*
+ * Before quota writes the ledger or the reservations through SQL: lock the
+ * table as the statement will (so no trigger can be added meanwhile) and
+ * check its triggers, rules and columns as the direct paths do.
+ */
+void
+LedgerCheckWrite(QuotaRelation table)
+{
+	Relation	rel = table_open(QuotaRel(table), RowExclusiveLock);
+
+	GuardCheckWriters(rel, table);
+	if (table == QR_LEDGER)
+		LedgerColumns(rel);
+	else
+		ReservationColumns(rel);
+	table_close(rel, NoLock);
 }
 
 /* A bigint (or credits) column of the slot; NULL reads as -1. */
@@ -181,7 +236,17 @@ LedgerInsertCharge(LedgerCharge *charge)
 	DirectSetAttr(&w, a[LC_DISCOUNT_RATE], charge->discount_rate);
 	DirectSetAttr(&w, a[LC_FINAL_COST], CreditsGetDatum(charge->final_cost));
 	DirectSetAttr(&w, a[LC_BALANCE_AFTER], CreditsGetDatum(charge->balance_after));
-	DirectInsert(&w);
+	/* the row the ledger's insert guard lets through */
+	GuardExpect(charge->pool, "charge", -charge->final_cost);
+	PG_TRY();
+	{
+		DirectInsert(&w);
+	}
+	PG_FINALLY();
+	{
+		GuardExpectDone();
+	}
+	PG_END_TRY();
 	return charge->entry_id;
 }
 

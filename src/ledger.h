@@ -11,6 +11,7 @@
 #include "utils/snapshot.h"
 
 #include "credits.h"
+#include "direct.h"
 
 /* A charge row of quota.ledger, as quota_charge writes and reads it. */
 typedef struct LedgerCharge
@@ -50,6 +51,7 @@ typedef struct Reservation
 	bool		active;			/* not settled, released or expired */
 } Reservation;
 
+extern void LedgerCheckWrite(QuotaRelation table);
 extern bool LedgerFindCharge(const char *request_id, Snapshot snapshot,
 							 LedgerCharge *charge);
 extern int64 LedgerInsertCharge(LedgerCharge *charge);

@@ -21,7 +21,9 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "guard.h"
 #include "identity.h"
+#include "ledger.h"
 #include "pools.h"
 #include "route.h"
 #include "quota.h"
@@ -547,6 +549,7 @@ quota_post(PG_FUNCTION_ARGS)
 	char		n[6] = "     ";
 	bool		isnull;
 	int64		entry_id;
+	volatile int written = 0;
 
 	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
 	QUOTA_REQUIRE_ARG(fcinfo, 1, "kind");
@@ -560,6 +563,7 @@ quota_post(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pool \"%s\" does not exist", pool)));
+	LedgerCheckWrite(QR_LEDGER);
 	ep = QuotaEscrowPool(&info);
 	if (amount >= 0)
 		EscrowCredit(&ep, amount);
@@ -573,7 +577,19 @@ quota_post(PG_FUNCTION_ARGS)
 	v[3] = CreditsGetDatum(amount);
 	v[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
 	n[4] = PG_ARGISNULL(4) ? 'n' : ' ';
-	QuotaExec(&post_q, v, n, 0);
+	/* the row the ledger's insert guard lets through */
+	GuardExpect(pool, kind, amount);
+	PG_TRY();
+	{
+		written = QuotaExec(&post_q, v, n, 0);
+	}
+	PG_FINALLY();
+	{
+		GuardExpectDone();
+	}
+	PG_END_TRY();
+	if (written != 1)
+		GuardNotWritten("ledger");
 	entry_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
 	{
 		Datum		fv[2] = {Int64GetDatum(info.pool_id), CreditsGetDatum(amount)};
@@ -581,7 +597,6 @@ quota_post(PG_FUNCTION_ARGS)
 		QuotaExec(&period_funds_q, fv, NULL, 0);
 	}
 	SPI_finish();
-	(void) kind;
 	PG_RETURN_INT64(entry_id);
 }
 

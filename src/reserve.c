@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "charge.h"
+#include "guard.h"
 #include "identity.h"
 #include "ledger.h"
 #include "quota.h"
@@ -238,12 +239,14 @@ EndReservation(Datum request_id, int64 pool_id, char *pool, Credits held,
 	EscrowPool	ep;
 	Datum		v[2];
 
+	LedgerCheckWrite(QR_RESERVATIONS);
 	ep.pool_id = pool_id;
 	ep.pool = pool;
 	EscrowUnhold(&ep, held);
 	v[0] = request_id;
 	v[1] = CStringGetTextDatum(outcome);
-	QuotaExec(&end_reservation_q, v, NULL, 0);
+	if (QuotaExec(&end_reservation_q, v, NULL, 0) != 1)
+		GuardNotWritten("reservations");
 }
 
 /* quota_release(request_id): free a hold without charging; false if already ended. */

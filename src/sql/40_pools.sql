@@ -161,6 +161,23 @@ CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON quota.ledger
     FOR EACH STATEMENT EXECUTE FUNCTION quota._append_only();
 COMMENT ON TRIGGER ledger_no_truncate ON quota.ledger IS 'the ledger is append-only';
 
+-- Rows enter the ledger through quota's own functions only, or by the load
+-- of a restore (row_security off) into an empty ledger, which is booked into
+-- the balances (src/guard.c).  ENABLE ALWAYS: session_replication_role does
+-- not silence these triggers.
+CREATE FUNCTION quota._ledger_guard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'quota_ledger_guard'
+    LANGUAGE C;
+COMMENT ON FUNCTION quota._ledger_guard() IS
+    'internal: let into the ledger only the rows quota''s functions write, or a restore''s load into an empty ledger';
+CREATE TRIGGER ledger_insert_guard BEFORE INSERT ON quota.ledger
+    FOR EACH ROW EXECUTE FUNCTION quota._ledger_guard();
+COMMENT ON TRIGGER ledger_insert_guard ON quota.ledger IS
+    'rows enter the ledger through quota''s functions only (or a restore into an empty ledger)';
+ALTER TABLE quota.ledger ENABLE ALWAYS TRIGGER ledger_insert_guard;
+ALTER TABLE quota.ledger ENABLE ALWAYS TRIGGER ledger_append_only;
+ALTER TABLE quota.ledger ENABLE ALWAYS TRIGGER ledger_no_truncate;
+
 -- Backends cache who may use which pool (route.c); any change to these
 -- tables empties every backend's cache once it commits.
 CREATE FUNCTION quota._routes_changed() RETURNS trigger

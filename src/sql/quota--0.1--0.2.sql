@@ -465,6 +465,22 @@ CREATE EVENT TRIGGER quota_drop_extension ON ddl_command_start
 COMMENT ON EVENT TRIGGER quota_drop_extension IS
     'removes the pg_cron job quota-maintenance when the extension quota is dropped';
 
+-- 14.10: rows enter the ledger through quota's functions only (or a
+-- restore's load into an empty ledger); the ledger's triggers fire whatever
+-- session_replication_role says
+CREATE FUNCTION quota._ledger_guard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'quota_ledger_guard'
+    LANGUAGE C;
+COMMENT ON FUNCTION quota._ledger_guard() IS
+    'internal: let into the ledger only the rows quota''s functions write, or a restore''s load into an empty ledger';
+CREATE TRIGGER ledger_insert_guard BEFORE INSERT ON quota.ledger
+    FOR EACH ROW EXECUTE FUNCTION quota._ledger_guard();
+COMMENT ON TRIGGER ledger_insert_guard ON quota.ledger IS
+    'rows enter the ledger through quota''s functions only (or a restore into an empty ledger)';
+ALTER TABLE quota.ledger ENABLE ALWAYS TRIGGER ledger_insert_guard;
+ALTER TABLE quota.ledger ENABLE ALWAYS TRIGGER ledger_append_only;
+ALTER TABLE quota.ledger ENABLE ALWAYS TRIGGER ledger_no_truncate;
+
 -- 16.5: a comment on every user-visible column (keep this block last)
 COMMENT ON COLUMN quota.models.model IS 'model name, as the gateway passes it';
 COMMENT ON COLUMN quota.models.service IS 'service the model belongs to (chat, embedding, ...); discounts apply by service';

@@ -21,6 +21,10 @@ SELECT quota_set_discount('api', 0.9, pool => 'Students Pool');
 SELECT quota_set_user('staff' || i, '{staff}') FROM generate_series(1, 1000) i;
 SELECT quota_set_user('student' || i, '{student}') FROM generate_series(1, 9000) i;
 
+-- A and B write a table like the ledger (its columns, defaults, identity and
+-- indexes): quota.ledger itself takes rows from quota's functions only.
+CREATE TABLE naive_ledger (LIKE quota.ledger INCLUDING ALL);
+
 -- B: the naive baseline every gateway starts from: one balance row, locked
 -- until commit, and a ledger row.
 CREATE TABLE naive_balance (pool text PRIMARY KEY, balance numeric NOT NULL);
@@ -39,7 +43,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'insufficient quota' USING ERRCODE = 'QU001';
     END IF;
-    INSERT INTO quota.ledger (pool, user_id, kind, amount, model, service, request_id,
+    INSERT INTO naive_ledger (pool, user_id, kind, amount, model, service, request_id,
                               input_tokens, cached_input_tokens, output_tokens,
                               original_cost, discount_rate, final_cost)
     VALUES (p_pool, p_user, 'charge', -cost, p_model, m.service, p_request,
