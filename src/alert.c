@@ -25,11 +25,13 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -64,18 +66,31 @@ static HTAB *alert_seen = NULL;
 /* Does some entry have pending bits (so the callbacks have work)? */
 static bool alert_pending = false;
 
+/*
+ * Record an alert and notify, if it is the first.  Release 0.2 keeps the
+ * rows in quota.alert_log (read through the view quota.alerts); an
+ * installation of 0.1 has them in the table quota.alerts.
+ */
+#define ALERT_SQL(table) \
+	"WITH a AS (" \
+	"  INSERT INTO " table " (pool, threshold, period_start, used, allowance, " \
+	"                            user_id, request_id) " \
+	"  VALUES ($1, $2, $3, $4, $5, $6, $7) " \
+	"  ON CONFLICT (pool, period_start, threshold) DO NOTHING " \
+	"  RETURNING pool, threshold, used, allowance, at) " \
+	"SELECT pg_catalog.pg_notify('quota_alert', pg_catalog.json_build_object(" \
+	"  'pool', a.pool, 'threshold', a.threshold, " \
+	"  'used', CAST(a.used AS pg_catalog.numeric), " \
+	"  'allowance', CAST(a.allowance AS pg_catalog.numeric), " \
+	"  'at', a.at)::pg_catalog.text) FROM a"
+
 static QuotaQuery alert_q = {
-	"WITH a AS ("
-	"  INSERT INTO quota.alerts (pool, threshold, period_start, used, allowance, "
-	"                            user_id, request_id) "
-	"  VALUES ($1, $2, $3, $4, $5, $6, $7) "
-	"  ON CONFLICT (pool, period_start, threshold) DO NOTHING "
-	"  RETURNING pool, threshold, used, allowance, at) "
-	"SELECT pg_catalog.pg_notify('quota_alert', pg_catalog.json_build_object("
-	"  'pool', a.pool, 'threshold', a.threshold, "
-	"  'used', CAST(a.used AS pg_catalog.numeric), "
-	"  'allowance', CAST(a.allowance AS pg_catalog.numeric), "
-	"  'at', a.at)::pg_catalog.text) FROM a",
+	ALERT_SQL("quota.alert_log"),
+	7, {TEXTOID, NUMERICOID, TIMESTAMPTZOID, CREDITSARG, CREDITSARG, TEXTOID, TEXTOID}
+};
+
+static QuotaQuery alert_q_0_1 = {
+	ALERT_SQL("quota.alerts"),
 	7, {TEXTOID, NUMERICOID, TIMESTAMPTZOID, CREDITSARG, CREDITSARG, TEXTOID, TEXTOID}
 };
 
@@ -137,6 +152,15 @@ AlertSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (alert_pending && event == SUBXACT_EVENT_ABORT_SUB)
 		AlertSettlePending(false, mySubid);
+}
+
+/* The statement that records an alert in this installation's table. */
+static QuotaQuery *
+AlertQuery(void)
+{
+	Oid			nsp = get_namespace_oid("quota", false);
+
+	return OidIsValid(get_relname_relid("alert_log", nsp)) ? &alert_q : &alert_q_0_1;
 }
 
 /* This backend's memory of a pool's warnings, rebuilt when they change. */
@@ -235,7 +259,7 @@ QuotaCheckAlerts(const PoolInfo *info, Credits live_balance,
 		v[5] = CStringGetTextDatum(user_id);
 		v[6] = request_id ? CStringGetTextDatum(request_id) : (Datum) 0;
 		vn[6] = request_id ? ' ' : 'n';
-		(void) QuotaExec(&alert_q, v, vn, 0);
+		(void) QuotaExec(AlertQuery(), v, vn, 0);
 
 		/*
 		 * Inserted, or found: either way the alert exists for this

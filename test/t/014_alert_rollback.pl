@@ -77,5 +77,29 @@ SELECT string_agg(pool || ' ' || threshold || ' ' || used::numeric || ' ' || req
 	'Block 0.8 85 Block-3, Savepoint 0.8 85 Savepoint-3, Undo 0.8 85 Undo-3',
 	'one alert row per pool, written by the charge that crossed again');
 
+# The library still serves a 0.1 installation (alerts in the table
+# quota.alerts), and after ALTER EXTENSION UPDATE the rows kept and the new
+# ones are read through the view.
+$node->safe_psql('postgres', 'CREATE DATABASE old');
+$node->safe_psql('old', q{
+SET client_min_messages = warning;
+CREATE EXTENSION quota VERSION '0.1';
+SELECT quota.quota_set_model('m', 1000000, 0);
+SELECT quota.quota_set_user('u', '{}');
+SELECT quota.quota_create_pool('Old', 100);
+SELECT quota.quota_add_member('Old', 'u');
+SELECT quota.quota_charge('m', 85, 0, 'old-1', user_id => 'u') IS NOT NULL;
+});
+is($node->safe_psql('old', q{SELECT count(*) FROM quota.alerts}), '1',
+	'0.1: the alert is written to the table quota.alerts');
+$node->safe_psql('old', q{
+ALTER EXTENSION quota UPDATE TO '0.2';
+SELECT quota.quota_reset('Old');
+SELECT quota.quota_charge('m', 85, 0, 'old-2', user_id => 'u') IS NOT NULL;
+});
+is($node->safe_psql('old', q{
+SELECT string_agg(request_id, ', ' ORDER BY alert_id) FROM quota.alerts}), 'old-1, old-2',
+	'after the update, old and new alerts are read through the view');
+
 $node->stop;
 done_testing();
