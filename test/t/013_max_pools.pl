@@ -2,7 +2,8 @@
 # shared memory gets 53400 and nothing is created or charged beyond it;
 # views still read every pool (from the ledger when there is no room);
 # entries of a dropped database, and of a dropped and re-created extension,
-# are reclaimed so their room serves the pools that live on.
+# are reclaimed so their room serves the pools that live on, but not those
+# of a DROP EXTENSION that is not committed.
 use strict;
 use warnings;
 use QuotaNode;
@@ -91,17 +92,31 @@ is(notice('postgres', $charges_as->('b')), 'charged 99 53400',
 is($node->safe_psql('postgres', q{
 SELECT count(*) FROM quota.ledger WHERE kind = 'charge'}), '199',
 	'the refused charge left no ledger row');
-is($node->safe_psql('postgres', q{
+my $exact = q{
 SELECT count(*) FROM quota.pool_defs d
  WHERE (SELECT balance::numeric FROM quota.pools p WHERE p.pool = d.pool)
        IS DISTINCT FROM
-       (SELECT quota.sum(amount)::numeric FROM quota.ledger l WHERE l.pool = d.pool)}), '0',
-	'every balance is the sum of its ledger');
+       (SELECT quota.sum(amount)::numeric FROM quota.ledger l WHERE l.pool = d.pool)};
+is($node->safe_psql('postgres', $exact), '0', 'every balance is the sum of its ledger');
 
 # The other database is dropped: its entry is reclaimed.
 $node->safe_psql('postgres', 'DROP DATABASE other');
 is(notice('postgres', $charges_as->('c')), 'charged 100',
 	'after DROP DATABASE, its entry serves the last pool');
+
+# A DROP EXTENSION that is not committed frees nothing (it may roll back):
+# the new installation gets no room, and after the rollback the old pools
+# keep their entries and exact balances.
+my ($out, $err) = ('', '');
+$node->psql('postgres', "BEGIN;\nDROP EXTENSION quota;\n" . $setup
+	  . "SELECT quota.quota_create_pool('new', 1000);\nROLLBACK;\n",
+	stdout => \$out, stderr => \$err);
+like($err, qr/too many pools for quota's shared memory/,
+	'an uncommitted DROP and CREATE EXTENSION gets no room');
+is(notice('postgres', $charges_as->('e')), 'charged 100',
+	'after its rollback the old pools are charged');
+is($node->safe_psql('postgres', $exact), '0',
+	'and every balance is still the sum of its ledger');
 
 # The extension is dropped and created again: its 100 old entries are
 # reclaimed for the new installation's pools.
