@@ -264,7 +264,8 @@ QuotaCheckAlerts(const PoolInfo *info, Credits live_balance,
 		/*
 		 * Inserted, or found: either way the alert exists for this
 		 * transaction, but the row found may be its own and may yet roll
-		 * back.  Remember it until the end of the subtransaction only.
+		 * back.  Pending: seen for the period once the transaction commits,
+		 * forgotten if the subtransaction that saw it rolls back.
 		 */
 		seen->pending |= bit;
 		seen->pending_subid[i] = GetCurrentSubTransactionId();
