@@ -99,6 +99,48 @@ SELECT count(*) AS alerts_when_off FROM quota.alerts
 SELECT pool, allowance, balance, used, used_pct FROM quota.pool_status WHERE pool LIKE 'Alert%'
  ORDER BY pool COLLATE "C";
 
+-- A crossing that rolled back is announced by the next one, once, on the
+-- same connection: after a ROLLBACK, a rolled-back savepoint and an
+-- exception block, each having charged across 0.8 twice.
+SELECT quota_create_pool(p, 100) FROM unnest(ARRAY['Alert Undo', 'Alert Savepoint', 'Alert Block']) p;
+SELECT quota_add_member(p, 'regress_alert_user')
+  FROM unnest(ARRAY['Alert Undo', 'Alert Savepoint', 'Alert Block']) p;
+BEGIN;
+SELECT final_cost FROM quota_charge('alert-m', 85, 0, 'au-1', user_id => 'regress_alert_user', pool => 'Alert Undo');
+SELECT final_cost FROM quota_charge('alert-m', 1, 0, 'au-2', user_id => 'regress_alert_user', pool => 'Alert Undo');
+ROLLBACK;
+SELECT count(*) AS alerts_after_rollback FROM quota.alerts WHERE pool = 'Alert Undo';
+SELECT final_cost FROM quota_charge('alert-m', 85, 0, 'au-3', user_id => 'regress_alert_user', pool => 'Alert Undo');
+SELECT final_cost FROM quota_charge('alert-m', 1, 0, 'au-4', user_id => 'regress_alert_user', pool => 'Alert Undo');
+BEGIN;
+SAVEPOINT s;
+SELECT final_cost FROM quota_charge('alert-m', 85, 0, 'as-1', user_id => 'regress_alert_user', pool => 'Alert Savepoint');
+SELECT final_cost FROM quota_charge('alert-m', 1, 0, 'as-2', user_id => 'regress_alert_user', pool => 'Alert Savepoint');
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) AS alerts_after_savepoint FROM quota.alerts WHERE pool = 'Alert Savepoint';
+SELECT final_cost FROM quota_charge('alert-m', 85, 0, 'as-3', user_id => 'regress_alert_user', pool => 'Alert Savepoint');
+SELECT final_cost FROM quota_charge('alert-m', 1, 0, 'as-4', user_id => 'regress_alert_user', pool => 'Alert Savepoint');
+COMMIT;
+DO $$
+BEGIN
+    PERFORM quota_charge('alert-m', 85, 0, 'ab-1', user_id => 'regress_alert_user', pool => 'Alert Block');
+    PERFORM quota_charge('alert-m', 1, 0, 'ab-2', user_id => 'regress_alert_user', pool => 'Alert Block');
+    RAISE EXCEPTION 'undo';
+EXCEPTION WHEN raise_exception THEN
+    NULL;
+END
+$$;
+SELECT count(*) AS alerts_after_block FROM quota.alerts WHERE pool = 'Alert Block';
+SELECT final_cost FROM quota_charge('alert-m', 85, 0, 'ab-3', user_id => 'regress_alert_user', pool => 'Alert Block');
+SELECT final_cost FROM quota_charge('alert-m', 1, 0, 'ab-4', user_id => 'regress_alert_user', pool => 'Alert Block');
+-- exactly one warning each, by the charge that crossed after the rollback
+SELECT pool, threshold, used, request_id FROM quota.alerts
+ WHERE pool IN ('Alert Undo', 'Alert Savepoint', 'Alert Block')
+ ORDER BY pool COLLATE "C", threshold;
+-- and once known, it is not written again
+SELECT final_cost FROM quota_charge('alert-m', 1, 0, 'au-5', user_id => 'regress_alert_user', pool => 'Alert Undo');
+SELECT count(*) AS alerts_undo FROM quota.alerts WHERE pool = 'Alert Undo';
+
 -- Row-level security: the pool's member sees its warnings, another user not;
 -- nobody but quota's functions writes them.
 CREATE ROLE regress_alert_user NOLOGIN IN ROLE quota_user;

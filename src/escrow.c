@@ -43,7 +43,11 @@
  *
  * Entries are keyed by database, the OID of quota.ledger (new for every
  * CREATE EXTENSION, so a dropped and re-created extension never sees stale
- * figures) and pool id.
+ * figures) and pool id.  There are at most quota.max_pools of them (the
+ * shared memory reserved at start): a pool that would be one more gets
+ * 53400, after the entries of dropped databases and of dropped extensions
+ * of this database have been reclaimed (see EscrowReclaim); reading a pool
+ * then falls back to summing its ledger.
  *
  * Without shared_preload_libraries the same functions fall back to a locked
  * mode: a transaction advisory lock on the pool serialises its writers and
@@ -51,8 +55,12 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -61,6 +69,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
@@ -68,6 +77,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "escrow.h"
 #include "quota.h"
@@ -158,9 +168,14 @@ EscrowShmemStartup(void)
 	}
 	info.keysize = sizeof(EscrowKey);
 	info.entrysize = sizeof(EscrowEntry);
+	/*
+	 * Every element is allocated here, and HASH_FIXED_SIZE stops the table
+	 * from taking more of the spare shared memory (which the lock table
+	 * needs) when they are used up; GetEntry refuses the entry first.
+	 */
 	escrow_hash = ShmemInitHash("quota escrow pools", quota_max_pools,
 								quota_max_pools, &info,
-								HASH_ELEM | HASH_BLOBS);
+								HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -351,9 +366,204 @@ SumForPool(const char *sql, const char *pool)
 	"SELECT quota.sum(held) FROM quota.reservations " \
 	"WHERE pool OPERATOR(pg_catalog.=) $1 AND settled_at IS NULL"
 
-/* Find the pool's shared entry, rebuilding it from the ledger if missing. */
+/* Compare two OIDs for qsort and bsearch. */
+static int
+OidCompare(const void *a, const void *b)
+{
+	Oid			x = *(const Oid *) a;
+	Oid			y = *(const Oid *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * The OIDs of the databases that exist, sorted, read from pg_database (a
+ * shared catalog) with a snapshot taken now.
+ */
+static Oid *
+LiveDatabases(int *count)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Snapshot	snap;
+	int			n = 0;
+	int			max = 16;
+	Oid		   *dbs = palloc(max * sizeof(Oid));
+
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		if (n == max)
+		{
+			max *= 2;
+			dbs = repalloc(dbs, max * sizeof(Oid));
+		}
+		dbs[n++] = ((Form_pg_database) GETSTRUCT(tup))->oid;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	UnregisterSnapshot(snap);
+	qsort(dbs, n, sizeof(Oid), OidCompare);
+	*count = n;
+	return dbs;
+}
+
+/* Was this installation's quota.ledger created by a committed transaction? */
+static bool
+LedgerCommitted(Oid ledger)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(ledger));
+	bool		committed;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	committed = !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
+	ReleaseSysCache(tup);
+	return committed;
+}
+
+/* Does this transaction have a pending op on the entry? */
+static bool
+EntryInUse(EscrowEntry *entry)
+{
+	for (int i = 0; i < npending; i++)
+		if (pending[i].entry == entry)
+			return true;
+	return false;
+}
+
+/*
+ * Free the entries no transaction can use any more: those of databases that
+ * were dropped, and those of this database keyed by an older quota.ledger
+ * (the extension was dropped and created again).  Why no backend can still
+ * have a pending op on them, which would write into a freed (or reused)
+ * entry at its commit or abort:
+ *
+ * - A dropped database.  DROP DATABASE commits only once no backend is
+ *	 connected to it, and a backend leaves the ProcArray (ProcKill) after its
+ *	 transaction's abort callbacks have settled its escrow ops; nobody can
+ *	 connect to it again, and only backends of a database touch its entries
+ *	 (the key carries MyDatabaseId).  The pg_database scan uses a snapshot
+ *	 taken after the entries were collected, and an entry's database was
+ *	 committed before a backend could connect to it and create the entry,
+ *	 so a live database is always seen; one being dropped is still seen.
+ *
+ * - An older ledger of this database.  Only when the current installation
+ *	 is committed (else the DROP EXTENSION is ours and may roll back, with
+ *	 other transactions' ops waiting on our locks), so the old extension's
+ *	 tables are gone for good.  Every escrow op goes with a write to the
+ *	 ledger or the reservations of its installation, and such a writer
+ *	 keeps its lock on that table until after its commit callback has
+ *	 applied its ops, so DROP EXTENSION (AccessExclusiveLock) committed
+ *	 after every committed op on the old entries was applied.  A
+ *	 transaction still in flight with ops there can only abort (its tables
+ *	 are gone), and an abort only subtracts its debits and holds from the
+ *	 entry's pending totals: entries whose totals are not zero are kept,
+ *	 and on the others such an abort subtracts zero.  Entries this very
+ *	 transaction has ops on are kept too.  The one window left is a charge
+ *	 that looks up the ledger's OID from a cache not yet told of a DROP
+ *	 EXTENSION committed a moment before, and debits between this check and
+ *	 the removal; it needs a DROP EXTENSION under live traffic, which fails
+ *	 that charge anyway.
+ *
+ * Entries of another database's dropped extension are freed when a backend
+ * of that database runs out of room.  Returns the number freed.
+ */
+static long
+EscrowReclaim(Oid current_ledger)
+{
+	HASH_SEQ_STATUS seq;
+	EscrowEntry *entry;
+	EscrowKey  *keys;
+	long		ncand = 0;
+	long		freed = 0;
+	int			ndbs;
+	Oid		   *dbs;
+	bool		old_ledgers = LedgerCommitted(current_ledger);
+
+	/* the candidates, then the catalog (no catalog access under the LWLock) */
+	LWLockAcquire(escrow->lock, LW_SHARED);
+	keys = palloc(Max(hash_get_num_entries(escrow_hash), 1) * sizeof(EscrowKey));
+	hash_seq_init(&seq, escrow_hash);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		if (entry->key.dbid != MyDatabaseId ||
+			(old_ledgers && entry->key.ledger != current_ledger))
+			keys[ncand++] = entry->key;
+	LWLockRelease(escrow->lock);
+	if (ncand == 0)
+		return 0;
+	dbs = LiveDatabases(&ndbs);
+
+	LWLockAcquire(escrow->lock, LW_EXCLUSIVE);
+	for (long i = 0; i < ncand; i++)
+	{
+		bool		idle;
+
+		if (keys[i].dbid != MyDatabaseId &&
+			bsearch(&keys[i].dbid, dbs, ndbs, sizeof(Oid), OidCompare) != NULL)
+			continue;			/* another database, alive */
+		entry = hash_search(escrow_hash, &keys[i], HASH_FIND, NULL);
+		if (entry == NULL || EntryInUse(entry))
+			continue;
+		SpinLockAcquire(&entry->mutex);
+		idle = entry->pending_debit == 0 && entry->pending_hold == 0;
+		SpinLockRelease(&entry->mutex);
+		if (!idle)
+			continue;
+		hash_search(escrow_hash, &keys[i], HASH_REMOVE, NULL);
+		freed++;
+	}
+	LWLockRelease(escrow->lock);
+	pfree(keys);
+	pfree(dbs);
+	if (freed > 0)
+		elog(DEBUG1, "quota: freed %ld escrow entries of dropped databases or extensions", freed);
+	return freed;
+}
+
+/*
+ * Is there room for one more entry?  When full, stale entries are reclaimed,
+ * at most once per transaction: a scan of the whole table for each pool a
+ * view reads would make a full table quadratic.
+ */
+static bool
+EscrowHasRoom(Oid current_ledger)
+{
+	static LocalTransactionId reclaimed_in = InvalidLocalTransactionId;
+	long		n;
+
+	LWLockAcquire(escrow->lock, LW_SHARED);
+	n = hash_get_num_entries(escrow_hash);
+	LWLockRelease(escrow->lock);
+	if (n < quota_max_pools)
+		return true;
+	if (reclaimed_in == MyProc->lxid)
+		return false;
+	reclaimed_in = MyProc->lxid;
+	return EscrowReclaim(current_ledger) > 0;
+}
+
+/* Raise 53400: quota.max_pools entries are in use. */
+static void
+EscrowFull(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("too many pools for quota's shared memory"),
+			 errdetail("quota.max_pools is %d, and that many pools have balances in shared memory.",
+					   quota_max_pools),
+			 errhint("Raise quota.max_pools and restart the server.")));
+}
+
+/*
+ * Find the pool's shared entry, rebuilding it from the ledger if missing.
+ * With no room for it: NULL if reading, else 53400.
+ */
 static EscrowEntry *
-GetEntry(const EscrowPool *pool)
+FindEntry(const EscrowPool *pool, bool reading)
 {
 	EscrowKey	key;
 	EscrowEntry *entry;
@@ -382,32 +592,43 @@ GetEntry(const EscrowPool *pool)
 		UnlockPool(pool->pool_id);
 		return entry;
 	}
+	if (!EscrowHasRoom(key.ledger))
+	{
+		UnlockPool(pool->pool_id);
+		if (reading)
+			return NULL;
+		EscrowFull();
+	}
 
 	committed = SumForPool(LEDGER_SUM_SQL, pool->pool);
 	held = SumForPool(HOLD_SUM_SQL, pool->pool);
 
 	LWLockAcquire(escrow->lock, LW_EXCLUSIVE);
-	entry = hash_search(escrow_hash, &key, HASH_ENTER_NULL, &found);
-	if (!entry)
+	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
+	if (entry == NULL && hash_get_num_entries(escrow_hash) < quota_max_pools)
 	{
-		LWLockRelease(escrow->lock);
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("too many pools for quota's shared memory"),
-				 errdetail("quota.max_pools is %d.", quota_max_pools),
-				 errhint("Raise quota.max_pools and restart the server.")));
-	}
-	if (!found)
-	{
-		SpinLockInit(&entry->mutex);
-		entry->committed = committed;
-		entry->pending_debit = 0;
-		entry->held = held;
-		entry->pending_hold = 0;
+		entry = hash_search(escrow_hash, &key, HASH_ENTER_NULL, &found);
+		if (entry && !found)
+		{
+			SpinLockInit(&entry->mutex);
+			entry->committed = committed;
+			entry->pending_debit = 0;
+			entry->held = held;
+			entry->pending_hold = 0;
+		}
 	}
 	LWLockRelease(escrow->lock);
 	UnlockPool(pool->pool_id);
+	if (entry == NULL && !reading)
+		EscrowFull();
 	return entry;
+}
+
+/* Find the pool's shared entry, rebuilding it if missing; 53400 when full. */
+static EscrowEntry *
+GetEntry(const EscrowPool *pool)
+{
+	return FindEntry(pool, false);
 }
 
 /* The transaction's pending op for a pool at the current level (created). */
@@ -492,7 +713,16 @@ EscrowRead(const EscrowPool *pool, EscrowState *state)
 		LockedState(pool, state);
 		return;
 	}
-	entry = GetEntry(pool);
+	entry = FindEntry(pool, true);
+	if (entry == NULL)
+	{
+		/* no room: no transaction has an op on it, the ledger is exact */
+		state->balance = SumForPool(LEDGER_SUM_SQL, pool->pool);
+		state->held = SumForPool(HOLD_SUM_SQL, pool->pool);
+		state->available = state->balance - state->held;
+		state->live_balance = state->balance;
+		return;
+	}
 	OwnPending(entry, pool->pool_id, &own);
 	SpinLockAcquire(&entry->mutex);
 	StateFromEntry(entry, &own, state);

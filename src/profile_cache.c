@@ -112,6 +112,12 @@ ProfileCacheShmemStartup(void)
 	profile_lock = &(GetNamedLWLockTranche("quota profiles"))->lock;
 	info.keysize = sizeof(ProfileKey);
 	info.entrysize = sizeof(SharedProfile);
+	/*
+	 * Bounded: every element is allocated here and HASH_FIXED_SIZE keeps the
+	 * table from taking spare shared memory, so a full table makes
+	 * HASH_ENTER_NULL fail and ProfileCacheStore sweeps (unlike the escrow
+	 * before 0.2, which grew into the memory the lock table needs).
+	 */
 	profile_hash = ShmemInitHash("quota profiles", quota_profile_cache_entries,
 								 quota_profile_cache_entries, &info,
 								 HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);

@@ -215,3 +215,18 @@ SELECT c.at::date AS day, c.pool, c.model, count(*) AS requests,
  GROUP BY 1, 2, 3;
 COMMENT ON VIEW quota.usage_daily IS
     'per day (in the session''s time zone), pool and model: requests, tokens and costs';
+
+-- Who crossed a threshold is for the pool's administrators and quota_admin:
+-- the view reads quota.alert_log with its owner's rights, keeps the rows of
+-- the pools the caller may see, and blanks user_id and request_id unless the
+-- caller administers the pool.  A security barrier, so that no function of
+-- the caller's query sees the rows or values it hides.
+CREATE VIEW quota.alerts WITH (security_barrier = true) AS
+SELECT a.alert_id, a.pool, a.threshold, a.period_start, a.used, a.allowance,
+       CASE WHEN quota._admins_pool(a.pool) THEN a.user_id END AS user_id,
+       CASE WHEN quota._admins_pool(a.pool) THEN a.request_id END AS request_id,
+       a.at
+  FROM quota.alert_log a
+ WHERE quota._sees_pool(a.pool);
+COMMENT ON VIEW quota.alerts IS
+    'usage warnings of the pools the caller may see; user_id and request_id only for the pool''s administrators and quota_admin';

@@ -7,10 +7,10 @@
 REVOKE ALL ON ALL TABLES IN SCHEMA quota FROM PUBLIC;
 GRANT SELECT ON quota.models, quota.discounts, quota.users, quota.pool_defs,
     quota.pool_members, quota.pool_groups, quota.personal_policies,
-    quota.user_state, quota.ledger, quota.reservations, quota.alerts
+    quota.user_state, quota.ledger, quota.reservations
     TO quota_admin, quota_app, quota_user;
 GRANT SELECT ON quota.pools, quota.pool_status, quota.my_pools, quota.charges,
-    quota.conversation_costs, quota.usage_daily
+    quota.conversation_costs, quota.usage_daily, quota.alerts
     TO quota_admin, quota_app, quota_user;
 
 -- Configuration columns: all for quota_admin; schedule and thresholds for
@@ -72,11 +72,11 @@ CREATE POLICY reservations_read ON quota.reservations FOR SELECT
 COMMENT ON POLICY reservations_read ON quota.reservations IS
     'users see their own reservations; pool administrators their pool''s; quota_admin all';
 
-ALTER TABLE quota.alerts ENABLE ROW LEVEL SECURITY;
-CREATE POLICY alerts_read ON quota.alerts FOR SELECT
+ALTER TABLE quota.alert_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY alerts_read ON quota.alert_log FOR SELECT
     USING (quota._sees_pool(pool));
-COMMENT ON POLICY alerts_read ON quota.alerts IS
-    'warnings are visible with their pool: to its users, its administrators and quota_admin';
+COMMENT ON POLICY alerts_read ON quota.alert_log IS
+    'warnings are visible with their pool: to its users, its administrators and quota_admin (read through quota.alerts)';
 
 -- Functions: nothing is executable by PUBLIC but the money type and pure
 -- calculations; each role gets what it needs.
@@ -134,6 +134,41 @@ GRANT EXECUTE ON FUNCTION
 
 -- validation used by the schedule trigger, which runs as the updating role
 GRANT EXECUTE ON FUNCTION quota._check_schedule(text, text, text)
+    TO quota_admin, quota_user;
+
+-- Internal functions (14.12).  Trigger functions are called by their
+-- triggers whatever the privileges; EXECUTE only lets a role attach them to
+-- its own tables, so nobody gets it.  Helpers of row-level security and of
+-- the views run as the role that reads (functions in a view or policy are
+-- called by the caller), so the three quota roles keep them; everything a
+-- SECURITY DEFINER function calls runs as the extension's owner.
+REVOKE ALL ON FUNCTION
+    quota.current_user_id(),
+    quota._require(text[], boolean[]),
+    quota._caller_is_admin(),
+    quota._catalog_changed(),
+    quota._append_only(),
+    quota._routes_changed(),
+    quota._sees_pool(text),
+    quota._admins_pool(text),
+    quota._pool_figures(text),
+    quota._pools_update(),
+    quota._pool_defs_changed(),
+    quota._my_pools()
+    FROM PUBLIC;
+
+-- row-level security policies, quota.pools, pool_status, my_pools, alerts
+GRANT EXECUTE ON FUNCTION
+    quota.current_user_id(),
+    quota._caller_is_admin(),
+    quota._sees_pool(text),
+    quota._admins_pool(text),
+    quota._pool_figures(text),
+    quota._my_pools()
+    TO quota_admin, quota_app, quota_user;
+
+-- _check_schedule's argument check, in the schedule trigger of an UPDATE
+GRANT EXECUTE ON FUNCTION quota._require(text[], boolean[])
     TO quota_admin, quota_user;
 
 -- pool administrators (quota_user members) manage their own pools' members

@@ -51,7 +51,7 @@ $cron$;
 COMMENT ON SEQUENCE quota.discounts_discount_id_seq IS 'ids of quota.discounts';
 COMMENT ON SEQUENCE quota.pool_defs_pool_id_seq IS 'ids of quota.pool_defs';
 COMMENT ON SEQUENCE quota.ledger_entry_id_seq IS 'ids of quota.ledger entries (and charge ids)';
-COMMENT ON SEQUENCE quota.alerts_alert_id_seq IS 'ids of quota.alerts';
+COMMENT ON SEQUENCE quota.alert_log_alert_id_seq IS 'ids of quota.alert_log (quota.alerts)';
 
 -- Every table's data is dumped by pg_dump.
 SELECT pg_catalog.pg_extension_config_dump('quota.models', '');
@@ -64,8 +64,8 @@ SELECT pg_catalog.pg_extension_config_dump('quota.personal_policies', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.user_state', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.reservations', '');
-SELECT pg_catalog.pg_extension_config_dump('quota.alerts', '');
-SELECT pg_catalog.pg_extension_config_dump('quota.alerts_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.alert_log', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.alert_log_alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.discounts_discount_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.pool_defs_pool_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.ledger_entry_id_seq', '');

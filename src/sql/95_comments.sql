@@ -96,6 +96,12 @@ COMMENT ON COLUMN quota.reservations.charge_id IS 'the charge that settled it';
 COMMENT ON COLUMN quota.alerts.alert_id IS 'id of the warning';
 COMMENT ON COLUMN quota.alerts.pool IS 'the pool that crossed a threshold';
 COMMENT ON COLUMN quota.alerts.at IS 'when the threshold was crossed';
+COMMENT ON COLUMN quota.alerts.threshold IS 'the fraction of the allowance crossed';
+COMMENT ON COLUMN quota.alerts.period_start IS 'the period in which it was crossed';
+COMMENT ON COLUMN quota.alerts.used IS 'usage in the period when it was crossed';
+COMMENT ON COLUMN quota.alerts.allowance IS 'the pool''s allowance then';
+COMMENT ON COLUMN quota.alerts.user_id IS 'the user whose charge crossed it (pool administrators and quota_admin only)';
+COMMENT ON COLUMN quota.alerts.request_id IS 'the request that crossed it (pool administrators and quota_admin only)';
 
 COMMENT ON COLUMN quota.pools.pool IS 'pool name';
 COMMENT ON COLUMN quota.pools.kind IS 'personal or shared';
