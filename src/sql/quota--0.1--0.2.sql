@@ -523,6 +523,7 @@ REVOKE ALL ON FUNCTION
     quota._caller_is_admin(),
     quota._catalog_changed(),
     quota._append_only(),
+    quota._ledger_guard(),
     quota._routes_changed(),
     quota._sees_pool(text),
     quota._admins_pool(text),
