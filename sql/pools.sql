@@ -163,3 +163,7 @@ BEGIN;
 SELECT quota_set_user('regress_2pc', '{}');
 PREPARE TRANSACTION 'quota-2pc-route';
 SELECT count(*) AS registered FROM quota.users WHERE user_id = 'regress_2pc';
+-- a top-up is refused as a movement of money, not as a change of users
+BEGIN;
+SELECT quota_topup('Archive', 1) IS NOT NULL AS topped_up;
+PREPARE TRANSACTION 'quota-2pc-topup';

@@ -69,6 +69,8 @@ SELECT user_id, count(*) FROM quota.charges GROUP BY user_id;
 SELECT pool FROM quota.my_pools ORDER BY pool COLLATE "C";
 RESET quota.user_id;
 SELECT pool, final_cost FROM quota_charge('qwen3-moe-onprem', 10, 10, 'sec-3', user_id => 'regress_bob');
+-- a gateway that forgets user_id is told to pass it, not to register itself
+SELECT * FROM try_full($$SELECT quota_charge('qwen3-moe-onprem', 10, 10, 'sec-4')$$);
 SELECT try($$SELECT quota_topup('Students Pool', 100)$$);
 SELECT try($$UPDATE quota.pools SET allowance = 1 WHERE pool = 'Students Pool'$$);
 SELECT try($$SELECT quota_set_discount('chat', 0)$$);

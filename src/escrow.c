@@ -871,3 +871,10 @@ EscrowRouteBump(void)
 	if (EscrowIsShared())
 		(void) pg_atomic_fetch_add_u64(&escrow->route_generation, 1);
 }
+
+/* Has this transaction moved money (credits, debits, holds) not yet committed? */
+bool
+EscrowHasPending(void)
+{
+	return npending > 0;
+}

@@ -36,4 +36,7 @@ extern bool EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *afte
 extern void EscrowUnhold(const EscrowPool *pool, Credits amount);
 extern void EscrowRead(const EscrowPool *pool, EscrowState *state);
 
+/* Has this transaction moved money not yet committed? */
+extern bool EscrowHasPending(void);
+
 #endif							/* QUOTA_ESCROW_H */

@@ -37,6 +37,20 @@ QuotaCallerIsAdmin(void)
 }
 
 /*
+ * Is user_id the calling role itself, and the role one that acts for
+ * others (quota_app, quota_admin)?  Then a call that named no user acted
+ * for the service's own role, which is rarely what was meant.
+ */
+bool
+QuotaIsServiceRole(const char *user_id)
+{
+	char	   *self = GetUserNameFromId(GetOuterUserId(), false);
+
+	return strcmp(self, user_id) == 0 &&
+		(OuterHasRole("quota_app") || OuterHasRole("quota_admin"));
+}
+
+/*
  * The user id a call acts for.  argno is the user_id argument (or -1).  An
  * empty quota.user_id counts as unset.  Raises 42501 when a role outside
  * quota_app and quota_admin names another user.

@@ -9,5 +9,6 @@
 
 extern char *QuotaResolveUser(FunctionCallInfo fcinfo, int argno);
 extern bool QuotaCallerIsAdmin(void);
+extern bool QuotaIsServiceRole(const char *user_id);
 
 #endif							/* QUOTA_IDENTITY_H */

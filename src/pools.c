@@ -167,10 +167,19 @@ QuotaCheckUserExists(const char *user_id, UserProfile *profile)
 	if (RouteLookupUser(user_id, profile))
 		return;
 	if (!QuotaReadProfile(user_id, profile))
+	{
+		if (QuotaIsServiceRole(user_id))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("user \"%s\" does not exist", user_id),
+					 errdetail("No user_id was given, so the call acted for the calling role \"%s\" itself.",
+							   user_id),
+					 errhint("Pass the user_id argument (or SET LOCAL quota.user_id) for the user the request is for.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("user \"%s\" does not exist", user_id),
 				 errhint("Register users with quota_set_user().")));
+	}
 	RouteStoreUser(user_id, profile);
 }
 

@@ -78,7 +78,8 @@ RouteXactCallback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-			if (route_dirty)
+			/* a transaction that moved money is refused by escrow.c's own words */
+			if (route_dirty && !EscrowHasPending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot prepare a transaction that changed quota's users or pools"),

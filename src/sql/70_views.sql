@@ -64,6 +64,7 @@ CREATE FUNCTION quota._pools_update() RETURNS trigger
 AS $$
 DECLARE
     sets text[] := '{}';
+    admin_only text[];
 BEGIN
     IF NEW.balance IS DISTINCT FROM OLD.balance THEN
         RAISE EXCEPTION 'permission denied to change the balance of pool "%"', OLD.pool
@@ -78,6 +79,22 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'pool, kind, owner, next_reset_at, period_start and created_at are kept by quota.',
                   HINT = 'Change reset_cron or reset_timezone to move the next reset.';
+    END IF;
+    -- a pool administrator may change the schedule and the warnings only
+    IF NOT quota._caller_is_admin() THEN
+        admin_only := array_remove(ARRAY[
+            CASE WHEN NEW.allowance IS DISTINCT FROM OLD.allowance THEN 'allowance' END,
+            CASE WHEN NEW.member_limit IS DISTINCT FROM OLD.member_limit THEN 'member_limit' END,
+            CASE WHEN NEW.reset_policy IS DISTINCT FROM OLD.reset_policy THEN 'reset_policy' END,
+            CASE WHEN NEW.enabled IS DISTINCT FROM OLD.enabled THEN 'enabled' END,
+            CASE WHEN NEW.models IS DISTINCT FROM OLD.models THEN 'models' END], NULL);
+        IF admin_only <> '{}' THEN
+            RAISE EXCEPTION 'permission denied to change % of pool "%"',
+                    array_to_string(admin_only, ', '), OLD.pool
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'A pool''s administrators may change reset_cron, reset_timezone and warn_at; quota_admin changes the rest.',
+                      HINT = 'Ask a member of quota_admin to make this change.';
+        END IF;
     END IF;
     IF NEW.allowance IS DISTINCT FROM OLD.allowance THEN
         sets := sets || format('allowance = %L::quota.credits', NEW.allowance);

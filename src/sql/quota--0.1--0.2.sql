@@ -543,6 +543,78 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION quota._require(text[], boolean[])
     TO quota_admin, quota_user;
 
+-- 16.6: a pool administrator changing what only quota_admin may change is told so
+CREATE OR REPLACE FUNCTION quota._pools_update() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+DECLARE
+    sets text[] := '{}';
+    admin_only text[];
+BEGIN
+    IF NEW.balance IS DISTINCT FROM OLD.balance THEN
+        RAISE EXCEPTION 'permission denied to change the balance of pool "%"', OLD.pool
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A balance is the sum of the pool''s ledger and changes only through quota''s functions.',
+                  HINT = 'Use quota_topup() or quota_adjust().';
+    END IF;
+    IF (NEW.pool, NEW.kind, NEW.owner, NEW.next_reset_at, NEW.period_start, NEW.created_at)
+       IS DISTINCT FROM
+       (OLD.pool, OLD.kind, OLD.owner, OLD.next_reset_at, OLD.period_start, OLD.created_at) THEN
+        RAISE EXCEPTION 'permission denied to change the identity or period of pool "%"', OLD.pool
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'pool, kind, owner, next_reset_at, period_start and created_at are kept by quota.',
+                  HINT = 'Change reset_cron or reset_timezone to move the next reset.';
+    END IF;
+    -- a pool administrator may change the schedule and the warnings only
+    IF NOT quota._caller_is_admin() THEN
+        admin_only := array_remove(ARRAY[
+            CASE WHEN NEW.allowance IS DISTINCT FROM OLD.allowance THEN 'allowance' END,
+            CASE WHEN NEW.member_limit IS DISTINCT FROM OLD.member_limit THEN 'member_limit' END,
+            CASE WHEN NEW.reset_policy IS DISTINCT FROM OLD.reset_policy THEN 'reset_policy' END,
+            CASE WHEN NEW.enabled IS DISTINCT FROM OLD.enabled THEN 'enabled' END,
+            CASE WHEN NEW.models IS DISTINCT FROM OLD.models THEN 'models' END], NULL);
+        IF admin_only <> '{}' THEN
+            RAISE EXCEPTION 'permission denied to change % of pool "%"',
+                    array_to_string(admin_only, ', '), OLD.pool
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'A pool''s administrators may change reset_cron, reset_timezone and warn_at; quota_admin changes the rest.',
+                      HINT = 'Ask a member of quota_admin to make this change.';
+        END IF;
+    END IF;
+    IF NEW.allowance IS DISTINCT FROM OLD.allowance THEN
+        sets := sets || format('allowance = %L::quota.credits', NEW.allowance);
+    END IF;
+    IF NEW.member_limit IS DISTINCT FROM OLD.member_limit THEN
+        sets := sets || format('member_limit = %L::quota.credits', NEW.member_limit);
+    END IF;
+    IF NEW.reset_cron IS DISTINCT FROM OLD.reset_cron THEN
+        sets := sets || format('reset_cron = %L', NEW.reset_cron);
+    END IF;
+    IF NEW.reset_timezone IS DISTINCT FROM OLD.reset_timezone THEN
+        sets := sets || format('reset_timezone = %L', NEW.reset_timezone);
+    END IF;
+    IF NEW.reset_policy IS DISTINCT FROM OLD.reset_policy THEN
+        sets := sets || format('reset_policy = %L', NEW.reset_policy);
+    END IF;
+    IF NEW.warn_at IS DISTINCT FROM OLD.warn_at THEN
+        sets := sets || format('warn_at = %L::numeric[]', NEW.warn_at);
+    END IF;
+    IF NEW.enabled IS DISTINCT FROM OLD.enabled THEN
+        sets := sets || format('enabled = %L::boolean', NEW.enabled);
+    END IF;
+    IF NEW.models IS DISTINCT FROM OLD.models THEN
+        sets := sets || format('models = %L::text[]', NEW.models);
+    END IF;
+    IF sets <> '{}' THEN
+        EXECUTE format('UPDATE quota.pool_defs SET %s WHERE pool = $1',
+                       array_to_string(sets, ', '))
+            USING OLD.pool;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 -- 16.5: a comment on every user-visible column (keep this block last)
 COMMENT ON COLUMN quota.models.model IS 'model name, as the gateway passes it';
 COMMENT ON COLUMN quota.models.service IS 'service the model belongs to (chat, embedding, ...); discounts apply by service';
