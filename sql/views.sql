@@ -30,3 +30,18 @@ SET ROLE regress_admin;
 SELECT user_id, count(*) AS charges, quota.sum(final_cost) AS billed
   FROM quota.charges GROUP BY user_id ORDER BY user_id COLLATE "C";
 RESET ROLE;
+
+-- Every object of the extension, and every column users see, has a comment.
+SELECT without_comment FROM (
+    SELECT pg_describe_object(d.classid, d.objid, 0) AS without_comment
+      FROM pg_depend d
+     WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+       AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'quota')
+       AND obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid)::name) IS NULL) x
+ ORDER BY without_comment COLLATE "C";
+SELECT c.relname, a.attname AS column_without_comment
+  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE c.relnamespace = 'quota'::regnamespace AND c.relkind IN ('r', 'v', 'p')
+   AND c.relname <> 'alert_log'          -- read by quota's functions only
+   AND col_description(c.oid, a.attnum) IS NULL
+ ORDER BY 1, 2;
