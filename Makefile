@@ -39,6 +39,7 @@ DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/$(EXTENSION)--*.sql))
 
 REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct guard privileges
+REGRESS_PREP	= installcheck-user
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache \
 		  member-limit-snapshot old-transaction-reset reserve-snapshot
@@ -66,6 +67,15 @@ $(OBJS): $(wildcard src/*.h)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+# The suites start their own instance, and initdb refuses root: say so
+# instead of failing inside pg_regress (make test switches users itself).
+.PHONY: installcheck-user
+installcheck-user:
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "make installcheck cannot run as root (initdb refuses it): run make test, which runs every suite as an unprivileged user" >&2; \
+		exit 1; \
+	fi
 
 # One target per suite, so the test command can run each and report each.
 .PHONY: regresscheck isolationcheck tapcheck demo test bench fuzz
