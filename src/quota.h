@@ -27,6 +27,7 @@
 extern int	quota_max_pools;
 extern int	quota_route_cache_entries;
 extern int	quota_profile_cache_entries;
+extern int	quota_max_reservation_ttl;
 
 /* Raise 22004 naming the argument when a required argument is NULL. */
 #define QUOTA_REQUIRE_ARG(fcinfo, n, name) \
