@@ -35,7 +35,7 @@ SQL_PARTS	= $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
 DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/$(EXTENSION)--*.sql))
 
-REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct
+REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct overrun overdrawn
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \

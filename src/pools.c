@@ -484,6 +484,8 @@ quota_pool_money(PG_FUNCTION_ARGS)
 	values[0] = CreditsGetDatum(st.balance);
 	values[1] = CreditsGetDatum(st.held);
 	values[2] = CreditsGetDatum(st.available);
+	/* figures that do not fit quota.credits are NULL, never wrong numbers */
+	nulls[0] = nulls[1] = nulls[2] = !st.in_range;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 													  values, nulls)));
 }
@@ -547,13 +549,14 @@ quota_post(PG_FUNCTION_ARGS)
 	n[4] = PG_ARGISNULL(4) ? 'n' : ' ';
 	QuotaExec(&post_q, v, n, 0);
 	entry_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
+	/* a reset starts a new period: _apply_reset() sets its funds */
+	if (strcmp(kind, "reset") != 0)
 	{
 		Datum		fv[2] = {Int64GetDatum(info.pool_id), CreditsGetDatum(amount)};
 
 		QuotaExec(&period_funds_q, fv, NULL, 0);
 	}
 	SPI_finish();
-	(void) kind;
 	PG_RETURN_INT64(entry_id);
 }
 
@@ -622,6 +625,7 @@ quota_switch(PG_FUNCTION_ARGS)
 	tupdesc = QuotaResultDesc(fcinfo);
 	values[0] = CStringGetTextDatum(pool);
 	values[1] = CreditsGetDatum(st.available);
+	nulls[1] = !st.in_range;
 	values[2] = TimestampTzGetDatum(info.next_reset_at);
 	nulls[2] = !info.has_next_reset;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
