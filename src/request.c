@@ -103,5 +103,6 @@ QuotaMemberLimitFits(const RequestTarget *target, Credits amount, Credits *usage
 	key = psprintf(INT64_FORMAT ":%s", target->pool.pool_id, target->user_id);
 	QuotaLockKey(key, QUOTA_LOCK_MEMBER);
 	*usage = QuotaMemberUsage(&target->pool, target->user_id);
-	return CreditsAdd(*usage, amount) <= target->pool.member_limit;
+	/* exact: a sum past the type's range is past any limit (QU001, not 22003) */
+	return (int128) *usage + amount <= target->pool.member_limit;
 }
