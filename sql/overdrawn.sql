@@ -15,6 +15,9 @@ SELECT quota_create_pool('Rich Pool', 5000000000, reset_cron => '0 1 * * 5',
 SELECT quota_create_pool('Spare Pool', 5, reset_policy => 'none');
 SELECT quota_add_member(p, 'regress_olga')
   FROM unnest(ARRAY['Deep Pool', 'Due Pool', 'Rich Pool', 'Spare Pool']) p;
+-- (only this test's models, so that hints do not list other tests' free models)
+SELECT quota_set_pool_models(p, ARRAY['deep-m', 'due-m', 'huge-free'])
+  FROM unnest(ARRAY['Deep Pool', 'Due Pool', 'Rich Pool', 'Spare Pool']) p;
 
 -- Deep Pool is pushed far below zero by settlements within their maxima
 -- (the price rose 9e18-fold after the reservations were made).

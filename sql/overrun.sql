@@ -8,6 +8,8 @@ SELECT quota_set_user('regress_wendy');
 SELECT quota_set_model('wrap-m', 1000000, 1000000, 'api');     -- 1 credit a token
 SELECT quota_create_pool('Wrap Pool', 100, reset_policy => 'none');
 SELECT quota_add_member('Wrap Pool', 'regress_wendy');
+-- (only its own model, so that hints do not list other tests' free models)
+SELECT quota_set_pool_models('Wrap Pool', ARRAY['wrap-m']);
 
 -- ttl is at most quota.max_reservation_ttl (default 1 day, superuser only)
 SHOW quota.max_reservation_ttl;

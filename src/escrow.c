@@ -40,7 +40,9 @@
  * pending_credit (the highest balance any set of commits can leave) stays at
  * or below its maximum.  Commits and aborts only move these bounds inward,
  * so balance, held and available always fit; a movement that would not
- * raises 22003 before anything is admitted.
+ * raises 22003 before anything is admitted.  In-flight sums are 128-bit: a
+ * pool far below zero may take more than the type's maximum in credits in
+ * one transaction (a restore reset) and still end in range.
  *
  * Locks: the hash table is protected by one LWLock (shared to look up,
  * exclusive to add an entry); each entry's counters by its own spinlock, held

@@ -36,18 +36,18 @@ $$;
 COMMENT ON FUNCTION quota._credits_or_null(numeric) IS
     'internal: an exact figure as credits, or NULL when it does not fit the type (views never raise for one pool)';
 
-CREATE FUNCTION quota.credits_sum_final_or_null(internal) RETURNS quota.credits
+CREATE FUNCTION quota._sum_or_null_final(internal) RETURNS quota.credits
     AS 'MODULE_PATHNAME', 'credits_sum_final_or_null' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION quota.credits_sum_final_or_null(internal) IS
+COMMENT ON FUNCTION quota._sum_or_null_final(internal) IS
     'internal: final function of quota._sum_or_null';
 CREATE AGGREGATE quota._sum_or_null(quota.credits) (
     SFUNC = quota.credits_agg_accum, STYPE = internal, SSPACE = 32,
-    FINALFUNC = quota.credits_sum_final_or_null,
+    FINALFUNC = quota._sum_or_null_final,
     COMBINEFUNC = quota.credits_agg_combine,
     SERIALFUNC = quota.credits_agg_serialize,
     DESERIALFUNC = quota.credits_agg_deserialize,
     MSFUNC = quota.credits_agg_accum, MINVFUNC = quota.credits_agg_accum_inv,
-    MSTYPE = internal, MSSPACE = 32, MFINALFUNC = quota.credits_sum_final_or_null,
+    MSTYPE = internal, MSSPACE = 32, MFINALFUNC = quota._sum_or_null_final,
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE quota._sum_or_null(quota.credits) IS
     'internal (views): exact sum of credits, NULL over no rows or when the sum does not fit the type';
