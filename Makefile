@@ -37,7 +37,7 @@ DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/
 
 REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct overrun overdrawn
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
-ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache
+ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache overflow-race
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
 		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
 TAP_TESTS	= 1
