@@ -237,6 +237,7 @@ for my $i (1 .. $nops)
         my $r = $open[ int(rand(@open)) ];
         my $v = $resv{$r};
         my $used = int(rand($v->{tokens} * 1.5 + 1));
+        $used = $v->{tokens} if $used > $CREDITS_MAX;    # bigint's range too
         $used = $charges{$r}{tokens} if $charges{$r} && rand() < 0.7;
         push @ops, "SELECT c.final_cost || '/' || c.balance FROM quota.quota_charge('$v->{model}', $used, 0, '$r', user_id => '$v->{user}', pool => '$v->{pool}') c";
         push @expect, model_charge($v->{user}, $v->{pool}, $v->{model}, $used, $r);
