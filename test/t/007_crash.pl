@@ -106,7 +106,13 @@ for my $round (1 .. $rounds)
              ORDER BY state = 'active' DESC LIMIT 1});
         note "killing backend $pid";
         kill('KILL', $pid) or die "could not kill $pid";
-        $node->poll_query_until('postgres', 'SELECT true') or die "no recovery";
+        # wait for the crash restart itself: until the postmaster has reaped
+        # the killed backend, a new connection may still get in (then the
+        # next query meets "the database system is in recovery mode"); its
+        # pg_stat_activity entry stays until shared memory is reinitialised
+        $node->poll_query_until('postgres',
+            "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $pid)")
+          or die "no recovery";
     }
     $bench->finish;
     note "pgbench: $err" if $err =~ /ERROR/;
