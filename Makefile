@@ -38,11 +38,12 @@ SQL_PARTS	= $(sort $(wildcard src/sql/[0-9][0-9]_*.sql))
 DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/$(EXTENSION)--*.sql))
 
-REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct guard privileges
+REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct guard \
+		  overrun overdrawn privileges
 REGRESS_PREP	= installcheck-user
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache \
-		  member-limit-snapshot old-transaction-reset reserve-snapshot
+		  member-limit-snapshot old-transaction-reset reserve-snapshot overflow-race
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
 		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
 TAP_TESTS	= 1

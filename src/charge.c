@@ -51,7 +51,8 @@ PG_FUNCTION_INFO_V1(quota_check);
 
 /* A request's reservation, locked, once the index shows there is one. */
 static QuotaQuery reservation_q = {
-	"SELECT pool, user_id, model, held, settled_at IS NULL "
+	"SELECT pool, user_id, model, held, settled_at IS NULL, "
+	"       max_input_tokens, max_output_tokens "
 	"FROM quota.reservations WHERE request_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 	1, {TEXTOID}
 };
@@ -229,8 +230,18 @@ RequestPast(const char *request_id, const char *user_id, const char *model,
 		resv->r.model = QuotaGetText(0, 3);
 		resv->r.held = DatumGetCredits(QuotaGetDatum(0, 4, &isnull));
 		resv->r.active = DatumGetBool(QuotaGetDatum(0, 5, &isnull));
+		resv->r.max_input_tokens = DatumGetInt64(QuotaGetDatum(0, 6, &isnull));
+		resv->r.max_output_tokens = DatumGetInt64(QuotaGetDatum(0, 7, &isnull));
 	}
 	return false;
+}
+
+/* Is the usage within the reservation's declared maxima (SPEC rule 4)? */
+static bool
+WithinMaxima(const Reservation *r, int64 in, int64 cached, int64 out)
+{
+	return (int128) in + cached <= r->max_input_tokens &&
+		out <= r->max_output_tokens;
 }
 
 /* Optional text argument as a C string, or NULL. */
@@ -333,10 +344,27 @@ quota_charge(PG_FUNCTION_ARGS)
 		ep = QuotaEscrowPool(&target.pool);
 		if (resv.exists)
 		{
-			/* settling: usage that happened is billed, even past zero */
-			if (resv.r.active)
-				EscrowUnhold(&ep, resv.r.held);
-			(void) EscrowDebit(&ep, debited = cost.final, true, &st);
+			/*
+			 * Settling: usage within the declared maxima happened as agreed
+			 * and is billed, even past zero; beyond them it is gated like a
+			 * new charge, with the hold it frees (rule 4).
+			 */
+			Credits		freed = resv.r.active ? resv.r.held : 0;
+			bool		within = WithinMaxima(&resv.r, in, cached, out);
+
+			if (!within && cost.final > freed)
+			{
+				Credits		usage;
+
+				if (!QuotaMemberLimitFits(&target, cost.final - freed, &usage))
+					QuotaRaiseInsufficient(&target, cost.final - freed, &st,
+										   true, usage);
+			}
+			if (!EscrowSettle(&ep, cost.final, freed, within, &st))
+				QuotaRaiseOverrun(&target, cost.final, &st, request_id,
+								  resv.r.max_input_tokens,
+								  resv.r.max_output_tokens);
+			debited = cost.final;
 		}
 		else if (cost.final > 0)
 		{
@@ -470,7 +498,8 @@ quota_check(PG_FUNCTION_ARGS)
 	values[0] = BoolGetDatum(reason == NULL);
 	values[1] = CStringGetTextDatum(pool_name);
 	values[2] = CreditsGetDatum(st.available);
-	nulls[2] = (target.pool.role == NULL);	/* not the user's to see */
+	/* not the user's to see, or (a pool far below zero) not a credits value */
+	nulls[2] = (target.pool.role == NULL) || !st.in_range;
 	if (reason)
 		values[3] = CStringGetTextDatum(reason);
 	else

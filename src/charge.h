@@ -20,6 +20,9 @@ typedef struct RequestTarget
 extern void QuotaRaiseInsufficient(const RequestTarget *target, Credits cost,
 								   const EscrowState *state, bool member_limit,
 								   Credits usage);
+extern void QuotaRaiseOverrun(const RequestTarget *target, Credits cost,
+							  const EscrowState *state, const char *request_id,
+							  int64 max_input_tokens, int64 max_output_tokens);
 extern const char *QuotaRefusal(const RequestTarget *target);
 extern void QuotaRequireUsable(const RequestTarget *target);
 extern void QuotaChoosePool(RequestTarget *target, const char *explicit_pool);

@@ -31,6 +31,7 @@ PG_FUNCTION_INFO_V1(credits_agg_combine);
 PG_FUNCTION_INFO_V1(credits_agg_serialize);
 PG_FUNCTION_INFO_V1(credits_agg_deserialize);
 PG_FUNCTION_INFO_V1(credits_sum_final);
+PG_FUNCTION_INFO_V1(credits_sum_final_or_null);
 PG_FUNCTION_INFO_V1(credits_avg_final);
 PG_FUNCTION_INFO_V1(credits_smaller);
 PG_FUNCTION_INFO_V1(credits_larger);
@@ -163,6 +164,18 @@ credits_sum_final(PG_FUNCTION_ARGS)
 	if (state == NULL || state->count == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_CREDITS(CreditsRoundDiv128(state->sum, 1));
+}
+
+/* Final function of the views' sum: NULL over no rows or out of range. */
+Datum
+credits_sum_final_or_null(PG_FUNCTION_ARGS)
+{
+	CreditsAggState *state = PG_ARGISNULL(0) ? NULL : (CreditsAggState *) PG_GETARG_POINTER(0);
+
+	if (state == NULL || state->count == 0 ||
+		state->sum > CREDITS_MAX || state->sum < CREDITS_MIN)
+		PG_RETURN_NULL();
+	PG_RETURN_CREDITS((Credits) state->sum);
 }
 
 /* avg final: the mean rounded half away from zero, NULL over no rows. */

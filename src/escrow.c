@@ -18,6 +18,9 @@
  *
  *		available = committed - pending_debit - held - pending_hold
  *
+ * (and pending_credit, the credits of transactions in flight, only to keep
+ * the balance in range).
+ *
  * A debit is admitted by one compare-and-add under the entry's spinlock: if
  * the amount fits in available it is added to pending_debit at once, so every
  * concurrent transaction sees it and none can spend the same credits.  The
@@ -29,6 +32,17 @@
  * Hence available never goes below zero except by the forced debit of a
  * settled overrun, and the committed figure always equals the sum of the
  * committed ledger, whatever the interleaving.
+ *
+ * No figure can leave the range of quota.credits: a debit or hold is
+ * admitted only while committed - pending_debit - held - pending_hold (the
+ * lowest available any set of commits can leave, own credits not counted)
+ * stays at or above the type's minimum, and a credit only while committed +
+ * pending_credit (the highest balance any set of commits can leave) stays at
+ * or below its maximum.  Commits and aborts only move these bounds inward,
+ * so balance, held and available always fit; a movement that would not
+ * raises 22003 before anything is admitted.  In-flight sums are 128-bit: a
+ * pool far below zero may take more than the type's maximum in credits in
+ * one transaction (a restore reset) and still end in range.
  *
  * Locks: the hash table is protected by one LWLock (shared to look up,
  * exclusive to add an entry); each entry's counters by its own spinlock, held
@@ -97,9 +111,11 @@ typedef struct EscrowEntry
 	EscrowKey	key;
 	slock_t		mutex;
 	int64		committed;
-	int64		pending_debit;
 	int64		held;
-	int64		pending_hold;
+	/* in flight: 128 bits, as a pool far below zero may take more credits */
+	int128		pending_debit;
+	int128		pending_hold;
+	int128		pending_credit;
 } EscrowEntry;
 
 typedef struct EscrowShared
@@ -114,10 +130,10 @@ typedef struct PendingOp
 	EscrowEntry *entry;			/* NULL in locked mode */
 	int64		pool_id;
 	int			nest_level;
-	int64		debit;			/* admitted against available */
-	int64		credit;			/* applied at commit */
-	int64		hold;			/* admitted against available */
-	int64		unhold;			/* released at commit */
+	int128		debit;			/* admitted against available */
+	int128		credit;			/* applied at commit */
+	int128		hold;			/* admitted against available */
+	int128		unhold;			/* released at commit */
 } PendingOp;
 
 static EscrowShared *escrow = NULL;
@@ -196,6 +212,7 @@ EscrowForget(int from_level)
 				SpinLockAcquire(&op->entry->mutex);
 				op->entry->pending_debit -= op->debit;
 				op->entry->pending_hold -= op->hold;
+				op->entry->pending_credit -= op->credit;
 				SpinLockRelease(&op->entry->mutex);
 			}
 			continue;
@@ -216,10 +233,12 @@ EscrowApplyCommit(void)
 		if (!op->entry)
 			continue;
 		SpinLockAcquire(&op->entry->mutex);
-		op->entry->committed += op->credit - op->debit;
+		/* in range: see the top of the file */
+		op->entry->committed += (int64) (op->credit - op->debit);
 		op->entry->pending_debit -= op->debit;
-		op->entry->held += op->hold - op->unhold;
+		op->entry->held += (int64) (op->hold - op->unhold);
 		op->entry->pending_hold -= op->hold;
+		op->entry->pending_credit -= op->credit;
 		SpinLockRelease(&op->entry->mutex);
 	}
 	npending = 0;
@@ -509,7 +528,8 @@ EscrowReclaim(Oid current_ledger)
 		if (entry == NULL || EntryInUse(entry))
 			continue;
 		SpinLockAcquire(&entry->mutex);
-		idle = entry->pending_debit == 0 && entry->pending_hold == 0;
+		idle = entry->pending_debit == 0 && entry->pending_hold == 0 &&
+			entry->pending_credit == 0;
 		SpinLockRelease(&entry->mutex);
 		if (!idle)
 			continue;
@@ -615,6 +635,7 @@ FindEntry(const EscrowPool *pool, bool reading)
 			entry->pending_debit = 0;
 			entry->held = held;
 			entry->pending_hold = 0;
+			entry->pending_credit = 0;
 		}
 	}
 	LWLockRelease(escrow->lock);
@@ -675,6 +696,37 @@ OwnPending(EscrowEntry *entry, int64 pool_id, PendingOp *own)
 		}
 }
 
+/* Does an exact figure fit quota.credits? */
+static inline bool
+FitsCredits(int128 value)
+{
+	return value >= CREDITS_MIN && value <= CREDITS_MAX;
+}
+
+/* Raise 22003: a movement would take a pool's figures out of range. */
+static void
+OutOfRange(const EscrowPool *pool, const char *what, Credits amount)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("credits out of range"),
+			 errdetail("A %s of %s credits would take the figures of pool \"%s\" out of the range of quota.credits; nothing was changed.",
+					   what, CreditsToCString(amount), pool->pool)));
+}
+
+/* Store exact figures in state, noting whether they all fit the type. */
+static void
+SetState(EscrowState *state, int128 balance, int128 held, int128 available,
+		 int128 live_balance)
+{
+	state->in_range = FitsCredits(balance) && FitsCredits(held) &&
+		FitsCredits(available) && FitsCredits(live_balance);
+	state->balance = state->in_range ? (Credits) balance : 0;
+	state->held = state->in_range ? (Credits) held : 0;
+	state->available = state->in_range ? (Credits) available : 0;
+	state->live_balance = state->in_range ? (Credits) live_balance : 0;
+}
+
 /*
  * Fill state from an entry as this transaction sees it; the caller holds the
  * entry's spinlock.  Own debits and holds are already in the entry's pending
@@ -683,22 +735,36 @@ OwnPending(EscrowEntry *entry, int64 pool_id, PendingOp *own)
 static void
 StateFromEntry(EscrowEntry *entry, const PendingOp *own, EscrowState *state)
 {
-	state->balance = entry->committed + own->credit - own->debit;
-	state->live_balance = entry->committed - entry->pending_debit + own->credit;
-	state->held = entry->held + own->hold - own->unhold;
-	state->available = entry->committed - entry->pending_debit
-		- entry->held - entry->pending_hold + own->credit + own->unhold;
+	SetState(state,
+			 (int128) entry->committed + own->credit - own->debit,
+			 (int128) entry->held + own->hold - own->unhold,
+			 (int128) entry->committed - entry->pending_debit
+			 - entry->held - entry->pending_hold + own->credit + own->unhold,
+			 (int128) entry->committed - entry->pending_debit + own->credit);
+}
+
+/*
+ * Can amount more be debited or held without any figure leaving the type's
+ * range, whatever commits or aborts next?  The caller holds the spinlock.
+ */
+static bool
+EntryFits(EscrowEntry *entry, Credits amount)
+{
+	return (int128) entry->committed - entry->pending_debit - entry->held
+		- entry->pending_hold - amount >= CREDITS_MIN;
 }
 
 /* Locked mode: lock the pool and sum its balance and holds. */
 static void
 LockedState(const EscrowPool *pool, EscrowState *state)
 {
+	Credits		balance;
+	Credits		held;
+
 	LockPool(pool->pool_id);
-	state->balance = SumForPool(LEDGER_SUM_SQL, pool->pool);
-	state->held = SumForPool(HOLD_SUM_SQL, pool->pool);
-	state->available = state->balance - state->held;
-	state->live_balance = state->balance;
+	balance = SumForPool(LEDGER_SUM_SQL, pool->pool);
+	held = SumForPool(HOLD_SUM_SQL, pool->pool);
+	SetState(state, balance, held, (int128) balance - held, balance);
 }
 
 /* Read a pool's balance, holds and availability as this transaction sees them. */
@@ -730,25 +796,33 @@ EscrowRead(const EscrowPool *pool, EscrowState *state)
 }
 
 /*
- * Admit a debit of amount if it fits in available (always when force).
- * Returns false, changing nothing, when it does not fit.  The caller then
- * writes the ledger row in the same transaction.
+ * Admit a debit of amount, freeing a hold of freed first, if it fits in
+ * available (always when force).  Returns false, changing nothing, when it
+ * does not fit; raises 22003, changing nothing, when it would take a figure
+ * out of range.
  */
-bool
-EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
-			EscrowState *after)
+static bool
+Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
+	  EscrowState *after)
 {
 	EscrowEntry *entry;
 	PendingOp  *op;
 	PendingOp	own;
 	bool		ok;
+	bool		fits;
 
-	Assert(amount >= 0);
+	Assert(amount >= 0 && freed >= 0);
 	if (!EscrowIsShared())
 	{
 		LockedState(pool, after);
+		/* the freed hold is still in the reservations' sum */
+		if (after->in_range)
+			SetState(after, after->balance, (int128) after->held - freed,
+					 (int128) after->available + freed, after->live_balance);
 		if (!force && after->available < amount)
 			return false;
+		if (!after->in_range || (int128) after->available - amount < CREDITS_MIN)
+			OutOfRange(pool, "debit", amount);
 		after->balance -= amount;
 		after->live_balance -= amount;
 		after->available -= amount;
@@ -757,12 +831,14 @@ EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
 
 	entry = GetEntry(pool);
 	op = GetOp(entry, pool->pool_id);
+	op->unhold += freed;
 	OwnPending(entry, pool->pool_id, &own);
 
 	SpinLockAcquire(&entry->mutex);
 	StateFromEntry(entry, &own, after);
 	ok = force || after->available >= amount;
-	if (ok)
+	fits = after->in_range && EntryFits(entry, amount);
+	if (ok && fits)
 	{
 		entry->pending_debit += amount;
 		op->debit += amount;
@@ -771,7 +847,35 @@ EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
 		after->available -= amount;
 	}
 	SpinLockRelease(&entry->mutex);
+	if (!ok || !fits)
+		op->unhold -= freed;
+	if (ok && !fits)
+		OutOfRange(pool, "debit", amount);
 	return ok;
+}
+
+/*
+ * Admit a debit of amount if it fits in available (always when force).
+ * Returns false, changing nothing, when it does not fit.  The caller then
+ * writes the ledger row in the same transaction.
+ */
+bool
+EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
+			EscrowState *after)
+{
+	return Debit(pool, amount, 0, force, after);
+}
+
+/*
+ * Settle a reservation: free its hold of freed (0 when it had already
+ * ended) and debit amount, which must fit in available plus the freed hold
+ * unless force.  Returns false, changing nothing, when it does not fit.
+ */
+bool
+EscrowSettle(const EscrowPool *pool, Credits amount, Credits freed, bool force,
+			 EscrowState *after)
+{
+	return Debit(pool, amount, freed, force, after);
 }
 
 /* Record a credit to the pool; it becomes spendable when the transaction commits. */
@@ -780,7 +884,7 @@ EscrowCredit(const EscrowPool *pool, Credits amount)
 {
 	EscrowEntry *entry;
 	PendingOp  *op;
-	int64		committed;
+	bool		fits;
 
 	Assert(amount >= 0);
 	if (!EscrowIsShared())
@@ -788,16 +892,20 @@ EscrowCredit(const EscrowPool *pool, Credits amount)
 		EscrowState st;
 
 		LockedState(pool, &st);
-		(void) CreditsAdd(st.balance, amount);
+		if (!st.in_range || (int128) st.balance + amount > CREDITS_MAX)
+			OutOfRange(pool, "credit", amount);
 		return;
 	}
 	entry = GetEntry(pool);
 	op = GetOp(entry, pool->pool_id);
+	/* the balance after any set of commits must stay in range */
 	SpinLockAcquire(&entry->mutex);
-	committed = entry->committed;
+	fits = (int128) entry->committed + entry->pending_credit + amount <= CREDITS_MAX;
+	if (fits)
+		entry->pending_credit += amount;
 	SpinLockRelease(&entry->mutex);
-	/* the balance after commit must stay in range (raises 22003) */
-	(void) CreditsAdd(CreditsAdd(committed, op->credit), amount);
+	if (!fits)
+		OutOfRange(pool, "credit", amount);
 	op->credit += amount;
 }
 
@@ -809,6 +917,7 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 	PendingOp  *op;
 	PendingOp	own;
 	bool		ok;
+	bool		fits;
 
 	Assert(amount >= 0);
 	if (!EscrowIsShared())
@@ -816,6 +925,8 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 		LockedState(pool, after);
 		if (after->available < amount)
 			return false;
+		if (!after->in_range)
+			OutOfRange(pool, "hold", amount);
 		after->held += amount;
 		after->available -= amount;
 		return true;
@@ -828,7 +939,8 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 	SpinLockAcquire(&entry->mutex);
 	StateFromEntry(entry, &own, after);
 	ok = after->available >= amount;
-	if (ok)
+	fits = after->in_range && EntryFits(entry, amount);
+	if (ok && fits)
 	{
 		entry->pending_hold += amount;
 		op->hold += amount;
@@ -836,6 +948,8 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 		after->available -= amount;
 	}
 	SpinLockRelease(&entry->mutex);
+	if (ok && !fits)
+		OutOfRange(pool, "hold", amount);
 	return ok;
 }
 

@@ -15,6 +15,8 @@ typedef struct EscrowState
 	Credits		held;			/* active holds, own included */
 	Credits		available;		/* balance - held - others' in-flight debits */
 	Credits		live_balance;	/* balance - others' in-flight debits */
+	bool		in_range;		/* false: some figure does not fit
+								 * quota.credits, and all are 0 */
 } EscrowState;
 
 /* A pool as the escrow knows it. */
@@ -31,6 +33,8 @@ extern void EscrowRouteBump(void);
 
 extern bool EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
 						EscrowState *after);
+extern bool EscrowSettle(const EscrowPool *pool, Credits amount, Credits freed,
+						 bool force, EscrowState *after);
 extern void EscrowCredit(const EscrowPool *pool, Credits amount);
 extern bool EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after);
 extern void EscrowUnhold(const EscrowPool *pool, Credits amount);

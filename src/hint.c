@@ -106,3 +106,24 @@ QuotaRaiseInsufficient(const RequestTarget *target, Credits cost,
 					   CreditsToCString(cost), CreditsToCString(state->available)),
 			 errhint("%s", hint)));
 }
+
+/*
+ * Raise QU001 for a settlement whose usage exceeds its reservation's
+ * declared maxima and whose cost does not fit in available plus the hold.
+ */
+void
+QuotaRaiseOverrun(const RequestTarget *target, Credits cost,
+				  const EscrowState *state, const char *request_id,
+				  int64 max_input_tokens, int64 max_output_tokens)
+{
+	char	   *hint = InsufficientHint(target, cost);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_QUOTA_INSUFFICIENT),
+			 errmsg("insufficient quota in pool \"%s\"", target->pool.pool),
+			 errdetail("The usage exceeds the maxima reserved for request \"%s\" (" INT64_FORMAT " input and " INT64_FORMAT " output tokens), so its cost of %s credits must fit in the %s available, its hold included.",
+					   request_id, max_input_tokens, max_output_tokens,
+					   CreditsToCString(cost),
+					   CreditsToCString(state->available)),
+			 errhint("%s", hint)));
+}

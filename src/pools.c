@@ -523,6 +523,8 @@ quota_pool_money(PG_FUNCTION_ARGS)
 	values[0] = CreditsGetDatum(st.balance);
 	values[1] = CreditsGetDatum(st.held);
 	values[2] = CreditsGetDatum(st.available);
+	/* figures that do not fit quota.credits are NULL, never wrong numbers */
+	nulls[0] = nulls[1] = nulls[2] = !st.in_range;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 													  values, nulls)));
 }
@@ -600,6 +602,8 @@ quota_post(PG_FUNCTION_ARGS)
 	if (written != 1)
 		GuardNotWritten("ledger");
 	entry_id = DatumGetInt64(QuotaGetDatum(0, 1, &isnull));
+	/* a reset starts a new period: _apply_reset() sets its funds */
+	if (strcmp(kind, "reset") != 0)
 	{
 		Datum		fv[2] = {Int64GetDatum(info.pool_id), CreditsGetDatum(amount)};
 
@@ -674,6 +678,7 @@ quota_switch(PG_FUNCTION_ARGS)
 	tupdesc = QuotaResultDesc(fcinfo);
 	values[0] = CStringGetTextDatum(pool);
 	values[1] = CreditsGetDatum(st.available);
+	nulls[1] = !st.in_range;
 	values[2] = TimestampTzGetDatum(info.next_reset_at);
 	nulls[2] = !info.has_next_reset;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,

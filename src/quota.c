@@ -18,6 +18,7 @@ PG_MODULE_MAGIC;
 
 int			quota_max_pools = 100000;
 int			quota_route_cache_entries = 2000;
+int			quota_max_reservation_ttl = 86400;
 char	   *quota_user_id = NULL;
 
 void		_PG_init(void);
@@ -69,6 +70,17 @@ _PG_init(void)
 							1000000,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("quota.max_reservation_ttl",
+							"The longest ttl quota_reserve() accepts.",
+							"A hold lasts at most this long; quota_reserve() refuses a longer ttl.",
+							&quota_max_reservation_ttl,
+							86400,
+							1,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("quota");

@@ -27,6 +27,7 @@
 extern int	quota_max_pools;
 extern int	quota_route_cache_entries;
 extern int	quota_profile_cache_entries;
+extern int	quota_max_reservation_ttl;
 
 /* uninstall.c: DROP EXTENSION takes the pg_cron job along. */
 extern void UninstallInit(void);

@@ -132,5 +132,6 @@ QuotaMemberLimitFits(const RequestTarget *target, Credits amount, Credits *usage
 	*usage = 0;
 	if (amount == 0 || !QuotaMemberUsageLocked(target, usage))
 		return true;
-	return CreditsAdd(*usage, amount) <= target->pool.member_limit;
+	/* exact: a sum past the type's range is past any limit (QU001, not 22003) */
+	return (int128) *usage + amount <= target->pool.member_limit;
 }

@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -108,6 +109,26 @@ ConcurrentRequest(const char *request_id)
 				 errhint("Retry the request: it will return the first reservation.")));
 }
 
+/* Raise 22023 for a ttl longer than quota.max_reservation_ttl. */
+static void
+CheckTtlLimit(Interval *ttl)
+{
+	Interval	limit;
+
+	memset(&limit, 0, sizeof(limit));
+	limit.time = (int64) quota_max_reservation_ttl * USECS_PER_SEC;
+	if (DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(ttl),
+										 IntervalPGetDatum(&limit))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"ttl\" must not exceed quota.max_reservation_ttl"),
+				 errdetail("The ttl given was %s; quota.max_reservation_ttl is %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out,
+															   IntervalPGetDatum(ttl))),
+						   GetConfigOptionByName("quota.max_reservation_ttl", NULL, false)),
+				 errhint("Pass a shorter ttl, or ask a superuser to raise quota.max_reservation_ttl.")));
+}
+
 /*
  * quota_reserve(model, max_input_tokens, max_output_tokens, request_id,
  *				 user_id, pool, ttl) -> (request_id, pool, held, expires_at)
@@ -154,6 +175,7 @@ quota_reserve(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("argument \"ttl\" must be positive"),
 				 errhint("Pass how long the hold may last, such as '15 minutes'.")));
+	CheckTtlLimit(ttl);
 
 	memset(&target, 0, sizeof(target));
 	memset(&st, 0, sizeof(st));

@@ -646,6 +646,7 @@ AS $$
 DECLARE
     p quota.pool_defs;
     amount quota.credits;
+    rest numeric;
     boundary timestamptz;
 BEGIN
     SELECT * INTO p FROM quota.pool_defs d WHERE d.pool = _apply_reset.pool FOR UPDATE;
@@ -655,11 +656,18 @@ BEGIN
     IF p.reset_policy = 'none' THEN
         RETURN false;
     END IF;
-    amount := CASE p.reset_policy
-                  WHEN 'restore' THEN p.allowance - (quota._pool_money(p.pool)).balance
-                  ELSE p.allowance END;
-    PERFORM quota._post(p.pool, 'reset', amount, NULL,
-                        CASE WHEN manual THEN 'manual reset' ELSE 'scheduled reset' END);
+    rest := CASE p.reset_policy
+                WHEN 'restore' THEN p.allowance::numeric
+                                    - ((quota._pool_money(p.pool)).balance)::numeric
+                ELSE p.allowance::numeric END;
+    -- restoring a pool far below zero may need more than one entry's range
+    LOOP
+        amount := greatest(least(rest, 9223372036.854775807), -9223372036.854775807);
+        PERFORM quota._post(p.pool, 'reset', amount, NULL,
+                            CASE WHEN manual THEN 'manual reset' ELSE 'scheduled reset' END);
+        rest := rest - amount::numeric;
+        EXIT WHEN rest = 0;
+    END LOOP;
     boundary := now();
     IF NOT manual THEN
         -- several missed boundaries make one reset, dated at the latest

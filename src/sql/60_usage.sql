@@ -96,18 +96,42 @@ CREATE FUNCTION quota.quota_run_due()
 AS $$
 DECLARE
     p record;
+    detail text;
 BEGIN
+    -- One pool's trouble never stops the others: each pool's reset and
+    -- expiry runs in its own subtransaction; a failure is logged and the
+    -- pool, still due, is retried by the next run.
     resets := 0;
     FOR p IN SELECT d.pool FROM quota.pool_defs d
               WHERE d.next_reset_at <= now()
               ORDER BY d.next_reset_at, d.pool LOOP
-        IF quota._apply_reset(p.pool, false) THEN
-            resets := resets + 1;
-        END IF;
+        BEGIN
+            IF quota._apply_reset(p.pool, false) THEN
+                resets := resets + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            RAISE WARNING 'quota_run_due: could not reset pool "%": %', p.pool, SQLERRM
+                USING DETAIL = format('SQLSTATE %s. %s', SQLSTATE, detail),
+                      HINT = 'The other pools were reset; this one is retried by the next run.';
+        END;
     END LOOP;
-    holds_expired := quota._expire_holds(NULL);
+    holds_expired := 0;
+    FOR p IN SELECT DISTINCT r.pool FROM quota.reservations r
+              WHERE r.settled_at IS NULL AND r.expires_at <= now()
+              ORDER BY r.pool LOOP
+        BEGIN
+            holds_expired := holds_expired + quota._expire_holds(p.pool);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            RAISE WARNING 'quota_run_due: could not release the expired holds of pool "%": %',
+                          p.pool, SQLERRM
+                USING DETAIL = format('SQLSTATE %s. %s', SQLSTATE, detail),
+                      HINT = 'The other pools'' holds were released; these are retried by the next run.';
+        END;
+    END LOOP;
     RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION quota.quota_run_due() IS
-    'apply every due reset once and release expired reservations (run every minute by pg_cron)';
+    'apply every due reset once and release expired reservations, each pool on its own (run every minute by pg_cron)';

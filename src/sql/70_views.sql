@@ -26,6 +26,32 @@ $$;
 COMMENT ON FUNCTION quota._admins_pool(text) IS
     'internal (row-level security): is the calling user quota_admin or an administrator of this pool';
 
+CREATE FUNCTION quota._credits_or_null(value numeric) RETURNS quota.credits
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+    SELECT CASE WHEN $1 BETWEEN -9223372036.854775807 AND 9223372036.854775807
+                THEN $1::quota.credits END
+$$;
+COMMENT ON FUNCTION quota._credits_or_null(numeric) IS
+    'internal: an exact figure as credits, or NULL when it does not fit the type (views never raise for one pool)';
+
+CREATE FUNCTION quota._sum_or_null_final(internal) RETURNS quota.credits
+    AS 'MODULE_PATHNAME', 'credits_sum_final_or_null' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION quota._sum_or_null_final(internal) IS
+    'internal: final function of quota._sum_or_null';
+CREATE AGGREGATE quota._sum_or_null(quota.credits) (
+    SFUNC = quota.credits_agg_accum, STYPE = internal, SSPACE = 32,
+    FINALFUNC = quota._sum_or_null_final,
+    COMBINEFUNC = quota.credits_agg_combine,
+    SERIALFUNC = quota.credits_agg_serialize,
+    DESERIALFUNC = quota.credits_agg_deserialize,
+    MSFUNC = quota.credits_agg_accum, MINVFUNC = quota.credits_agg_accum_inv,
+    MSTYPE = internal, MSSPACE = 32, MFINALFUNC = quota._sum_or_null_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE quota._sum_or_null(quota.credits) IS
+    'internal (views): exact sum of credits, NULL over no rows or when the sum does not fit the type';
+
 CREATE FUNCTION quota._pool_figures(pool text, OUT balance quota.credits,
         OUT held quota.credits, OUT available quota.credits, OUT used quota.credits)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -33,21 +59,25 @@ CREATE FUNCTION quota._pool_figures(pool text, OUT balance quota.credits,
 AS $$
 DECLARE
     funds quota.credits;
+    holds numeric;
 BEGIN
     SELECT d.period_funds INTO funds FROM quota.pool_defs d WHERE d.pool = _pool_figures.pool;
     IF NOT FOUND OR NOT quota._sees_pool(pool) THEN
         RETURN;
     END IF;
+    -- exact, in numeric: a figure that does not fit quota.credits (a pool
+    -- far below zero) is NULL, never an error for every reader of the view
     balance := (quota._pool_money(pool)).balance;
-    SELECT coalesce(quota.sum(r.held), '0') INTO held FROM quota.reservations r
+    SELECT coalesce(sum(r.held::numeric), 0) INTO holds FROM quota.reservations r
      WHERE r.pool = _pool_figures.pool AND r.settled_at IS NULL AND r.expires_at > now();
-    available := balance - held;
+    held := quota._credits_or_null(holds);
+    available := quota._credits_or_null(balance::numeric - holds);
     -- the period's charges: what it was funded with, less what is left
-    used := funds - balance;
+    used := quota._credits_or_null(funds::numeric - balance::numeric);
 END
 $$;
 COMMENT ON FUNCTION quota._pool_figures(text) IS
-    'internal: balance, active unexpired holds, available and this period''s usage of a pool the caller may see';
+    'internal: balance, active unexpired holds, available and this period''s usage of a pool the caller may see (NULL where a figure does not fit quota.credits)';
 
 CREATE VIEW quota.pools WITH (security_invoker = true) AS
 SELECT d.pool, d.kind, d.owner, d.allowance, f.balance, d.reset_cron,
@@ -214,9 +244,9 @@ COMMENT ON VIEW quota.charges IS
 
 CREATE VIEW quota.conversation_costs WITH (security_invoker = true) AS
 SELECT c.conversation_id, c.user_id, count(*) AS requests,
-       sum(c.input_tokens + c.cached_input_tokens + c.output_tokens) AS tokens,
-       quota.sum(c.original_cost) AS original_cost,
-       quota.sum(c.final_cost) AS final_cost,
+       sum(c.input_tokens) + sum(c.cached_input_tokens) + sum(c.output_tokens) AS tokens,
+       quota._sum_or_null(c.original_cost) AS original_cost,
+       quota._sum_or_null(c.final_cost) AS final_cost,
        min(c.at) AS first_at, max(c.at) AS last_at
   FROM quota.charges c
  WHERE c.conversation_id IS NOT NULL
@@ -225,9 +255,9 @@ COMMENT ON VIEW quota.conversation_costs IS 'cost of each conversation per user'
 
 CREATE VIEW quota.usage_daily WITH (security_invoker = true) AS
 SELECT c.at::date AS day, c.pool, c.model, count(*) AS requests,
-       sum(c.input_tokens + c.cached_input_tokens + c.output_tokens) AS tokens,
-       quota.sum(c.original_cost) AS original_cost,
-       quota.sum(c.final_cost) AS final_cost
+       sum(c.input_tokens) + sum(c.cached_input_tokens) + sum(c.output_tokens) AS tokens,
+       quota._sum_or_null(c.original_cost) AS original_cost,
+       quota._sum_or_null(c.final_cost) AS final_cost
   FROM quota.charges c
  GROUP BY 1, 2, 3;
 COMMENT ON VIEW quota.usage_daily IS

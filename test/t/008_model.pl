@@ -1,5 +1,6 @@
 # Model-based check: a seeded random sequence of charges (new, retried and
-# reused request_ids), reservations, settlements, releases, top-ups,
+# reused request_ids), reservations, settlements (within and beyond the
+# declared maxima), huge token counts, releases, top-ups,
 # adjustments and resets runs against the extension and against a model of
 # the SPEC written here in Perl (integer nano-credits).  Every call's result
 # or SQLSTATE, and every pool's balance and holds along the way, must agree.
@@ -61,6 +62,17 @@ sub fmt
     return "$sign$int.$f";
 }
 
+# the cost of tokens of a model in nano-credits, or undef when it does not
+# fit quota.credits (22003); counts may be huge, so compare before multiplying
+my $CREDITS_MAX = 9223372036854775807;
+sub cost_of
+{
+    my ($model, $tokens) = @_;
+    return 0 if $price{$model} == 0;
+    return undef if $tokens > int($CREDITS_MAX / $price{$model});
+    return $tokens * $price{$model};
+}
+
 # the model
 my %balance = %allowance;
 my %held = (P1 => 0, P2 => 0);
@@ -95,17 +107,30 @@ sub model_charge
           || $c->{tokens} != $tokens || $c->{pool} ne $pool;
         return fmt($c->{cost}) . '/' . fmt($c->{balance});
     }
-    my $cost = $tokens * $price{$model};
+    my $cost;
     if (my $r = $resv{$rid})
     {
         return 'QU005' if $r->{user} ne $user || $r->{model} ne $model || $r->{pool} ne $pool;
-        $held{$pool} -= $r->{held} if $r->{active};
+        $cost = cost_of($model, $tokens) // return '22003';
+        # SPEC rule 4 (0.2): within the declared maxima a settlement always
+        # succeeds; beyond them it must fit in available plus the freed hold
+        # and the member limit
+        my $freed = $r->{active} ? $r->{held} : 0;
+        if ($tokens > $r->{tokens})
+        {
+            return 'QU001' if $cost > $freed && !fits_limit($pool, $user, $cost - $freed);
+            return 'QU001' if $cost > $balance{$pool} - $held{$pool} + $freed;
+        }
+        # no figure may leave the type's range
+        return '22003' if $balance{$pool} - $held{$pool} - $cost < -$CREDITS_MAX;
+        $held{$pool} -= $freed;
         $r->{active} = 0;
         $balance{$pool} -= $cost;
     }
     else
     {
         return 'QU003' unless $members{$pool}{$user};
+        $cost = cost_of($model, $tokens) // return '22003';
         if ($cost > 0)
         {
             return 'QU001' unless fits_limit($pool, $user, $cost);
@@ -130,7 +155,7 @@ sub model_reserve
     }
     return 'QU005' if $charges{$rid};
     return 'QU003' unless $members{$pool}{$user};
-    my $hold = $tokens * $price{$model};
+    my $hold = cost_of($model, $tokens) // return '22003';
     if ($hold > 0)
     {
         return 'QU001' unless fits_limit($pool, $user, $hold);
@@ -167,7 +192,34 @@ for my $i (1 .. $nops)
     # a new request_id, or an earlier one (retry or reuse)
     my $rid = (@rids && rand() < 0.25) ? $rids[ int(rand(@rids)) ] : 'r' . $next++;
     push @rids, $rid;
-    if ($x < 0.40)
+    # (issue 14) huge token counts, whose cost may not fit the type: a
+    # charge, a reservation, or a settlement far beyond the declared maxima
+    my @huge = (9_000_000_000_000, 9_223_372_036_854, 9_223_372_036_855,
+                10_000_000_000_000, 9_223_372_036_854_775_807);
+    if (rand() < 0.06)
+    {
+        my $y = rand();
+        $tokens = $huge[ int(rand(@huge)) ];
+        if ($y < 0.35)
+        {
+            push @ops, "SELECT c.final_cost || '/' || c.balance FROM quota.quota_charge('$model', $tokens, 0, '$rid', user_id => '$user', pool => '$pool') c";
+            push @expect, model_charge($user, $pool, $model, $tokens, $rid);
+        }
+        elsif ($y < 0.6)
+        {
+            push @ops, "SELECT r.held FROM quota.quota_reserve('$model', $tokens, 0, '$rid', user_id => '$user', pool => '$pool') r";
+            push @expect, model_reserve($user, $pool, $model, $tokens, $rid);
+        }
+        else
+        {
+            my @open = grep { $resv{$_} } @rids or next;
+            my $r = $open[ int(rand(@open)) ];
+            my $v = $resv{$r};
+            push @ops, "SELECT c.final_cost || '/' || c.balance FROM quota.quota_charge('$v->{model}', $tokens, 0, '$r', user_id => '$v->{user}', pool => '$v->{pool}') c";
+            push @expect, model_charge($v->{user}, $v->{pool}, $v->{model}, $tokens, $r);
+        }
+    }
+    elsif ($x < 0.40)
     {
         if (my $c = $charges{$rid}) { ($user, $pool, $model, $tokens) = @$c{qw(user pool model tokens)} if rand() < 0.7 }
         push @ops, "SELECT c.final_cost || '/' || c.balance FROM quota.quota_charge('$model', $tokens, 0, '$rid', user_id => '$user', pool => '$pool') c";
@@ -186,6 +238,7 @@ for my $i (1 .. $nops)
         my $r = $open[ int(rand(@open)) ];
         my $v = $resv{$r};
         my $used = int(rand($v->{tokens} * 1.5 + 1));
+        $used = $v->{tokens} if $used > $CREDITS_MAX;    # bigint's range too
         $used = $charges{$r}{tokens} if $charges{$r} && rand() < 0.7;
         push @ops, "SELECT c.final_cost || '/' || c.balance FROM quota.quota_charge('$v->{model}', $used, 0, '$r', user_id => '$v->{user}', pool => '$v->{pool}') c";
         push @expect, model_charge($v->{user}, $v->{pool}, $v->{model}, $used, $r);
