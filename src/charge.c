@@ -368,8 +368,9 @@ quota_charge(PG_FUNCTION_ARGS)
 		}
 		else if (cost.final > 0)
 		{
+			/* exact: a sum past the type's range is past any limit (QU001) */
 			if (limited &&
-				CreditsAdd(usage, cost.final) > target.pool.member_limit)
+				(int128) usage + cost.final > target.pool.member_limit)
 				QuotaRaiseInsufficient(&target, cost.final, &st, true, usage);
 			if (!EscrowDebit(&ep, cost.final, false, &st) &&
 				(QuotaExpireHolds(target.pool.pool) == 0 ||

@@ -783,10 +783,10 @@ EscrowRead(const EscrowPool *pool, EscrowState *state)
 	if (entry == NULL)
 	{
 		/* no room: no transaction has an op on it, the ledger is exact */
-		state->balance = SumForPool(LEDGER_SUM_SQL, pool->pool);
-		state->held = SumForPool(HOLD_SUM_SQL, pool->pool);
-		state->available = state->balance - state->held;
-		state->live_balance = state->balance;
+		Credits		balance = SumForPool(LEDGER_SUM_SQL, pool->pool);
+		Credits		held = SumForPool(HOLD_SUM_SQL, pool->pool);
+
+		SetState(state, balance, held, (int128) balance - held, balance);
 		return;
 	}
 	OwnPending(entry, pool->pool_id, &own);

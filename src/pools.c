@@ -466,10 +466,12 @@ QuotaEscrowPool(const PoolInfo *info)
  * charges counted are those dated in the period a concurrent reset left.
  */
 static QuotaQuery member_usage_q = {
-	"SELECT coalesce(-quota.sum(l.amount), '0') "
-	"       OPERATOR(quota.+) coalesce((SELECT quota.sum(r.held) FROM quota.reservations r "
+	"SELECT LEAST(coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric), 0) "
+	"       OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(r.held::pg_catalog.numeric) "
+	"            FROM quota.reservations r "
 	"            WHERE r.pool OPERATOR(pg_catalog.=) $1 AND r.user_id OPERATOR(pg_catalog.=) $2 "
-	"              AND r.settled_at IS NULL), '0') "
+	"              AND r.settled_at IS NULL), 0), "
+	"       9223372036.854775807)::quota.credits "
 	"FROM quota.ledger l WHERE l.pool OPERATOR(pg_catalog.=) $1 "
 	"  AND l.user_id OPERATOR(pg_catalog.=) $2 AND l.kind OPERATOR(pg_catalog.=) 'charge' "
 	"  AND l.at OPERATOR(pg_catalog.>=) (SELECT d.period_start FROM quota.pool_defs d "
@@ -479,7 +481,9 @@ static QuotaQuery member_usage_q = {
 
 /*
  * The member's usage this period plus their active holds, exact at every
- * isolation level: summed with a snapshot taken now (the caller holds the
+ * isolation level (summed in numeric; a usage past the type's range, which
+ * only repeated overruns can reach, is read as the largest credits value:
+ * past any member limit, so a request gets QU001, never 22003): summed with a snapshot taken now (the caller holds the
  * member's lock, request.c), which sees every committed charge and hold,
  * the current period's start, and this transaction's own rows.
  */

@@ -168,6 +168,18 @@ GRANT EXECUTE ON FUNCTION
     quota._my_pools()
     TO quota_admin, quota_app, quota_user;
 
+-- the views' exact figures (14.2): NULL where a figure does not fit; the
+-- aggregate's final function is checked for the aggregate's owner only
+REVOKE ALL ON FUNCTION
+    quota._credits_or_null(numeric),
+    quota._sum_or_null(quota.credits),
+    quota._sum_or_null_final(internal)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    quota._credits_or_null(numeric),
+    quota._sum_or_null(quota.credits)
+    TO quota_admin, quota_app, quota_user;
+
 -- _check_schedule's argument check, in the schedule trigger of an UPDATE
 GRANT EXECUTE ON FUNCTION quota._require(text[], boolean[])
     TO quota_admin, quota_user;

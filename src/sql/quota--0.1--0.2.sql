@@ -718,6 +718,17 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION quota._require(text[], boolean[])
     TO quota_admin, quota_user;
 
+-- 14.2/14.12: the views' figure helpers are not executable by PUBLIC either
+REVOKE ALL ON FUNCTION
+    quota._credits_or_null(numeric),
+    quota._sum_or_null(quota.credits),
+    quota._sum_or_null_final(internal)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    quota._credits_or_null(numeric),
+    quota._sum_or_null(quota.credits)
+    TO quota_admin, quota_app, quota_user;
+
 -- 16.6: a pool administrator changing what only quota_admin may change is told so
 CREATE OR REPLACE FUNCTION quota._pools_update() RETURNS trigger
     LANGUAGE plpgsql
