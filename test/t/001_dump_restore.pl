@@ -13,22 +13,8 @@ $node->safe_psql('postgres', 'CREATE DATABASE univ');
 $node->safe_psql('univ', q{
 SET client_min_messages = warning;
 CREATE EXTENSION quota;
-SELECT quota.quota_set_model('gpt-test', 2.5, 10);
-SELECT quota.quota_set_model('qwen3-moe-onprem', 0, 0);
-SELECT quota.quota_set_discount('chat', 0.8);
-SELECT quota.quota_personal_policy('staff', 100, '0 1 * * 5', 'Asia/Hong_Kong');
-SELECT quota.quota_set_user('ann', '{student}');
-SELECT quota.quota_set_user('ben', '{staff}');
-SELECT quota.quota_create_pool('Students Pool', 10, reset_cron => '0 1 * * 5',
-                               reset_timezone => 'Asia/Hong_Kong');
-SELECT quota.quota_grant_group('Students Pool', 'student');
-SELECT quota.quota_topup('Students Pool', 2.5, 'bonus');
-SELECT quota.quota_charge('gpt-test', 1000 * i, 200 * i, 'r' || i, 'c' || (i % 3),
-                          user_id => CASE WHEN i % 2 = 0 THEN 'ann' ELSE 'ben' END)
-  FROM generate_series(1, 40) i;
-SELECT quota.quota_reserve('gpt-test', 1000, 1000, 'held-1', user_id => 'ann');
-SELECT quota.quota_switch('personal:ben', 'ben');
-});
+}
+    . university_sql());
 
 my $balances = q{SELECT string_agg(format('%s=%s/%s', pool, balance, allowance), ', '
                                    ORDER BY pool) FROM quota.pools};

@@ -71,23 +71,7 @@ $node->safe_psql('fresh', "SET client_min_messages = warning; CREATE EXTENSION q
 $node->safe_psql('walked',
     "SET client_min_messages = warning; CREATE EXTENSION quota VERSION '$versions[0]'");
 # a university's data, written by the oldest release
-my $load = q{
-SELECT quota.quota_set_model('gpt-test', 2.5, 10);
-SELECT quota.quota_set_model('qwen3-moe-onprem', 0, 0);
-SELECT quota.quota_set_discount('chat', 0.8);
-SELECT quota.quota_personal_policy('staff', 100, '0 1 * * 5', 'Asia/Hong_Kong');
-SELECT quota.quota_set_user('ann', '{student}');
-SELECT quota.quota_set_user('ben', '{staff}');
-SELECT quota.quota_create_pool('Students Pool', 10, reset_cron => '0 1 * * 5',
-                               reset_timezone => 'Asia/Hong_Kong', member_limit => 8);
-SELECT quota.quota_grant_group('Students Pool', 'student');
-SELECT quota.quota_topup('Students Pool', 2.5, 'bonus');
-SELECT quota.quota_charge('gpt-test', 1000 * i, 200 * i, 'r' || i, 'c' || (i % 3),
-                          user_id => CASE WHEN i % 2 = 0 THEN 'ann' ELSE 'ben' END)
-  FROM generate_series(1, 40) i;
-SELECT quota.quota_reserve('gpt-test', 1000, 1000, 'held-1', user_id => 'ann');
-SELECT quota.quota_switch('personal:ben', 'ben');
-};
+my $load = university_sql(member_limit => 8);
 my $data = q{SELECT (SELECT string_agg(format('%s=%s/%s', pool, balance, allowance), ', ' ORDER BY pool)
                        FROM quota.pools)
              || ' ' || (SELECT count(*) || ':' || md5(string_agg(l::text, '|' ORDER BY entry_id))

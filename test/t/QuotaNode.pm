@@ -5,6 +5,7 @@
 #   my $node = quota_node('name', preload => 0);        # quota not preloaded
 #   my $node = quota_node('name', cron => 1, preload => 0);  # pg_cron only
 #   my $node = quota_node('name', conf => "max_connections = 100\n");
+#   $node->safe_psql('db', university_sql(member_limit => 8));  # a small university
 #
 # Every node runs in UTC; the node is initialised and started.
 package QuotaNode;
@@ -14,7 +15,7 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(quota_node);
+our @EXPORT = qw(quota_node university_sql);
 
 # Create, configure and start a test cluster for quota.
 sub quota_node
@@ -40,6 +41,32 @@ sub quota_node
 	$node->append_conf('postgresql.conf', $conf);
 	$node->start;
 	return $node;
+}
+
+# SQL that loads a small university into a database with quota: models, a
+# discount, a personal-account policy, two users, the Students Pool (with a
+# member limit if given), a top-up, 40 charges, a held reservation, a switch.
+sub university_sql
+{
+	my (%opt) = @_;
+	my $limit = defined $opt{member_limit} ? ", member_limit => $opt{member_limit}" : '';
+	return qq{
+SELECT quota.quota_set_model('gpt-test', 2.5, 10);
+SELECT quota.quota_set_model('qwen3-moe-onprem', 0, 0);
+SELECT quota.quota_set_discount('chat', 0.8);
+SELECT quota.quota_personal_policy('staff', 100, '0 1 * * 5', 'Asia/Hong_Kong');
+SELECT quota.quota_set_user('ann', '{student}');
+SELECT quota.quota_set_user('ben', '{staff}');
+SELECT quota.quota_create_pool('Students Pool', 10, reset_cron => '0 1 * * 5',
+                               reset_timezone => 'Asia/Hong_Kong'$limit);
+SELECT quota.quota_grant_group('Students Pool', 'student');
+SELECT quota.quota_topup('Students Pool', 2.5, 'bonus');
+SELECT quota.quota_charge('gpt-test', 1000 * i, 200 * i, 'r' || i, 'c' || (i % 3),
+                          user_id => CASE WHEN i % 2 = 0 THEN 'ann' ELSE 'ben' END)
+  FROM generate_series(1, 40) i;
+SELECT quota.quota_reserve('gpt-test', 1000, 1000, 'held-1', user_id => 'ann');
+SELECT quota.quota_switch('personal:ben', 'ben');
+};
 }
 
 1;
