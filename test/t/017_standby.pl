@@ -60,7 +60,7 @@ is($before, $p->($figures), 'the standby reads the primary\'s figures');
 # A session on the standby that stays open across the changes.
 my ($in, $out) = ('', '');
 my $h = IPC::Run::start(
-	[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $standby->connstr('postgres') ],
+	[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', $standby->connstr('postgres') ],
 	'<', \$in, '>', \$out, '2>', \$out);
 $in .= "SET search_path = public, quota;\n$reads\n";
 
@@ -187,9 +187,9 @@ print $fh "SELECT quota.quota_active_pool('l1');\n";
 close $fh;
 my $load = IPC::Run::start(
 	[ 'pgbench', '-n', '-c', '4', '-t', '150', '-f', "$dir/charge.sql",
-	  '-d', $primary->connstr('postgres') ], '>', \my $lout, '2>', \my $lerr);
+	  $primary->connstr('postgres') ], '>', \my $lout, '2>', \my $lerr);
 system_or_bail('pgbench', '-n', '-c', '3', '-t', '100', '-f', "$dir/read.sql",
-	'-d', $standby->connstr('postgres'));
+	$standby->connstr('postgres'));
 $load->finish;
 is($?, 0, 'the charge load ran') or diag($lerr);
 $catchup->();
@@ -201,7 +201,7 @@ is($p->($ledger_eq), 't', 'after the load: primary balance = ledger');
 # ledger; the standby follows.
 $load = IPC::Run::start(
 	[ 'pgbench', '-n', '-c', '4', '-T', '30', '-f', "$dir/charge.sql",
-	  '-d', $primary->connstr('postgres') ], '>', \$lout, '2>', \$lerr);
+	  $primary->connstr('postgres') ], '>', \$lout, '2>', \$lerr);
 my $n = $p->(q{SELECT count(*) FROM quota.ledger});
 $primary->poll_query_until('postgres', "SELECT count(*) >= $n + 40 FROM quota.ledger")
   or die 'no load';
