@@ -19,6 +19,15 @@
  *	 - every function that writes raises 25006 before it reads anything
  *	   (QuotaRefuseOnStandby, and quota._require() for the PL/pgSQL ones).
  *
+ * Why not caches invalidated through the WAL (relcache callbacks, as
+ * pg_cron does for its job cache)?  Replay makes a commit visible
+ * (ExpireTreeKnownAssignedTransactionIds) before it queues the commit's
+ * invalidation messages, so a statement whose snapshot already sees a
+ * replayed switch could still be answered from a cache the message has not
+ * yet reached; and a shared table outlives the backends that would get the
+ * messages.  Reading the tables is exact, and a standby serves dashboards,
+ * not the charge path.
+ *
  * Promotion.  Since nothing was kept during recovery, nothing computed
  * before the promotion survives it: the first use of a pool after it
  * rebuilds the pool's escrow entry from the ledger, which by then holds

@@ -126,6 +126,10 @@ SELECT string_agg(format('%s %s %s %s', pool, active, balance, available), E'\n'
 is($s->($mine), $p->($mine), 'standby: my_pools as on the primary');
 my $charges = q{SELECT string_agg(request_id || ' ' || final_cost, ',' ORDER BY request_id) FROM quota.charges};
 is($s->($charges), $p->($charges), 'standby: charges as on the primary');
+my $usage = q{SELECT string_agg(format('%s %s %s %s', pool, model, requests, final_cost), ',' ORDER BY pool COLLATE "C") FROM quota.usage_daily};
+is($s->($usage), $p->($usage), 'standby: usage_daily as on the primary');
+my $pure = q{SELECT quota_cost('m', 0, 2500000) || ' ' || quota_next_reset('0 0 1 1 *', 'UTC', '2030-06-01')};
+is($s->($pure), $p->($pure), 'standby: quota_cost and quota_next_reset');
 
 # quota_check writes nothing on the standby and answers as the primary would
 my $check = sub {
