@@ -27,6 +27,7 @@ OBJS = \
 	src/hint.o \
 	src/request.o \
 	src/reserve.o \
+	src/standby.o \
 	src/uninstall.o \
 	src/guard.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"

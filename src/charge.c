@@ -31,6 +31,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -45,6 +46,7 @@
 #include "ledger.h"
 #include "quota.h"
 #include "rowtype.h"
+#include "standby.h"
 
 PG_FUNCTION_INFO_V1(quota_charge);
 PG_FUNCTION_INFO_V1(quota_check);
@@ -276,6 +278,8 @@ quota_charge(PG_FUNCTION_ARGS)
 	Datum		values[6];
 	bool		nulls[6] = {false, false, false, false, false, false};
 
+	QuotaRefuseOnStandby("quota_charge");
+
 	QUOTA_REQUIRE_ARG(fcinfo, 0, "model");
 	QUOTA_REQUIRE_ARG(fcinfo, 1, "input_tokens");
 	QUOTA_REQUIRE_ARG(fcinfo, 2, "output_tokens");
@@ -480,6 +484,8 @@ quota_check(PG_FUNCTION_ARGS)
 		QuotaResetIfDue(&target.pool, target.user_id);
 	ep = QuotaEscrowPool(&target.pool);
 	EscrowRead(&ep, &st);
+	if (RecoveryInProgress())
+		StandbyAsIfDue(&target.pool, &st);
 	if (reason == NULL && !QuotaModelIsFree(target.model))
 	{
 		Credits		usage;

@@ -63,6 +63,10 @@
  * of this database have been reclaimed (see EscrowReclaim); reading a pool
  * then falls back to summing its ledger.
  *
+ * On a hot standby no entry is created or read: replay moves none of them,
+ * so balances are summed from the replayed tables (standby.c explains why
+ * none is left to mislead the server once it is promoted).
+ *
  * Without shared_preload_libraries the same functions fall back to a locked
  * mode: a transaction advisory lock on the pool serialises its writers and
  * the balance is summed from the ledger.  Exact, but slower.
@@ -72,6 +76,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xlog.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_database.h"
@@ -95,6 +100,7 @@
 
 #include "escrow.h"
 #include "quota.h"
+#include "standby.h"
 
 /* Advisory lock namespace of quota (field4 of the lock tag): "QU". */
 #define QUOTA_LOCK_SPACE	0x5155
@@ -591,6 +597,9 @@ FindEntry(const EscrowPool *pool, bool reading)
 	int64		committed;
 	int64		held;
 
+	/* replay would not move it, and a promotion would inherit it */
+	if (RecoveryInProgress())
+		elog(ERROR, "quota: no escrow entry may be used during recovery");
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
 	key.ledger = LedgerRelid();
@@ -774,15 +783,18 @@ EscrowRead(const EscrowPool *pool, EscrowState *state)
 	EscrowEntry *entry;
 	PendingOp	own;
 
-	if (!EscrowIsShared())
+	if (!EscrowIsShared() && !RecoveryInProgress())
 	{
 		LockedState(pool, state);
 		return;
 	}
-	entry = FindEntry(pool, true);
+	entry = RecoveryInProgress() ? NULL : FindEntry(pool, true);
 	if (entry == NULL)
 	{
-		/* no room: no transaction has an op on it, the ledger is exact */
+		/*
+		 * No room, or a hot standby: no transaction has an op on it, the
+		 * ledger as replayed (or committed) is exact.
+		 */
 		Credits		balance = SumForPool(LEDGER_SUM_SQL, pool->pool);
 		Credits		held = SumForPool(HOLD_SUM_SQL, pool->pool);
 
@@ -812,6 +824,7 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 	bool		fits;
 
 	Assert(amount >= 0 && freed >= 0);
+	QuotaRefuseOnStandby("quota_charge");
 	if (!EscrowIsShared())
 	{
 		LockedState(pool, after);
@@ -887,6 +900,7 @@ EscrowCredit(const EscrowPool *pool, Credits amount)
 	bool		fits;
 
 	Assert(amount >= 0);
+	QuotaRefuseOnStandby("quota._post");
 	if (!EscrowIsShared())
 	{
 		EscrowState st;
@@ -920,6 +934,7 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 	bool		fits;
 
 	Assert(amount >= 0);
+	QuotaRefuseOnStandby("quota_reserve");
 	if (!EscrowIsShared())
 	{
 		LockedState(pool, after);
@@ -961,6 +976,7 @@ EscrowUnhold(const EscrowPool *pool, Credits amount)
 	PendingOp  *op;
 
 	Assert(amount >= 0);
+	QuotaRefuseOnStandby("quota_release");
 	if (!EscrowIsShared())
 	{
 		LockPool(pool->pool_id);

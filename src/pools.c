@@ -6,6 +6,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -27,6 +28,7 @@
 #include "pools.h"
 #include "route.h"
 #include "quota.h"
+#include "standby.h"
 #include "rowtype.h"
 
 PG_FUNCTION_INFO_V1(quota_pool_money);
@@ -440,8 +442,10 @@ QuotaResetIfDue(PoolInfo *info, const char *user_id)
 {
 	Datum		v[1];
 
+	/* a standby applies nothing: quota_check computes it (standby.c) */
 	if (!info->has_next_reset ||
-		info->next_reset_at > GetCurrentTransactionStartTimestamp())
+		info->next_reset_at > GetCurrentTransactionStartTimestamp() ||
+		RecoveryInProgress())
 		return;
 	v[0] = CStringGetTextDatum(info->pool);
 	QuotaExec(&reset_q, v, NULL, 1);
@@ -495,6 +499,11 @@ QuotaMemberUsage(const PoolInfo *info, const char *user_id)
 	bool		isnull;
 	Datum		d;
 
+	if (RecoveryInProgress())
+	{
+		UnregisterSnapshot(latest);
+		return StandbyMemberUsage(info, user_id);
+	}
 	QuotaExecSnapshot(&member_usage_q, v, NULL, latest, 1);
 	UnregisterSnapshot(latest);
 	d = QuotaGetDatum(0, 1, &isnull);
@@ -565,6 +574,8 @@ quota_post(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int64		entry_id;
 	volatile int written = 0;
+
+	QuotaRefuseOnStandby("quota._post");
 
 	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
 	QUOTA_REQUIRE_ARG(fcinfo, 1, "kind");
@@ -652,6 +663,8 @@ quota_switch(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 	Datum		v[2];
+
+	QuotaRefuseOnStandby("quota_switch");
 
 	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
 	pool = text_to_cstring(PG_GETARG_TEXT_PP(0));

@@ -21,9 +21,13 @@
  * of the table is.
  *
  * Locking: one LWLock, shared to look up and exclusive to store or sweep.
+ *
+ * Not used on a hot standby: replay moves no generation, and the table
+ * would outlive the recovery into the promoted server (standby.c).
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -177,7 +181,8 @@ ProfileCacheLookup(const char *user_id, uint64 generation, UserProfile *profile)
 	ProfileKey	key;
 	bool		hit = false;
 
-	if (!profile_requested || profile_hash == NULL || !MakeKey(&key, user_id))
+	if (!profile_requested || profile_hash == NULL || RecoveryInProgress() ||
+		!MakeKey(&key, user_id))
 		return false;
 	LWLockAcquire(profile_lock, LW_SHARED);
 	e = hash_search(profile_hash, &key, HASH_FIND, NULL);
@@ -241,7 +246,8 @@ ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *pro
 	ProfileKey	key;
 	bool		found;
 
-	if (!profile_requested || profile_hash == NULL || !MakeKey(&key, user_id))
+	if (!profile_requested || profile_hash == NULL || RecoveryInProgress() ||
+		!MakeKey(&key, user_id))
 		return false;
 	memset(&tmp, 0, sizeof(tmp));
 	if (!PutString(tmp.switched, PROFILE_NAME_SIZE, profile->switched, &tmp.has_switched) ||

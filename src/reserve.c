@@ -11,6 +11,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -25,6 +26,7 @@
 #include "identity.h"
 #include "ledger.h"
 #include "quota.h"
+#include "standby.h"
 #include "rowtype.h"
 
 PG_FUNCTION_INFO_V1(quota_reserve);
@@ -151,6 +153,8 @@ quota_reserve(PG_FUNCTION_ARGS)
 	bool		nulls[4] = {false, false, false, false};
 	Snapshot	snapshot;
 	char	   *pool_name;
+
+	QuotaRefuseOnStandby("quota_reserve");
 
 	QUOTA_REQUIRE_ARG(fcinfo, 0, "model");
 	QUOTA_REQUIRE_ARG(fcinfo, 1, "max_input_tokens");
@@ -281,6 +285,8 @@ quota_release(PG_FUNCTION_ARGS)
 	bool		isnull;
 	bool		active;
 
+	QuotaRefuseOnStandby("quota_release");
+
 	QUOTA_REQUIRE_ARG(fcinfo, 0, "request_id");
 	request_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	user_id = QuotaResolveUser(fcinfo, -1);
@@ -334,6 +340,9 @@ QuotaExpireHolds(const char *pool)
 	int			count;
 	SPITupleTable *expired;
 
+	/* a standby's quota_check counts them as released (standby.c) */
+	if (RecoveryInProgress())
+		return 0;
 	v[0] = pool ? CStringGetTextDatum(pool) : (Datum) 0;
 	n[0] = pool ? ' ' : 'n';
 	count = QuotaExec(&expired_q, v, n, 0);
@@ -358,6 +367,8 @@ Datum
 quota_expire_holds(PG_FUNCTION_ARGS)
 {
 	int			count;
+
+	QuotaRefuseOnStandby("quota._expire_holds");
 
 	SPI_connect();
 	count = QuotaExpireHolds(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));

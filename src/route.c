@@ -24,6 +24,10 @@
  *	   result is stored only if the generation is still the one read before
  *	   its query, so nothing read from an older state outlives a change.
  *
+ * Nor is it used on a hot standby: replay moves no generation counter
+ * (standby.c), so look-ups read the replayed tables there, and nothing read
+ * during recovery is left for after a promotion.
+ *
  * The cache is used only in READ COMMITTED (where each query takes a new
  * snapshot after the generation was read) and only with shared memory
  * (quota preloaded).  quota.route_cache_entries bounds it (it is emptied
@@ -33,6 +37,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/trigger.h"
 #include "utils/array.h"
 #include "utils/datum.h"
@@ -116,7 +121,8 @@ RouteUsable(void)
 {
 	uint64		generation;
 
-	if (route_dirty || IsolationUsesXactSnapshot() || quota_route_cache_entries == 0)
+	if (route_dirty || IsolationUsesXactSnapshot() || quota_route_cache_entries == 0 ||
+		RecoveryInProgress())
 		return false;
 	generation = EscrowRouteGeneration();
 	if (generation == 0)
@@ -150,7 +156,7 @@ static bool
 RouteStorable(void)
 {
 	return route_hash != NULL && !route_dirty && !IsolationUsesXactSnapshot() &&
-		EscrowRouteGeneration() == route_generation;
+		!RecoveryInProgress() && EscrowRouteGeneration() == route_generation;
 }
 
 /* Build a key; false when the names are too long to cache. */

@@ -14,6 +14,13 @@ CREATE FUNCTION quota._require(names text[], nulls boolean[]) RETURNS void
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
 BEGIN
+    -- every function that writes calls this first: refuse on a standby
+    IF pg_catalog.pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot change quota''s data on a hot standby'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  DETAIL = 'This server is a standby in recovery: quota''s functions and views read the replicated data on it, and nothing can be charged, reserved or changed.',
+                  HINT = 'Connect to the primary server.';
+    END IF;
     FOR i IN 1 .. array_length(names, 1) LOOP
         IF nulls[i] THEN
             RAISE EXCEPTION 'argument "%" must not be null', names[i]
@@ -24,7 +31,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION quota._require(text[], boolean[]) IS
-    'internal: raise 22004 naming the first argument that is null';
+    'internal: raise 25006 on a hot standby, else 22004 naming the first argument that is null (every writing function calls it first)';
 
 CREATE FUNCTION quota._caller_is_admin() RETURNS boolean
     AS 'MODULE_PATHNAME', 'quota_caller_is_admin'

@@ -98,6 +98,12 @@ DECLARE
     p record;
     detail text;
 BEGIN
+    IF pg_catalog.pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot change quota''s data on a hot standby'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  DETAIL = 'This server is a standby in recovery: quota''s functions and views read the replicated data on it, and nothing can be charged, reserved or changed.',
+                  HINT = 'Connect to the primary server.';
+    END IF;
     -- One pool's trouble never stops the others: each pool's reset and
     -- expiry runs in its own subtransaction; a failure is logged and the
     -- pool, still due, is retried by the next run.

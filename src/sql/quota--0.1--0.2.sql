@@ -801,6 +801,85 @@ BEGIN
 END
 $$;
 
+-- 15.1: on a hot standby every writing function raises 25006 before it reads
+-- anything (the PL/pgSQL ones through quota._require, which they all call first)
+CREATE OR REPLACE FUNCTION quota._require(names text[], nulls boolean[]) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+BEGIN
+    -- every function that writes calls this first: refuse on a standby
+    IF pg_catalog.pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot change quota''s data on a hot standby'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  DETAIL = 'This server is a standby in recovery: quota''s functions and views read the replicated data on it, and nothing can be charged, reserved or changed.',
+                  HINT = 'Connect to the primary server.';
+    END IF;
+    FOR i IN 1 .. array_length(names, 1) LOOP
+        IF nulls[i] THEN
+            RAISE EXCEPTION 'argument "%" must not be null', names[i]
+                USING ERRCODE = 'null_value_not_allowed',
+                      HINT = format('Pass a value for "%s".', names[i]);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION quota._require(text[], boolean[]) IS
+    'internal: raise 25006 on a hot standby, else 22004 naming the first argument that is null (every writing function calls it first)';
+
+CREATE OR REPLACE FUNCTION quota.quota_run_due()
+    RETURNS TABLE(resets integer, holds_expired integer)
+    LANGUAGE plpgsql SECURITY DEFINER ROWS 1
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+DECLARE
+    p record;
+    detail text;
+BEGIN
+    IF pg_catalog.pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot change quota''s data on a hot standby'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  DETAIL = 'This server is a standby in recovery: quota''s functions and views read the replicated data on it, and nothing can be charged, reserved or changed.',
+                  HINT = 'Connect to the primary server.';
+    END IF;
+    -- One pool's trouble never stops the others: each pool's reset and
+    -- expiry runs in its own subtransaction; a failure is logged and the
+    -- pool, still due, is retried by the next run.
+    resets := 0;
+    FOR p IN SELECT d.pool FROM quota.pool_defs d
+              WHERE d.next_reset_at <= now()
+              ORDER BY d.next_reset_at, d.pool LOOP
+        BEGIN
+            IF quota._apply_reset(p.pool, false) THEN
+                resets := resets + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            RAISE WARNING 'quota_run_due: could not reset pool "%": %', p.pool, SQLERRM
+                USING DETAIL = format('SQLSTATE %s. %s', SQLSTATE, detail),
+                      HINT = 'The other pools were reset; this one is retried by the next run.';
+        END;
+    END LOOP;
+    holds_expired := 0;
+    FOR p IN SELECT DISTINCT r.pool FROM quota.reservations r
+              WHERE r.settled_at IS NULL AND r.expires_at <= now()
+              ORDER BY r.pool LOOP
+        BEGIN
+            holds_expired := holds_expired + quota._expire_holds(p.pool);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            RAISE WARNING 'quota_run_due: could not release the expired holds of pool "%": %',
+                          p.pool, SQLERRM
+                USING DETAIL = format('SQLSTATE %s. %s', SQLSTATE, detail),
+                      HINT = 'The other pools'' holds were released; these are retried by the next run.';
+        END;
+    END LOOP;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION quota.quota_run_due() IS
+    'apply every due reset once and release expired reservations, each pool on its own (run every minute by pg_cron)';
+
 -- 16.5: a comment on every user-visible column (keep this block last)
 COMMENT ON COLUMN quota.models.model IS 'model name, as the gateway passes it';
 COMMENT ON COLUMN quota.models.service IS 'service the model belongs to (chat, embedding, ...); discounts apply by service';

@@ -16,7 +16,7 @@ say() { printf '\n== %s\n' "$*"; }
 # Install the Debian packages the project needs, only those missing.
 ensure_packages() {
     local want=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
-                postgresql-$PG_MAJOR-cron make gcc libipc-run-perl
+                postgresql-$PG_MAJOR-cron make gcc libipc-run-perl pgbouncer
                 clang libclang-rt-14-dev)
     local missing=()
     for p in "${want[@]}"; do

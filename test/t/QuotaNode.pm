@@ -6,6 +6,8 @@
 #   my $node = quota_node('name', cron => 1, preload => 0);  # pg_cron only
 #   my $node = quota_node('name', conf => "max_connections = 100\n");
 #   $node->safe_psql('db', university_sql(member_limit => 8));  # a small university
+#   my ($primary, $standby) = quota_pair('name');       # streaming, hot standby
+#   my ($primary, $standby) = quota_pair('name', sync => 1);  # synchronous standby
 #
 # Every node runs in UTC; the node is initialised and started.
 package QuotaNode;
@@ -15,7 +17,7 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(quota_node university_sql);
+our @EXPORT = qw(quota_node quota_pair university_sql);
 
 # Create, configure and start a test cluster for quota.
 sub quota_node
@@ -37,10 +39,32 @@ sub quota_node
 		$conf .= "shared_preload_libraries = 'quota'\n";
 	}
 	$conf .= $opt{conf} if defined $opt{conf};
-	$node->init;
+	$node->init(allows_streaming => $opt{streaming} ? 1 : 0);
 	$node->append_conf('postgresql.conf', $conf);
 	$node->start;
 	return $node;
+}
+
+# A primary (quota preloaded, allows_streaming) and a hot standby streaming
+# from it, made from a base backup (so quota is preloaded there too); with
+# sync => 1 the standby is the primary's synchronous standby (its
+# application_name is its node name).  Both are started.
+sub quota_pair
+{
+	my ($name, %opt) = @_;
+	my $primary = quota_node("${name}_primary", %opt, streaming => 1);
+	my $standby = PostgreSQL::Test::Cluster->new("${name}_standby");
+
+	$primary->backup('base');
+	$standby->init_from_backup($primary, 'base', has_streaming => 1);
+	$standby->start;
+	if ($opt{sync})
+	{
+		$primary->append_conf('postgresql.conf',
+			"synchronous_standby_names = '${name}_standby'\n");
+		$primary->reload;
+	}
+	return ($primary, $standby);
 }
 
 # SQL that loads a small university into a database with quota: models, a

@@ -1,0 +1,16 @@
+/*
+ * standby.h
+ *		quota on a hot standby: refusing writes and answering reads from
+ *		the replayed tables (see standby.c).
+ */
+#ifndef QUOTA_STANDBY_H
+#define QUOTA_STANDBY_H
+
+#include "escrow.h"
+#include "pools.h"
+
+extern void QuotaRefuseOnStandby(const char *function);
+extern void StandbyAsIfDue(const PoolInfo *info, EscrowState *state);
+extern Credits StandbyMemberUsage(const PoolInfo *info, const char *user_id);
+
+#endif							/* QUOTA_STANDBY_H */
