@@ -20,7 +20,7 @@ PG_MODULE_MAGIC;
 int			quota_max_pools = 100000;
 int			quota_route_cache_entries = 2000;
 int			quota_max_reservation_ttl = 86400;
-int			quota_rate_limit_entries = 5000;
+int			quota_rate_limit_entries = 10000;
 int			quota_refusal_entries = 1000;
 char	   *quota_user_id = NULL;
 
@@ -68,7 +68,7 @@ _PG_init(void)
 								"Rate limit counters kept in shared memory: one per pool and per member with a rate limit.",
 								"About 1 kB each; a counter unused for a minute is reused; needs quota in shared_preload_libraries; takes effect at server start.",
 								&quota_rate_limit_entries,
-								5000,
+								10000,
 								100,
 								1000000,
 								PGC_POSTMASTER,
