@@ -152,6 +152,15 @@ SELECT quota_set_rate_limit('Both Lab', NULL, scope => 'pool');
 SELECT final_cost FROM quota_charge('rl-free', 1, 0, 'bl-c1', user_id => 'regress_rl_c', pool => 'Both Lab');
 SELECT final_cost FROM quota_charge('rl-free', 1, 0, 'bl-c2', user_id => 'regress_rl_c', pool => 'Both Lab');
 
+-- Tokens count only where a tokens limit is set (no sum can overflow), from
+-- the moment it is set.
+SELECT final_cost FROM quota_charge('rl-free', 9223372036854775807, 0, 'bl-m1',
+                                    user_id => 'regress_rl_member', pool => 'Both Lab');
+SELECT quota_set_rate_limit('Both Lab', 3, 100);
+SELECT final_cost FROM quota_charge('rl-free', 60, 0, 'bl-m2', user_id => 'regress_rl_member', pool => 'Both Lab');
+SELECT * FROM rl($$SELECT quota_charge('rl-free', 41, 0, 'bl-m3', user_id => 'regress_rl_member', pool => 'Both Lab')$$);
+SELECT final_cost FROM quota_charge('rl-free', 40, 0, 'bl-m3', user_id => 'regress_rl_member', pool => 'Both Lab');
+
 -- quota_check's row in 0.2 (the 0.1 row has no retry_after: test/t/010_upgrade.pl)
 SELECT pg_get_function_result('quota.quota_check(text, text, text)'::regprocedure);
 

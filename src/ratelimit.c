@@ -28,7 +28,10 @@
  * quota_charge (one request; input + cached input + output tokens) or a
  * quota_reserve (one request; its declared maxima).  A repeated request
  * (its request_id charged or reserved before) and a settlement count
- * nothing and are never refused.  An admission belongs to its transaction:
+ * nothing and are never refused.  Tokens are counted only by a counter
+ * whose limit has tokens (so its window never holds more than the limit,
+ * and no sum can overflow); a tokens limit set later counts from then on.
+ * An admission belongs to its transaction:
  * if the transaction (or subtransaction) rolls back, nothing was charged or
  * reserved, so the admission is taken back (while its second is still in
  * the window), and a retry of the request counts once.  quota_check counts
@@ -112,11 +115,16 @@ typedef struct RateConfig
 	RateRule	rules[2];
 } RateConfig;
 
-/* An admission of this transaction, taken back if it rolls back. */
+/*
+ * Admissions of this transaction to one counter in one second, taken back
+ * if it rolls back (one record for many, so that bulk charging in one
+ * transaction stays small).
+ */
 typedef struct RatePending
 {
 	RateKey		key;
 	int32		second;
+	int32		requests;
 	int64		tokens;
 	int			nest_level;
 } RatePending;
@@ -210,7 +218,7 @@ RateForget(int from_level)
 				SpinLockAcquire(&e->mutex);
 				if (b->second == p->second)
 				{
-					b->requests -= 1;
+					b->requests -= p->requests;
 					b->tokens -= p->tokens;
 				}
 				SpinLockRelease(&e->mutex);
@@ -511,6 +519,39 @@ RateEntryFor(const RateKey *key, bool create, int32 now_s)
 	return e;
 }
 
+/* Remember an admission of this transaction (added to the last of its kind). */
+static void
+RateRemember(const RateKey *key, int32 second, int64 tokens)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	RatePending *p;
+
+	for (int i = Max(npending - 2, 0); i < npending; i++)
+	{
+		p = &pending[i];
+		if (p->second == second && p->nest_level == level &&
+			memcmp(&p->key, key, sizeof(RateKey)) == 0)
+		{
+			p->requests += 1;
+			p->tokens += tokens;
+			return;
+		}
+	}
+	if (npending == maxpending)
+	{
+		maxpending = Max(16, maxpending * 2);
+		pending = pending == NULL ?
+			MemoryContextAlloc(TopMemoryContext, maxpending * sizeof(RatePending)) :
+			repalloc(pending, maxpending * sizeof(RatePending));
+	}
+	p = &pending[npending++];
+	p->key = *key;
+	p->second = second;
+	p->requests = 1;
+	p->tokens = tokens;
+	p->nest_level = level;
+}
+
 /* The figures of a limit for messages: "20 requests per minute". */
 static char *
 RateLimitText(const RateVerdict *v)
@@ -587,9 +628,10 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 				SpinLockAcquire(&entries[i]->mutex);
 	for (int i = 0; i < n && fits; i++)
 		fits = RateFits(entries[i], &rules[i], tokens, now_s, now_us, v);
+	/* tokens only where they are limited: then the window never passes the limit */
 	if (fits && count)
 		for (int i = 0; i < n; i++)
-			RateAdd(entries[i], tokens, now_s);
+			RateAdd(entries[i], rules[i].tokens > 0 ? tokens : 0, now_s);
 	for (int i = n - 1; i >= 0; i--)
 		if (entries[i])
 			SpinLockRelease(&entries[i]->mutex);
@@ -597,23 +639,8 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 
 	/* remember the admissions, to take them back if the transaction rolls back */
 	if (fits && count)
-	{
-		if (npending + n > maxpending)
-		{
-			maxpending = Max(16, maxpending * 2);
-			pending = pending == NULL ?
-				MemoryContextAlloc(TopMemoryContext, maxpending * sizeof(RatePending)) :
-				repalloc(pending, maxpending * sizeof(RatePending));
-		}
 		for (int i = 0; i < n; i++)
-		{
-			pending[npending].key = keys[i];
-			pending[npending].second = now_s;
-			pending[npending].tokens = tokens;
-			pending[npending].nest_level = GetCurrentTransactionNestLevel();
-			npending++;
-		}
-	}
+			RateRemember(&keys[i], now_s, rules[i].tokens > 0 ? tokens : 0);
 	return fits;
 }
 
