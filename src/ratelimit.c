@@ -493,11 +493,10 @@ RateReclaim(int32 now_s)
 
 /*
  * Find (create: add, exclusive lock held) the counter of a key; NULL when
- * it does not exist, or with create, when the table is full of counters
- * used within the window.
+ * it does not exist, or with create, when the table is full.
  */
 static RateEntry *
-RateEntryFor(const RateKey *key, bool create, int32 now_s)
+RateEntryFor(const RateKey *key, bool create)
 {
 	RateEntry  *e;
 	bool		found;
@@ -505,8 +504,6 @@ RateEntryFor(const RateKey *key, bool create, int32 now_s)
 	e = hash_search(rate_hash, key, HASH_FIND, NULL);
 	if (e != NULL || !create)
 		return e;
-	if (hash_get_num_entries(rate_hash) >= quota_rate_limit_entries)
-		RateReclaim(now_s);
 	if (hash_get_num_entries(rate_hash) >= quota_rate_limit_entries)
 		return NULL;
 	e = hash_search(rate_hash, key, HASH_ENTER_NULL, &found);
@@ -595,16 +592,25 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 
 	LWLockAcquire(rate_lock, mode);
 	for (int i = 0; i < n; i++)
-		if ((entries[i] = RateEntryFor(&keys[i], false, now_s)) == NULL)
+		if ((entries[i] = RateEntryFor(&keys[i], false)) == NULL)
 			missing++;
 	if (missing > 0 && count)
 	{
-		/* a counter to add: again under the exclusive lock */
+		/*
+		 * A counter to add: again under the exclusive lock.  Idle counters
+		 * are reclaimed before any is looked up, so none looked up is freed.
+		 */
 		LWLockRelease(rate_lock);
 		mode = LW_EXCLUSIVE;
 		LWLockAcquire(rate_lock, mode);
+		missing = 0;
 		for (int i = 0; i < n; i++)
-			if ((entries[i] = RateEntryFor(&keys[i], true, now_s)) == NULL)
+			if (hash_search(rate_hash, &keys[i], HASH_FIND, NULL) == NULL)
+				missing++;
+		if (hash_get_num_entries(rate_hash) + missing > quota_rate_limit_entries)
+			RateReclaim(now_s);
+		for (int i = 0; i < n; i++)
+			if ((entries[i] = RateEntryFor(&keys[i], true)) == NULL)
 			{
 				LWLockRelease(rate_lock);
 				ereport(ERROR,
