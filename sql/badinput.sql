@@ -34,7 +34,8 @@ INSERT INTO valid VALUES
     ('max_output_tokens', '10'), ('request_id', $$'bad-new'$$),
     ('conversation_id', $$'conv'$$), ('ttl', $$'1 minute'$$),
     ('cron', $$'0 1 * * 5'$$), ('timezone', $$'UTC'$$), ('after', $$'2026-01-01'$$),
-    ('at', $$'2026-06-01'$$);
+    ('at', $$'2026-06-01'$$),
+    ('requests_per_minute', '3'), ('tokens_per_minute', '100'), ('scope', $$'member'$$);
 
 -- the bad values tried for each argument type
 CREATE TEMP TABLE bad (typ regtype, ord int, label text, val text);
@@ -45,6 +46,8 @@ INSERT INTO bad VALUES
     ('text', 5, 'inject', $$'x''); DROP TABLE quota.ledger; --'$$),
     ('bigint', 1, 'null', 'NULL'), ('bigint', 2, 'neg', '-1'), ('bigint', 3, 'zero', '0'),
     ('bigint', 4, 'max', '9223372036854775807'),
+    ('integer', 1, 'null', 'NULL'), ('integer', 2, 'neg', '-1'), ('integer', 3, 'zero', '0'),
+    ('integer', 4, 'max', '2147483647'),
     ('quota.credits', 1, 'null', 'NULL'), ('quota.credits', 2, 'neg', $$'-1'$$),
     ('quota.credits', 3, 'zero', $$'0'$$),
     ('quota.credits', 4, 'max', $$'9223372036.854775807'$$),
@@ -73,6 +76,7 @@ CREATE FUNCTION pg_temp.fingerprint() RETURNS text LANGUAGE sql AS $$
         (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM quota.ledger t),
         (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM quota.reservations t),
         (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM quota.alerts t),
+        (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM quota.rate_limits t),
         (SELECT string_agg(pool || '=' || quota._pool_money(pool)::text, ',' ORDER BY pool)
            FROM quota.pool_defs),
         (SELECT string_agg(jobname || schedule, ',' ORDER BY jobname) FROM cron.job)))

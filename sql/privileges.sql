@@ -61,7 +61,8 @@ SELECT f, try(format('CREATE TRIGGER t AFTER INSERT ON regress_priv.mine
                       FOR EACH STATEMENT EXECUTE FUNCTION %s', f)) AS create_trigger
   FROM unnest(ARRAY['quota._routes_changed()', 'quota._catalog_changed()',
                     'quota._append_only()', 'quota._pools_update()',
-                    'quota._pool_defs_changed()', 'quota._ledger_guard()']) f
+                    'quota._pool_defs_changed()', 'quota._ledger_guard()',
+                    'quota._rate_limits_changed()']) f
  ORDER BY f COLLATE "C";
 SELECT count(*) AS triggers_attached FROM pg_trigger WHERE tgrelid = 'regress_priv.mine'::regclass;
 RESET ROLE;

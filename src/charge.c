@@ -45,6 +45,7 @@
 #include "identity.h"
 #include "ledger.h"
 #include "quota.h"
+#include "ratelimit.h"
 #include "rowtype.h"
 #include "standby.h"
 
@@ -253,12 +254,21 @@ OptText(FunctionCallInfo fcinfo, int n)
 	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
+/* The tokens a charge counts against a rate limit (past the range: the most). */
+static int64
+ChargeTokens(int64 in, int64 cached, int64 out)
+{
+	int128		sum = (int128) in + cached + out;
+
+	return sum > PG_INT64_MAX ? PG_INT64_MAX : (int64) sum;
+}
+
 /*
  * quota_charge(model, input_tokens, output_tokens, request_id,
  *				conversation_id, cached_input_tokens, user_id, pool)
  */
-Datum
-quota_charge(PG_FUNCTION_ARGS)
+static Datum
+ChargeRequest(PG_FUNCTION_ARGS)
 {
 	char	   *modelname;
 	char	   *request_id;
@@ -304,6 +314,7 @@ quota_charge(PG_FUNCTION_ARGS)
 	memset(&target, 0, sizeof(target));
 	memset(&st, 0, sizeof(st));
 	target.user_id = QuotaResolveUser(fcinfo, 6);
+	RefusalNote(target.user_id, explicit_pool);
 
 	SPI_connect();
 	QuotaLockKey(request_id, QUOTA_LOCK_REQUEST);
@@ -329,6 +340,7 @@ quota_charge(PG_FUNCTION_ARGS)
 		}
 
 		QuotaChoosePool(&target, resv.exists ? resv.r.pool : explicit_pool);
+		RefusalNote(target.user_id, target.pool.pool);
 		if (!resv.exists)
 			QuotaRequireUsable(&target);
 		QuotaResetIfDue(&target.pool, target.user_id);
@@ -385,6 +397,11 @@ quota_charge(PG_FUNCTION_ARGS)
 		else
 			EscrowRead(&ep, &st);
 
+		/* a new request counts against the rate limits; a settlement never */
+		if (!resv.exists)
+			RateLimitAdmit(&target.pool, target.user_id,
+						   ChargeTokens(in, cached, out));
+
 		row.pool = target.pool.pool;
 		row.user_id = target.user_id;
 		row.model = modelname;
@@ -436,9 +453,18 @@ quota_charge(PG_FUNCTION_ARGS)
 													  values, nulls)));
 }
 
+/* SQL: quota_charge(), its refusals counted (quota.refusals). */
+Datum
+quota_charge(PG_FUNCTION_ARGS)
+{
+	return RefusalCounted(ChargeRequest, fcinfo);
+}
+
 /*
- * quota_check(model, user_id, pool) -> (allowed, pool, available, reason):
- * could a new request start now?  Never raises for a refusal and never holds.
+ * quota_check(model, user_id, pool) -> (allowed, pool, available, reason
+ * [, retry_after]): could a new request start now?  Never raises for a
+ * refusal and never holds.  0.1 declares four columns, 0.2 five: the
+ * result follows the declared row type.
  */
 Datum
 quota_check(PG_FUNCTION_ARGS)
@@ -448,9 +474,10 @@ quota_check(PG_FUNCTION_ARGS)
 	EscrowState st;
 	const char *reason;
 	TupleDesc	tupdesc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, true};
 	char	   *pool_name;
+	int64		wait_us = -1;
 
 	QUOTA_REQUIRE_ARG(fcinfo, 0, "model");
 	memset(&target, 0, sizeof(target));
@@ -498,6 +525,8 @@ quota_check(PG_FUNCTION_ARGS)
 				 !QuotaMemberLimitFits(&target, 1, &usage))
 			reason = "member limit reached";
 	}
+	if (reason == NULL)
+		reason = RateLimitCheck(&target.pool, target.user_id, &wait_us);
 	pool_name = QuotaUpperStrdup(target.pool.pool);
 	SPI_finish();
 
@@ -511,6 +540,15 @@ quota_check(PG_FUNCTION_ARGS)
 		values[3] = CStringGetTextDatum(reason);
 	else
 		nulls[3] = true;
+	if (wait_us >= 0 && tupdesc->natts >= 5)
+	{
+		/* retry_after, in whole seconds as the QU006 hint gives them */
+		Interval   *retry = palloc0(sizeof(Interval));
+
+		retry->time = (wait_us + USECS_PER_SEC - 1) / USECS_PER_SEC * USECS_PER_SEC;
+		values[4] = IntervalPGetDatum(retry);
+		nulls[4] = false;
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 													  values, nulls)));
 }

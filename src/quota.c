@@ -13,12 +13,15 @@
 #include "direct.h"
 #include "route.h"
 #include "quota.h"
+#include "ratelimit.h"
 
 PG_MODULE_MAGIC;
 
 int			quota_max_pools = 100000;
 int			quota_route_cache_entries = 2000;
 int			quota_max_reservation_ttl = 86400;
+int			quota_rate_limit_entries = 10000;
+int			quota_refusal_entries = 1000;
 char	   *quota_user_id = NULL;
 
 void		_PG_init(void);
@@ -60,6 +63,28 @@ _PG_init(void)
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("quota.rate_limit_entries",
+								"Rate limit counters kept in shared memory: one per pool and per member with a rate limit.",
+								"About 1 kB each; a counter unused for a minute is reused; needs quota in shared_preload_libraries; takes effect at server start.",
+								&quota_rate_limit_entries,
+								10000,
+								100,
+								1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("quota.refusal_entries",
+								"Counts of refused requests (pool, user, SQLSTATE) kept in shared memory for quota.refusals.",
+								"About 1.7 kB each; when full, the entry refused longest ago makes room; takes effect at server start.",
+								&quota_refusal_entries,
+								1000,
+								100,
+								1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 
 	DefineCustomIntVariable("quota.route_cache_entries",
 							"Pools and sets of groups a backend remembers for the charge path.",
@@ -90,4 +115,6 @@ _PG_init(void)
 	RouteInit();
 	DirectInit();
 	UninstallInit();
+	RateLimitInit();
+	RefusalInit();
 }

@@ -22,12 +22,15 @@
 #define ERRCODE_QUOTA_POOL_ACCESS		MAKE_SQLSTATE('Q','U','0','0','3')
 #define ERRCODE_QUOTA_POOL_DISABLED		MAKE_SQLSTATE('Q','U','0','0','4')
 #define ERRCODE_QUOTA_REQUEST_REUSED	MAKE_SQLSTATE('Q','U','0','0','5')
+#define ERRCODE_QUOTA_RATE_LIMITED		MAKE_SQLSTATE('Q','U','0','0','6')
 
 /* GUCs (quota.c). */
 extern int	quota_max_pools;
 extern int	quota_route_cache_entries;
 extern int	quota_profile_cache_entries;
 extern int	quota_max_reservation_ttl;
+extern int	quota_rate_limit_entries;
+extern int	quota_refusal_entries;
 
 /* uninstall.c: DROP EXTENSION takes the pg_cron job along. */
 extern void UninstallInit(void);

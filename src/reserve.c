@@ -26,8 +26,9 @@
 #include "identity.h"
 #include "ledger.h"
 #include "quota.h"
-#include "standby.h"
+#include "ratelimit.h"
 #include "rowtype.h"
+#include "standby.h"
 
 PG_FUNCTION_INFO_V1(quota_reserve);
 PG_FUNCTION_INFO_V1(quota_release);
@@ -135,8 +136,8 @@ CheckTtlLimit(Interval *ttl)
  * quota_reserve(model, max_input_tokens, max_output_tokens, request_id,
  *				 user_id, pool, ttl) -> (request_id, pool, held, expires_at)
  */
-Datum
-quota_reserve(PG_FUNCTION_ARGS)
+static Datum
+ReserveRequest(PG_FUNCTION_ARGS)
 {
 	char	   *modelname;
 	char	   *request_id;
@@ -184,6 +185,8 @@ quota_reserve(PG_FUNCTION_ARGS)
 	memset(&target, 0, sizeof(target));
 	memset(&st, 0, sizeof(st));
 	target.user_id = QuotaResolveUser(fcinfo, 4);
+	RefusalNote(target.user_id, PG_ARGISNULL(5) ? NULL :
+				text_to_cstring(PG_GETARG_TEXT_PP(5)));
 
 	SPI_connect();
 	QuotaLockKey(request_id, QUOTA_LOCK_REQUEST);
@@ -202,6 +205,7 @@ quota_reserve(PG_FUNCTION_ARGS)
 		target.model = QuotaFindModel(modelname, false);
 		QuotaChoosePool(&target, PG_ARGISNULL(5) ? NULL :
 						text_to_cstring(PG_GETARG_TEXT_PP(5)));
+		RefusalNote(target.user_id, target.pool.pool);
 		QuotaRequireUsable(&target);
 		QuotaResetIfDue(&target.pool, target.user_id);
 		held = WorstCase(&target, max_in, max_out);
@@ -216,6 +220,10 @@ quota_reserve(PG_FUNCTION_ARGS)
 				 !EscrowHold(&ep, held, &st)))
 				QuotaRaiseInsufficient(&target, held, &st, false, 0);
 		}
+		/* a new request, its declared maxima as its tokens */
+		RateLimitAdmit(&target.pool, target.user_id,
+					   (int128) max_in + max_out > PG_INT64_MAX ? PG_INT64_MAX :
+					   max_in + max_out);
 		expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 															 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
 															 IntervalPGetDatum(ttl)));
@@ -241,6 +249,13 @@ quota_reserve(PG_FUNCTION_ARGS)
 	values[3] = TimestampTzGetDatum(expires_at);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 													  values, nulls)));
+}
+
+/* SQL: quota_reserve(), its refusals counted (quota.refusals). */
+Datum
+quota_reserve(PG_FUNCTION_ARGS)
+{
+	return RefusalCounted(ReserveRequest, fcinfo);
 }
 
 static QuotaQuery lock_reservation_q = {

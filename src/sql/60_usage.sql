@@ -46,12 +46,13 @@ COMMENT ON FUNCTION quota.quota_active_pool(text) IS
 
 CREATE FUNCTION quota.quota_check(model text, user_id text DEFAULT NULL,
         pool text DEFAULT NULL)
-    RETURNS TABLE(allowed boolean, pool text, available quota.credits, reason text)
+    RETURNS TABLE(allowed boolean, pool text, available quota.credits, reason text,
+                  retry_after interval)
     AS 'MODULE_PATHNAME', 'quota_check'
     LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
     SET search_path = pg_catalog, quota, pg_temp;
 COMMENT ON FUNCTION quota.quota_check(text, text, text) IS
-    'could a new request start now? (access, pool enabled, model permitted, available > 0 and member limit for paid models); reason names the first rule that fails';
+    'could a new request start now? (access, pool enabled, model permitted, available > 0 and member limit for paid models, rate limits); reason names the first rule that fails, retry_after when a rate limit refuses';
 
 CREATE FUNCTION quota.quota_reserve(model text, max_input_tokens bigint,
         max_output_tokens bigint, request_id text, user_id text DEFAULT NULL,

@@ -19,7 +19,7 @@ clients=${QUOTA_BENCH_CLIENTS:-16}
 port=${QUOTA_BENCH_PORT:-55433}
 bench=$QUOTA_ROOT/test/bench
 # The pgbench workloads (test/bench/NAME.sql), in the order of a round.
-workloads=(a_insert b_naive c_shared c_warm d_personal e_reserve)
+workloads=(a_insert b_naive c_shared c_warm c_limited d_personal e_reserve)
 
 say "temporary instance on port $port"
 # No checkpoint may start during a measured run (it would land in whichever
@@ -111,7 +111,8 @@ interleaved() {
         # the same round's ratios, to see how far the VM's drift moves them
         echo "  round $r: C/A $(awk "BEGIN{printf \"%.2f\", ${one[c_shared]} / ${one[a_insert]}}")," \
              "D/A $(awk "BEGIN{printf \"%.2f\", ${one[d_personal]} / ${one[a_insert]}}")," \
-             "E/A $(awk "BEGIN{printf \"%.2f\", ${one[e_reserve]} / ${one[a_insert]}}")"
+             "E/A $(awk "BEGIN{printf \"%.2f\", ${one[e_reserve]} / ${one[a_insert]}}")," \
+             "C2/C $(awk "BEGIN{printf \"%.2f\", ${one[c_limited]} / ${one[c_shared]}}")"
     done
     for w in "${workloads[@]}"; do
         read -r "mean[$w]" "per_tx[$w]" < <(awk 'NF { k++; for (f = 1; f <= 4; f++) m[f] += $f }
@@ -145,6 +146,7 @@ A=${mean[a_insert]};   show "A INSERT of a charge's row" a_insert
 B=${mean[b_naive]};    show "B naive locked balance (PL/pgSQL)" b_naive
 C=${mean[c_shared]};   show "C quota_charge, one shared pool" c_shared
 CW=${mean[c_warm]};    show "  C with 100 active students (warm)" c_warm
+C2=${mean[c_limited]}; show "C2 C on a pool with usage limits" c_limited
 D=${mean[d_personal]}; show "D quota_charge, 1,000 personal pools" d_personal
 E=${mean[e_reserve]};  show "E quota_reserve + quota_charge (pairs)" e_reserve
 
@@ -157,7 +159,7 @@ for w in "${workloads[@]}"; do
     show "  $w" "$w"
 done
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
-CPU="$(ratio "${mean[c_shared]}" "${mean[a_insert]}"), $(ratio "${mean[c_shared]}" "${mean[b_naive]}"), $(ratio "${mean[d_personal]}" "${mean[a_insert]}"), $(ratio "${mean[e_reserve]}" "${mean[a_insert]}")"
+CPU="$(ratio "${mean[c_shared]}" "${mean[a_insert]}"), $(ratio "${mean[c_shared]}" "${mean[b_naive]}"), $(ratio "${mean[d_personal]}" "${mean[a_insert]}"), $(ratio "${mean[e_reserve]}" "${mean[a_insert]}"), $(ratio "${mean[c_limited]}" "${mean[c_shared]}")"
 
 echo "checkpoints during the pgbench runs: $(($(checkpoints) - CK0))"
 
@@ -188,9 +190,10 @@ say "results"
 printf '%-34s %s\n' "C/A (target >= 0.85)" "$(ratio "$C" "$A")"
 printf '%-34s %s\n' "C/B (target >= 4)" "$(ratio "$C" "$B")"
 printf '%-34s %s\n' "  warm C/A, warm C/B" "$(ratio "$CW" "$A"), $(ratio "$CW" "$B")"
+printf '%-34s %s\n' "C2/C (target >= 0.9)" "$(ratio "$C2" "$C")"
 printf '%-34s %s\n' "D/A (target >= 0.9)" "$(ratio "$D" "$A")"
 printf '%-34s %s\n' "E/A (target >= 0.45)" "$(ratio "$E" "$A")"
-printf '%-34s %s\n' "  CPU-bound C/A, C/B, D/A, E/A" "$CPU"
+printf '%-34s %s\n' "  CPU-bound C/A, C/B, D/A, E/A, C2/C" "$CPU"
 printf '%-34s %s\n' "F numeric/quota_cost (target >= 3)" "$(ratio "$F2" "$F1")"
 printf '%-34s %s\n' "  numeric/quota_cost in LATERAL" "$(ratio "$F2" "$F1L")"
 printf '%-34s %s\n' "  sum numeric/sum credits" "$(ratio "$S2" "$S1")"

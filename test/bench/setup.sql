@@ -18,6 +18,19 @@ SELECT quota_create_pool('Students Pool', 9000000000, reset_cron => '0 1 * * 5',
                          reset_timezone => 'Asia/Hong_Kong');
 SELECT quota_grant_group('Students Pool', 'student');
 SELECT quota_set_discount('api', 0.9, pool => 'Students Pool');
+-- C2 (c_limited): C's charges on a second shared pool of the same students
+-- with the usage restrictions of issue 18 active; every restriction's
+-- set-up goes here.  Its name sorts after 'Students Pool', which stays the
+-- students' default pool (C); C2 names its pool.  The limits are high
+-- enough never to refuse at the bench's speed: what is measured is the cost
+-- of enforcing them.
+SELECT quota_create_pool('Students Pool (limited)', 9000000000, reset_cron => '0 1 * * 5',
+                         reset_timezone => 'Asia/Hong_Kong');
+SELECT quota_grant_group('Students Pool (limited)', 'student');
+SELECT quota_set_discount('api', 0.9, pool => 'Students Pool (limited)');
+SELECT quota_set_rate_limit('Students Pool (limited)', 1000, 100000000);
+SELECT quota_set_rate_limit('Students Pool (limited)', 100000000, 1000000000000, 'pool');
+
 SELECT quota_set_user('staff' || i, '{staff}') FROM generate_series(1, 1000) i;
 SELECT quota_set_user('student' || i, '{student}') FROM generate_series(1, 9000) i;
 

@@ -77,6 +77,28 @@ UNLISTEN quota_alert;
 \echo '--- the free on-premise model still works with an empty pool'
 SELECT pool, final_cost, balance
   FROM quota_charge('qwen3-moe-onprem', 30000, 8000, 'req-0006', 'conv-a', user_id => 's1234567');
+\echo '--- the Students Pool gets a rate limit of 3 requests a minute per student;'
+\echo '--- another student sends four quick requests: the fourth is told to wait'
+SELECT quota_set_rate_limit('Students Pool', 3) \g /dev/null
+SELECT pool, scope, requests_per_minute, tokens_per_minute FROM quota.rate_limits;
+SELECT 'req-200' || i AS request_id, c.pool, c.final_cost
+  FROM generate_series(1, 3) i,
+       LATERAL quota_charge('qwen3-moe-onprem', 2000, 500, 'req-200' || i, user_id => 's7654321') c;
+SELECT allowed, reason, retry_after > '0' AS must_wait
+  FROM quota_check('qwen3-moe-onprem', 's7654321');
+DO $$
+DECLARE msg text; detail text; hint text;
+BEGIN
+    PERFORM quota.quota_charge('qwen3-moe-onprem', 2000, 500, 'req-2004', user_id => 's7654321');
+EXCEPTION WHEN SQLSTATE 'QU006' THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    -- the seconds (60 or 61 here) vary with the clock: shown as N
+    RAISE NOTICE E'QU006: %\nDETAIL: %\nHINT: %', msg, detail,
+        regexp_replace(hint, '[0-9]+ seconds', 'N seconds');
+END $$;
+\echo '--- the gateway retries an admitted request: not refused, not counted'
+SELECT charge_id IS NOT NULL AS first_charge_returned
+  FROM quota_charge('qwen3-moe-onprem', 2000, 500, 'req-2001', user_id => 's7654321');
 \echo '--- the department adds the student to its research pool, with a member limit of 1 credit'
 SELECT quota_add_member('Physics Research', 's1234567', member_limit => 1) \g /dev/null
 \echo '--- the student switches to it; the next request goes there'
@@ -99,6 +121,12 @@ CREATE ROLE "s1234567" IN ROLE quota_user;
 SET ROLE "s1234567";
 SELECT pool, role, active, available FROM quota.my_pools ORDER BY pool;
 SELECT request_id, pool, model, original_cost, final_cost FROM quota.charges ORDER BY charge_id;
+\echo '--- the price list: the crossed-out price and what is charged now'
+SELECT model, pool, input_price, output_price, discount_rate,
+       discounted_input_price, discounted_output_price
+  FROM quota.price_list ORDER BY pool, model;
+\echo '--- the requests refused (counted although each refused call rolled back)'
+SELECT pool, user_id, sqlstate, refused FROM quota.refusals ORDER BY pool, sqlstate;
 RESET ROLE;
 RESET quota.user_id;
 \echo '--- the week ends: the reset restores the Students Pool'

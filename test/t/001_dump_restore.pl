@@ -14,7 +14,8 @@ $node->safe_psql('univ', q{
 SET client_min_messages = warning;
 CREATE EXTENSION quota;
 }
-    . university_sql());
+    . university_sql()
+    . q{SELECT quota.quota_set_rate_limit('Students Pool', 20, 100000);});
 
 my $balances = q{SELECT string_agg(format('%s=%s/%s', pool, balance, allowance), ', '
                                    ORDER BY pool) FROM quota.pools};
@@ -22,7 +23,9 @@ my $ledger = q{SELECT count(*) || ':' || md5(string_agg(l::text, '|' ORDER BY en
                FROM quota.ledger l};
 my $rest = q{SELECT (SELECT md5(string_agg(r::text, '|' ORDER BY request_id)) FROM quota.reservations r)
              || (SELECT md5(string_agg(s.user_id || s.active_pool, '|' ORDER BY user_id)) FROM quota.user_state s)
-             || (SELECT md5(string_agg(d::text, '|' ORDER BY discount_id)) FROM quota.discounts d)};
+             || (SELECT md5(string_agg(d::text, '|' ORDER BY discount_id)) FROM quota.discounts d)
+             || (SELECT string_agg(format('%s/%s=%s,%s', pool, scope, requests_per_minute, tokens_per_minute), '|')
+                   FROM quota.rate_limits)};
 my $held = q{SELECT string_agg(format('%s=%s', pool, held), ', ' ORDER BY pool) FROM quota.pool_status};
 
 my %before = map { $_ => $node->safe_psql('univ', $_) } ($balances, $ledger, $rest, $held);

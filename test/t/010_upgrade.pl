@@ -131,6 +131,20 @@ my ($rc, $out, $err) = $node->psql('walked',
     q{SELECT quota.quota_charge('gpt-test', 4000000, 0, 'over-limit', user_id => 'ann')});
 like($err, qr/member limit|insufficient quota/, 'the member limit set before the walk still holds');
 
+# 18.2: after the walk, quota_check has retry_after and rate limits hold
+$node->safe_psql('walked', q{
+SELECT quota.quota_set_rate_limit('Students Pool', 1);
+SELECT quota.quota_charge('qwen3-moe-onprem', 10, 10, 'rate-1', user_id => 'ann');
+});
+($rc, $out, $err) = $node->psql('walked',
+    q{SELECT quota.quota_charge('qwen3-moe-onprem', 10, 10, 'rate-2', user_id => 'ann')});
+like($err, qr/rate limit of pool "Students Pool" exceeded/, 'a rate limit set after the walk holds');
+is($node->safe_psql('walked', q{
+    SELECT format('%s %s %s', allowed, reason, retry_after BETWEEN '1 s' AND '61 s')
+      FROM quota.quota_check('qwen3-moe-onprem', 'ann')}),
+   'f member rate limit reached (1 requests per minute) t',
+   'quota_check of the walked install names the rate limit and when to retry');
+
 # the oldest release still runs on the new library by itself
 $node->safe_psql('postgres', 'CREATE DATABASE oldest');
 $node->safe_psql('oldest',
@@ -138,5 +152,8 @@ $node->safe_psql('oldest',
 $node->safe_psql('oldest', $load);
 like($node->safe_psql('oldest', $data), qr/Students Pool=/,
      "$versions[0] installs and charges on the new library");
+# its quota_check declares four columns: the library fills those
+like($node->safe_psql('oldest', q{SELECT c::text FROM quota.quota_check('gpt-test', 'ann') c}),
+     qr/^\(t,"Students Pool",[0-9.]+,\)$/, "$versions[0]'s quota_check returns its four columns");
 $node->stop;
 done_testing();

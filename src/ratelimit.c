@@ -1,0 +1,696 @@
+/*
+ * ratelimit.c
+ *		Requests and tokens per minute: quota_set_rate_limit's limits,
+ *		enforced in shared memory without row locks or WAL.
+ *
+ * Design
+ * ------
+ * A pool may have a limit per member and one for the pool as a whole
+ * (quota.rate_limits, one row per scope), each of requests and/or tokens
+ * per minute.  Every counter (one per pool, and one per member of a pool
+ * with a member limit) is an entry of a fixed-size shared hash table
+ * holding 61 one-second buckets: the requests and tokens admitted in that
+ * second.  A request admitted in second s is counted until second s + 61
+ * begins, so it stays in the window at least 60 s and at most 61 s: no 60
+ * seconds ever hold more than the limit, and a refused request is told to
+ * wait at most one second longer than it strictly must.
+ *
+ * Admission is a compare-and-add under the entries' spinlocks (both
+ * entries, pool first when a pool has both limits, always in address
+ * order, held for a loop over 61 buckets): the window's sums plus the new
+ * request are compared with the limits and, only if every limit holds,
+ * added to the current second.  So concurrent requests see each other at
+ * once and no interleaving admits one request too many.  The hash table's
+ * LWLock is held shared around it (exclusive to add entries), so an entry
+ * cannot be reclaimed under an admission.
+ *
+ * What counts: a new request, when it is admitted, that is an unreserved
+ * quota_charge (one request; input + cached input + output tokens) or a
+ * quota_reserve (one request; its declared maxima).  A repeated request
+ * (its request_id charged or reserved before) and a settlement count
+ * nothing and are never refused.  Tokens are counted only by a counter
+ * whose limit has tokens (so its window never holds more than the limit,
+ * and no sum can overflow); a tokens limit set later counts from then on.
+ * An admission belongs to its transaction:
+ * if the transaction (or subtransaction) rolls back, nothing was charged or
+ * reserved, so the admission is taken back (while its second is still in
+ * the window), and a retry of the request counts once.  quota_check counts
+ * nothing.
+ *
+ * Bounds: quota.rate_limit_entries entries (about 1 kB each), fixed at
+ * server start.  An entry whose last admission left the window holds no
+ * information and is reclaimed when the table is full; if every entry
+ * was used within the last 61 seconds, a request that needs a new one gets
+ * 53400 (the limit cannot be enforced exactly) and nothing changes.
+ *
+ * The counters are lost at a restart (like every rate limiter's), and
+ * without quota in shared_preload_libraries rate limits are not enforced.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/cryptohash.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "escrow.h"
+#include "quota.h"
+#include "ratelimit.h"
+
+PG_FUNCTION_INFO_V1(quota_rate_limits_changed);
+
+#define RATE_SLOTS			61	/* one-second buckets: a window of 60 s and the current second */
+#define RATE_USER_BYTES		64	/* user ids shorter than this are kept as is */
+
+/* Whose requests an entry counts. */
+typedef struct RateKey
+{
+	Oid			dbid;
+	Oid			ledger;			/* OID of quota.ledger: one extension's life */
+	int64		pool_id;
+	char		kind;			/* 'p' pool, 'm' member, 'h' member by SHA-256 */
+	char		user[RATE_USER_BYTES];
+} RateKey;
+
+/* The requests and tokens admitted in one second. */
+typedef struct RateBucket
+{
+	int32		second;			/* seconds since 2000-01-01 */
+	int32		requests;
+	int64		tokens;
+} RateBucket;
+
+typedef struct RateEntry
+{
+	RateKey		key;
+	slock_t		mutex;
+	int32		newest;			/* the last second anything was admitted */
+	RateBucket	buckets[RATE_SLOTS];
+} RateEntry;
+
+/* One limit of a pool. */
+typedef struct RateRule
+{
+	bool		pool_scope;
+	int32		requests;		/* per minute; 0: none */
+	int64		tokens;			/* per minute; 0: none */
+} RateRule;
+
+/* A pool's limits, as this backend last read them. */
+typedef struct RateConfig
+{
+	int64		pool_id;		/* hash key */
+	int			nrules;
+	RateRule	rules[2];
+} RateConfig;
+
+/*
+ * Admissions of this transaction to one counter in one second, taken back
+ * if it rolls back (one record for many, so that bulk charging in one
+ * transaction stays small).
+ */
+typedef struct RatePending
+{
+	RateKey		key;
+	int32		second;
+	int32		requests;
+	int64		tokens;
+	int			nest_level;
+} RatePending;
+
+/* The outcome of a comparison with the limits. */
+typedef struct RateVerdict
+{
+	RateRule	rule;			/* the limit that refuses */
+	bool		by_tokens;		/* ... its tokens (else its requests) */
+	bool		never;			/* the request alone is over the limit */
+	int64		wait_us;		/* until it would fit */
+} RateVerdict;
+
+static LWLock *rate_lock = NULL;
+static HTAB *rate_hash = NULL;
+static bool rate_requested = false;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static HTAB *config_cache = NULL;
+static uint64 config_generation = 0;
+static bool config_dirty = false;
+
+static RatePending *pending = NULL;
+static int	npending = 0;
+static int	maxpending = 0;
+
+static QuotaQuery rules_q = {
+	"SELECT scope OPERATOR(pg_catalog.=) 'pool', "
+	"       coalesce(requests_per_minute, 0), coalesce(tokens_per_minute, 0) "
+	"FROM quota.rate_limits WHERE pool OPERATOR(pg_catalog.=) $1 "
+	"ORDER BY scope OPERATOR(pg_catalog.=) 'pool' DESC",
+	1, {TEXTOID}
+};
+
+/* Size of the shared table. */
+static Size
+RateShmemSize(void)
+{
+	return hash_estimate_size(quota_rate_limit_entries, sizeof(RateEntry));
+}
+
+/* Ask the postmaster for the table and its lock. */
+static void
+RateShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(RateShmemSize());
+	RequestNamedLWLockTranche("quota rate limits", 1);
+}
+
+/* Attach to (or create) the table. */
+static void
+RateShmemStartup(void)
+{
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	rate_lock = &(GetNamedLWLockTranche("quota rate limits"))->lock;
+	info.keysize = sizeof(RateKey);
+	info.entrysize = sizeof(RateEntry);
+	rate_hash = ShmemInitHash("quota rate limits", quota_rate_limit_entries,
+							  quota_rate_limit_entries, &info,
+							  HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Take back this transaction's admissions at or above a nesting level. */
+static void
+RateForget(int from_level)
+{
+	int			keep = 0;
+
+	for (int i = 0; i < npending; i++)
+	{
+		RatePending *p = &pending[i];
+
+		if (p->nest_level >= from_level)
+		{
+			RateEntry  *e;
+
+			LWLockAcquire(rate_lock, LW_SHARED);
+			e = hash_search(rate_hash, &p->key, HASH_FIND, NULL);
+			if (e != NULL)
+			{
+				RateBucket *b = &e->buckets[p->second % RATE_SLOTS];
+
+				SpinLockAcquire(&e->mutex);
+				if (b->second == p->second)
+				{
+					b->requests -= p->requests;
+					b->tokens -= p->tokens;
+				}
+				SpinLockRelease(&e->mutex);
+			}
+			LWLockRelease(rate_lock);
+			continue;
+		}
+		pending[keep++] = *p;
+	}
+	npending = keep;
+}
+
+/* Transaction callback: keep admissions at commit, take them back at abort. */
+static void
+RateXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			if (config_dirty)
+				EscrowRouteBump();
+			config_dirty = false;
+			npending = 0;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			config_dirty = false;
+			if (npending > 0)
+				RateForget(0);
+			break;
+		default:
+			break;
+	}
+}
+
+/* Subtransaction callback: a rolled back savepoint takes its admissions back. */
+static void
+RateSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (npending == 0)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		RateForget(level);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (int i = 0; i < npending; i++)
+			if (pending[i].nest_level >= level)
+				pending[i].nest_level = level - 1;
+	}
+}
+
+/* Install hooks and callbacks (from _PG_init). */
+void
+RateLimitInit(void)
+{
+	if (process_shared_preload_libraries_in_progress)
+	{
+		rate_requested = true;
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = RateShmemRequest;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = RateShmemStartup;
+	}
+	RegisterXactCallback(RateXactCallback, NULL);
+	RegisterSubXactCallback(RateSubXactCallback, NULL);
+}
+
+/* Statement trigger on quota.rate_limits: backends re-read limits after commit. */
+Datum
+quota_rate_limits_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "quota_rate_limits_changed: not called as a trigger");
+	config_dirty = true;
+	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * The pool's limits (at most two rules, the pool's first), from this
+ * backend's cache while no limit changed since it was filled.
+ */
+static int
+PoolRules(const PoolInfo *pool, RateRule *rules)
+{
+	Oid			nsp;
+	uint64		generation = EscrowRouteGeneration();
+	RateConfig *c = NULL;
+	int			n;
+	bool		cacheable = !config_dirty && generation != 0;
+
+	if (cacheable)
+	{
+		if (config_cache == NULL || generation != config_generation)
+		{
+			HASHCTL		ctl;
+
+			if (config_cache != NULL)
+				hash_destroy(config_cache);
+			ctl.keysize = sizeof(int64);
+			ctl.entrysize = sizeof(RateConfig);
+			ctl.hcxt = TopMemoryContext;
+			config_cache = hash_create("quota rate limit rules", 64, &ctl,
+									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+			config_generation = generation;
+		}
+		c = hash_search(config_cache, &pool->pool_id, HASH_FIND, NULL);
+		if (c != NULL)
+		{
+			memcpy(rules, c->rules, sizeof(RateRule) * c->nrules);
+			return c->nrules;
+		}
+	}
+
+	/* an extension still at 0.1 has no rate limits */
+	nsp = get_namespace_oid("quota", true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("rate_limits", nsp)))
+		n = 0;
+	else
+	{
+		Datum		v[1] = {CStringGetTextDatum(pool->pool)};
+
+		n = Min(QuotaExec(&rules_q, v, NULL, 2), 2);
+		for (int i = 0; i < n; i++)
+		{
+			bool		isnull;
+
+			rules[i].pool_scope = DatumGetBool(QuotaGetDatum(i, 1, &isnull));
+			rules[i].requests = DatumGetInt32(QuotaGetDatum(i, 2, &isnull));
+			rules[i].tokens = DatumGetInt64(QuotaGetDatum(i, 3, &isnull));
+		}
+	}
+	/* stored only if no limit changed while it was read */
+	if (cacheable && EscrowRouteGeneration() == config_generation)
+	{
+		c = hash_search(config_cache, &pool->pool_id, HASH_ENTER, NULL);
+		c->nrules = n;
+		memcpy(c->rules, rules, sizeof(RateRule) * n);
+	}
+	return n;
+}
+
+/* The key of a rule's counter for this pool and user. */
+static void
+RateKeyFor(RateKey *key, Oid ledger, const PoolInfo *pool, const RateRule *rule,
+		   const char *user_id)
+{
+	size_t		len = strlen(user_id);
+
+	memset(key, 0, sizeof(RateKey));
+	key->dbid = MyDatabaseId;
+	key->ledger = ledger;
+	key->pool_id = pool->pool_id;
+	if (rule->pool_scope)
+		key->kind = 'p';
+	else if (len < RATE_USER_BYTES)
+	{
+		key->kind = 'm';
+		memcpy(key->user, user_id, len);
+	}
+	else
+	{
+		/* a long id by its SHA-256 digest */
+		pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+		if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+			pg_cryptohash_update(ctx, (const uint8 *) user_id, len) < 0 ||
+			pg_cryptohash_final(ctx, (uint8 *) key->user, RATE_USER_BYTES) < 0)
+			elog(ERROR, "could not compute the SHA-256 digest of a user id");
+		pg_cryptohash_free(ctx);
+		key->kind = 'h';
+	}
+}
+
+/* Now, in whole seconds since 2000-01-01 and in microseconds. */
+static int32
+RateNow(int64 *now_us)
+{
+	*now_us = GetCurrentTimestamp();
+	return (int32) (*now_us / USECS_PER_SEC);
+}
+
+/*
+ * Compare one counter (its spinlock held) with its rule for a request of
+ * these tokens; on refusal fill *v and return false.
+ */
+static bool
+RateFits(RateEntry *e, const RateRule *rule, int64 tokens, int32 now_s,
+		 int64 now_us, RateVerdict *v)
+{
+	int64		requests = 0;
+	int128		total = 0;
+	int128		need;
+	bool		by_tokens;
+
+	if (e != NULL)
+		for (int i = 0; i < RATE_SLOTS; i++)
+			if (e->buckets[i].second > now_s - RATE_SLOTS)
+			{
+				requests += e->buckets[i].requests;
+				total += e->buckets[i].tokens;
+			}
+	if (rule->requests > 0 && requests + 1 > rule->requests)
+	{
+		by_tokens = false;
+		need = requests + 1 - rule->requests;
+	}
+	else if (rule->tokens > 0 && total + tokens > rule->tokens)
+	{
+		by_tokens = true;
+		need = total + tokens - rule->tokens;
+	}
+	else
+		return true;
+
+	v->rule = *rule;
+	v->by_tokens = by_tokens;
+	v->never = by_tokens && tokens > rule->tokens;
+	v->wait_us = (int64) RATE_SLOTS * USECS_PER_SEC;
+	if (v->never || e == NULL)
+		return false;
+	/* the oldest seconds leave first: when has enough left? */
+	for (int32 s = now_s - RATE_SLOTS + 1; s <= now_s; s++)
+	{
+		RateBucket *b = &e->buckets[s % RATE_SLOTS];
+
+		if (b->second != s)
+			continue;
+		need -= by_tokens ? b->tokens : b->requests;
+		if (need <= 0)
+		{
+			v->wait_us = Max((int64) (s + RATE_SLOTS) * USECS_PER_SEC - now_us, 1);
+			break;
+		}
+	}
+	return false;
+}
+
+/* Add an admission to a counter (its spinlock held). */
+static void
+RateAdd(RateEntry *e, int64 tokens, int32 now_s)
+{
+	RateBucket *b = &e->buckets[now_s % RATE_SLOTS];
+
+	if (b->second != now_s)
+	{
+		b->second = now_s;
+		b->requests = 0;
+		b->tokens = 0;
+	}
+	b->requests += 1;
+	b->tokens += tokens;
+	e->newest = Max(e->newest, now_s);
+}
+
+/* Remove every counter with nothing in the window (exclusive lock held). */
+static void
+RateReclaim(int32 now_s)
+{
+	HASH_SEQ_STATUS status;
+	RateEntry  *e;
+
+	hash_seq_init(&status, rate_hash);
+	while ((e = hash_seq_search(&status)) != NULL)
+		if (e->newest <= now_s - RATE_SLOTS)
+			hash_search(rate_hash, &e->key, HASH_REMOVE, NULL);
+}
+
+/*
+ * Find (create: add, exclusive lock held) the counter of a key; NULL when
+ * it does not exist, or with create, when the table is full.
+ */
+static RateEntry *
+RateEntryFor(const RateKey *key, bool create)
+{
+	RateEntry  *e;
+	bool		found;
+
+	e = hash_search(rate_hash, key, HASH_FIND, NULL);
+	if (e != NULL || !create)
+		return e;
+	if (hash_get_num_entries(rate_hash) >= quota_rate_limit_entries)
+		return NULL;
+	e = hash_search(rate_hash, key, HASH_ENTER_NULL, &found);
+	if (e != NULL && !found)
+	{
+		SpinLockInit(&e->mutex);
+		e->newest = 0;
+		memset(e->buckets, 0, sizeof(e->buckets));
+	}
+	return e;
+}
+
+/* Remember an admission of this transaction (added to the last of its kind). */
+static void
+RateRemember(const RateKey *key, int32 second, int64 tokens)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	RatePending *p;
+
+	for (int i = Max(npending - 2, 0); i < npending; i++)
+	{
+		p = &pending[i];
+		if (p->second == second && p->nest_level == level &&
+			memcmp(&p->key, key, sizeof(RateKey)) == 0)
+		{
+			p->requests += 1;
+			p->tokens += tokens;
+			return;
+		}
+	}
+	if (npending == maxpending)
+	{
+		maxpending = Max(16, maxpending * 2);
+		pending = pending == NULL ?
+			MemoryContextAlloc(TopMemoryContext, maxpending * sizeof(RatePending)) :
+			repalloc(pending, maxpending * sizeof(RatePending));
+	}
+	p = &pending[npending++];
+	p->key = *key;
+	p->second = second;
+	p->requests = 1;
+	p->tokens = tokens;
+	p->nest_level = level;
+}
+
+/* The figures of a limit for messages: "20 requests per minute". */
+static char *
+RateLimitText(const RateVerdict *v)
+{
+	return v->by_tokens ?
+		psprintf(INT64_FORMAT " tokens per minute", v->rule.tokens) :
+		psprintf("%d requests per minute", v->rule.requests);
+}
+
+/*
+ * Compare a request with the pool's limits and, when count is true and it
+ * fits, admit it.  Returns false with *v filled when a limit refuses.
+ */
+static bool
+RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
+			bool count, RateVerdict *v)
+{
+	RateRule	rules[2];
+	RateKey		keys[2];
+	RateEntry  *entries[2] = {NULL, NULL};
+	int			n;
+	int			missing = 0;
+	int64		now_us;
+	int32		now_s;
+	Oid			nsp;
+	Oid			ledger;
+	bool		fits = true;
+	LWLockMode	mode = LW_SHARED;
+
+	memset(v, 0, sizeof(RateVerdict));
+	if (!rate_requested || rate_hash == NULL || pool->pool_id == 0)
+		return true;
+	n = PoolRules(pool, rules);
+	if (n == 0)
+		return true;
+	nsp = get_namespace_oid("quota", false);
+	ledger = get_relname_relid("ledger", nsp);
+	for (int i = 0; i < n; i++)
+		RateKeyFor(&keys[i], ledger, pool, &rules[i], user_id);
+	now_s = RateNow(&now_us);
+
+	LWLockAcquire(rate_lock, mode);
+	for (int i = 0; i < n; i++)
+		if ((entries[i] = RateEntryFor(&keys[i], false)) == NULL)
+			missing++;
+	if (missing > 0 && count)
+	{
+		/*
+		 * A counter to add: again under the exclusive lock.  Idle counters
+		 * are reclaimed before any is looked up, so none looked up is freed.
+		 */
+		LWLockRelease(rate_lock);
+		mode = LW_EXCLUSIVE;
+		LWLockAcquire(rate_lock, mode);
+		missing = 0;
+		for (int i = 0; i < n; i++)
+			if (hash_search(rate_hash, &keys[i], HASH_FIND, NULL) == NULL)
+				missing++;
+		if (hash_get_num_entries(rate_hash) + missing > quota_rate_limit_entries)
+			RateReclaim(now_s);
+		for (int i = 0; i < n; i++)
+			if ((entries[i] = RateEntryFor(&keys[i], true)) == NULL)
+			{
+				LWLockRelease(rate_lock);
+				ereport(ERROR,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("too many rate limited members for quota.rate_limit_entries"),
+						 errdetail("Every one of the %d counters of rate limits was used within the last minute.",
+								   quota_rate_limit_entries),
+						 errhint("Raise quota.rate_limit_entries (takes effect at server start), or retry in a minute.")));
+			}
+	}
+
+	/* both counters' spinlocks, in address order, then compare and add */
+	if (n == 2 && entries[0] && entries[1] && entries[1] < entries[0])
+	{
+		SpinLockAcquire(&entries[1]->mutex);
+		SpinLockAcquire(&entries[0]->mutex);
+	}
+	else
+		for (int i = 0; i < n; i++)
+			if (entries[i])
+				SpinLockAcquire(&entries[i]->mutex);
+	for (int i = 0; i < n && fits; i++)
+		fits = RateFits(entries[i], &rules[i], tokens, now_s, now_us, v);
+	/* tokens only where they are limited: then the window never passes the limit */
+	if (fits && count)
+		for (int i = 0; i < n; i++)
+			RateAdd(entries[i], rules[i].tokens > 0 ? tokens : 0, now_s);
+	for (int i = n - 1; i >= 0; i--)
+		if (entries[i])
+			SpinLockRelease(&entries[i]->mutex);
+	LWLockRelease(rate_lock);
+
+	/* remember the admissions, to take them back if the transaction rolls back */
+	if (fits && count)
+		for (int i = 0; i < n; i++)
+			RateRemember(&keys[i], now_s, rules[i].tokens > 0 ? tokens : 0);
+	return fits;
+}
+
+/*
+ * Admit a new request of a pool (one request, these tokens) or raise QU006
+ * naming the limit, with the seconds to wait.
+ */
+void
+RateLimitAdmit(const PoolInfo *pool, const char *user_id, int64 tokens)
+{
+	RateVerdict v;
+	const char *scope;
+
+	if (RateCompare(pool, user_id, tokens, true, &v))
+		return;
+	scope = v.rule.pool_scope ? "pool" : "member";
+	if (v.never)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUOTA_RATE_LIMITED),
+				 errmsg("rate limit of pool \"%s\" exceeded", pool->pool),
+				 errdetail("The %s limit is %s; this request alone has " INT64_FORMAT " tokens.",
+						   scope, RateLimitText(&v), tokens),
+				 errhint("Send a smaller request: no wait lets it through.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_QUOTA_RATE_LIMITED),
+			 errmsg("rate limit of pool \"%s\" exceeded", pool->pool),
+			 errdetail("The %s limit is %s.", scope, RateLimitText(&v)),
+			 errhint("Retry in " INT64_FORMAT " seconds.",
+					 (v.wait_us + USECS_PER_SEC - 1) / USECS_PER_SEC)));
+}
+
+/*
+ * quota_check: would a new request (of at least one token) be refused by a
+ * rate limit now?  Returns the reason (NULL: no) and the microseconds to
+ * wait; counts nothing.
+ */
+const char *
+RateLimitCheck(const PoolInfo *pool, const char *user_id, int64 *wait_us)
+{
+	RateVerdict v;
+
+	if (RateCompare(pool, user_id, 1, false, &v))
+		return NULL;
+	*wait_us = v.wait_us;
+	return psprintf("%s rate limit reached (%s)",
+					v.rule.pool_scope ? "pool" : "member", RateLimitText(&v));
+}

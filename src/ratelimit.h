@@ -1,0 +1,23 @@
+/*
+ * ratelimit.h
+ *		Requests and tokens per minute (ratelimit.c) and the count of refused
+ *		requests (refusals.c), both kept in shared memory.
+ */
+#ifndef QUOTA_RATELIMIT_H
+#define QUOTA_RATELIMIT_H
+
+#include "fmgr.h"
+
+#include "pools.h"
+
+extern void RateLimitInit(void);
+extern void RateLimitAdmit(const PoolInfo *pool, const char *user_id,
+						   int64 tokens);
+extern const char *RateLimitCheck(const PoolInfo *pool, const char *user_id,
+								  int64 *wait_us);
+
+extern void RefusalInit(void);
+extern void RefusalNote(const char *user_id, const char *pool);
+extern Datum RefusalCounted(PGFunction function, FunctionCallInfo fcinfo);
+
+#endif							/* QUOTA_RATELIMIT_H */

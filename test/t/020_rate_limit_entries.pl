@@ -1,0 +1,73 @@
+# quota.rate_limit_entries bounds the rate limiter's counters: with 100,
+# 100 members of a pool with a member rate limit are counted, the 101st
+# member's request in the same minute gets 53400 and nothing is charged;
+# members already counted go on (their repeats too), and a pool without
+# rate limits needs no counter.  Counters are not durable: a restart
+# empties them (rate limits are not durable, like every rate limiter's).
+use strict;
+use warnings;
+use QuotaNode;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = quota_node('rate_limit_entries', conf => "quota.rate_limit_entries = 100\n");
+
+$node->safe_psql('postgres', q{
+SET client_min_messages = warning;
+CREATE EXTENSION quota;
+SELECT quota.quota_set_model('free', 0, 0);
+SELECT quota.quota_create_pool('Limited', 10);
+SELECT quota.quota_create_pool('Open', 10);
+SELECT quota.quota_set_user('u' || i, '{}') FROM generate_series(1, 101) i;
+SELECT quota.quota_add_member(p, 'u' || i) FROM generate_series(1, 101) i,
+       unnest(ARRAY['Limited', 'Open']) p;
+SELECT quota.quota_set_rate_limit('Limited', 2);
+});
+
+# 100 members, one request each: a counter each
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM generate_series(1, 100) i,
+           LATERAL quota.quota_charge('free', 1, 1, 'r' || i, user_id => 'u' || i, pool => 'Limited') c}),
+   '100', 'a hundred members are counted');
+
+my ($rc, $out, $err) = $node->psql('postgres',
+    q{SELECT quota.quota_charge('free', 1, 1, 'r101', user_id => 'u101', pool => 'Limited')});
+like($err, qr/too many rate limited members for quota\.rate_limit_entries/,
+     'the 101st member in the same minute is refused');
+like($err, qr/Raise quota\.rate_limit_entries/, 'with a hint');
+($rc, $out, $err) = $node->psql('postgres',
+    q{\set VERBOSITY verbose
+      SELECT quota.quota_charge('free', 1, 1, 'r101', user_id => 'u101', pool => 'Limited')});
+like($err, qr/53400/, 'as 53400');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM quota.ledger WHERE request_id = 'r101'}),
+   '0', 'and nothing was charged');
+
+# counted members go on, a repeat returns its charge, their limit still holds
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'r1b', user_id => 'u1', pool => 'Limited')}),
+   '1', 'a member with a counter goes on');
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'r2', user_id => 'u2', pool => 'Limited')}),
+   '1', 'a repeat needs no counter');
+($rc, $out, $err) = $node->psql('postgres',
+    q{SELECT quota.quota_charge('free', 1, 1, 'r1c', user_id => 'u1', pool => 'Limited')});
+like($err, qr/rate limit of pool "Limited" exceeded/, 'and its limit still holds');
+
+# a pool without rate limits needs no counter
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'o101', user_id => 'u101', pool => 'Open')}),
+   '1', 'a pool without rate limits is not concerned');
+
+# a restart empties the counters
+$node->restart;
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'r1c', user_id => 'u1', pool => 'Limited')}),
+   '1', 'counters start from zero after a restart');
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'r101', user_id => 'u101', pool => 'Limited')}),
+   '1', 'and have room again');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM quota.refusals}), '0',
+   'refusal counts start from zero too');
+
+$node->stop;
+done_testing();
