@@ -26,6 +26,7 @@ OBJS = \
 	src/route.o \
 	src/hint.o \
 	src/request.o \
+	src/caps.o \
 	src/reserve.o \
 	src/uninstall.o \
 	src/guard.o
@@ -39,7 +40,7 @@ DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/$(EXTENSION)--*.sql))
 
 REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct guard \
-		  overrun overdrawn privileges
+		  overrun overdrawn caps privileges
 REGRESS_PREP	= installcheck-user
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache \

@@ -39,6 +39,7 @@
 #include "utils/timestamp.h"
 
 #include "alert.h"
+#include "caps.h"
 #include "charge.h"
 #include "guard.h"
 #include "identity.h"
@@ -372,6 +373,7 @@ quota_charge(PG_FUNCTION_ARGS)
 			if (limited &&
 				(int128) usage + cost.final > target.pool.member_limit)
 				QuotaRaiseInsufficient(&target, cost.final, &st, true, usage);
+			CapsAdmit(&target, cost.final, row.at);
 			if (!EscrowDebit(&ep, cost.final, false, &st) &&
 				(QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowDebit(&ep, cost.final, false, &st)))
@@ -491,6 +493,8 @@ quota_check(PG_FUNCTION_ARGS)
 		else if (target.pool.has_member_limit &&
 				 !QuotaMemberLimitFits(&target, 1, &usage))
 			reason = "member limit reached";
+		else
+			reason = CapsRefusal(&target);
 	}
 	pool_name = QuotaUpperStrdup(target.pool.pool);
 	SPI_finish();

@@ -20,6 +20,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "caps.h"
 #include "charge.h"
 #include "guard.h"
 #include "identity.h"
@@ -207,6 +208,7 @@ quota_reserve(PG_FUNCTION_ARGS)
 		{
 			if (!QuotaMemberLimitFits(&target, held, &usage))
 				QuotaRaiseInsufficient(&target, held, &st, true, usage);
+			CapsAdmit(&target, held, GetCurrentTimestamp());
 			if (!EscrowHold(&ep, held, &st) &&
 				(QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowHold(&ep, held, &st)))
