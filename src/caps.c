@@ -66,9 +66,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -175,14 +177,28 @@ PerAdjective(const char *per)
 		strcmp(per, "week") == 0 ? "weekly" : "monthly";
 }
 
+/* Is quota.pool_caps there?  Not with the 0.1 SQL, which this library serves too. */
+static bool
+CapsInstalled(void)
+{
+	Oid			nsp = get_namespace_oid("quota", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("pool_caps", nsp));
+}
+
 /* Load the pool's caps (member scope first); returns how many. */
 static int
 LoadCaps(const char *pool, PoolCap **caps)
 {
-	Datum		v[1] = {CStringGetTextDatum(pool)};
-	int			n = QuotaExec(&caps_q, v, NULL, 0);
+	Datum		v[1];
+	int			n;
 	bool		isnull;
 
+	*caps = NULL;
+	if (!CapsInstalled())
+		return 0;
+	v[0] = CStringGetTextDatum(pool);
+	n = QuotaExec(&caps_q, v, NULL, 0);
 	*caps = n > 0 ? palloc(n * sizeof(PoolCap)) : NULL;
 	for (int i = 0; i < n; i++)
 	{
