@@ -19,28 +19,62 @@
  * only if spending + its amount <= the cap, for each cap of the pool: per
  * member (that member's charges and holds) or for the pool (everyone's).
  * Settlements are never refused by caps: a settlement turns a hold that
- * was counted into a charge that is counted, in the same commit.
+ * was counted into a charge that is counted, in the same commit.  A repeat
+ * of a charged or reserved request returns before any of this.
  *
- * Locks, in the order taken (after locks 1 and 2 of charge.c):
- *	 a. member caps: the member's transaction advisory lock on the pool, the
- *		very lock of member limits (lock 3 of charge.c, re-entrant);
- *	 b. pool caps: a transaction advisory lock on the pool in the space
- *		QUOTA_LOCK_CAPS, taken only when the pool has a pool-scope cap;
- *	 c. the escrow's spinlock (escrow.c), after this gate.
- * Under them the spending is summed with a snapshot taken now, at every
- * isolation level.  Why that is exact: every request that adds spending
- * under a cap (a reservation, an unreserved charge) holds that cap's lock
- * from its check to the end of its transaction.  Once we hold it, no other
- * transaction can be admitting spending under the cap, and a fresh
- * snapshot sees everything admitted and committed before: other
- * transactions' charges and holds, releases and settlements, and our own
- * earlier rows.  An old REPEATABLE READ or SERIALIZABLE snapshot would miss
- * what committed after it; raising 40001 would only make the client retry
- * to get the answer the fresh sum gives now, so the cap is decided on the
- * fresh sum and the transaction's snapshot is left for everything else (as
- * for member limits, request.c).  A settlement does not take the lock, but
- * its charge and the end of its hold commit together, so a sum sees one or
- * the other; releases and expiries only lower the spending.
+ * Member caps: a lock and a fresh sum.  Like member limits (request.c),
+ * under the member's transaction advisory lock on the pool (the very lock
+ * of member limits, lock 3 of charge.c, re-entrant), held to the end of the
+ * transaction, the member's spending is summed with a snapshot taken now,
+ * at every isolation level.  Exact: every request that adds spending under
+ * the cap holds that lock from its check to its end, so once we hold it
+ * nobody else is admitting spending for the member, and a fresh snapshot
+ * sees everything admitted and committed before (others' charges and
+ * holds, releases, settlements, our own earlier rows).  An old REPEATABLE
+ * READ or SERIALIZABLE snapshot would miss what committed after it; raising
+ * 40001 would only make the client retry to get the answer the fresh sum
+ * gives now, so the cap is decided on the fresh sum and the transaction's
+ * snapshot is left for everything else.  A settlement does not take the
+ * lock: its charge and the end of its hold commit together, so a sum sees
+ * one or the other.  One member's requests to one pool queue; nobody else.
+ *
+ * Pool caps: compare-and-add in shared memory.  A lock per pool would put
+ * every user of a shared pool in one queue, so the pool's spending per
+ * window lives next to its balance in its escrow entry (escrow.c), under
+ * the entry's spinlock: for each of the three windows (day, week, month,
+ * always kept, capped or not) the charges dated in it, committed and in
+ * flight, and the pool's active holds (the entry's held + pending_hold,
+ * already exact).  CapsAdmit arms the escrow with the pool caps and the
+ * charge's date (EscrowArmCaps); the admission that follows (EscrowDebit,
+ * EscrowHold) checks spending + amount <= cap for each of them and the
+ * balance in one compare-and-add, and a charge's amount joins its
+ * windows' in-flight sums in the same step, so no two requests can both
+ * take the same room.  At commit (after the commit record) the amount
+ * moves to the window's committed sum; at abort it is dropped.  Nothing
+ * here depends on a snapshot, so REPEATABLE READ and SERIALIZABLE are as
+ * exact as READ COMMITTED; like the balance, a charge in flight counts
+ * until its transaction ends (a request beside it may be refused although
+ * it later rolls back; never the other way round).  Settlements arm the
+ * escrow too (CapsSettle): never refused, but counted.
+ *   Windows start in place: the first charge or hold dated at or after a
+ * window's end starts the next one with zero charges (every charge dated
+ * in it is admitted through the entry, so none can precede the start); an
+ * amount in flight from the old window is dropped from the sums at the
+ * start (a generation number tells its commit not to count it).  The first
+ * window of an entry (new pool, restart, crash) counts its earlier charges
+ * from the ledger, once, under a snapshot taken then: those with an
+ * entry_id up to the ledger's last when the entry was created, all
+ * committed at that moment because every ledger write of the pool passes
+ * through its entry, and every later one got a larger id from the
+ * sequence (which has no cache).  So a cap set on a pool with charges,
+ * or a restart mid-window, is exact.  A request whose window ended while
+ * it was admitted (a later request started the next one in between, a
+ * matter of microseconds at midnight) raises 40001 and changes nothing.
+ * A changed reset_timezone applies to pool caps from the next window (a
+ * window never starts before the previous one ended); member caps and
+ * the views use it at once.  Without shared memory (no
+ * shared_preload_libraries) pool caps take the member caps' way, with a
+ * transaction advisory lock on the pool (space QUOTA_LOCK_CAPS).
  *
  * The window boundary.  An unreserved charge is dated before this gate and
  * checked against the window of its date, counting exactly the charges
@@ -49,19 +83,23 @@
  * of today's.  A reservation is checked against the window of the moment
  * of its check; its hold counts in every later window while it lasts.
  *
- * Deadlocks.  One request takes at most one member lock and one pool lock,
- * both of the pool it is charged to, always member before pool, after its
- * request lock; nothing is waited for while the escrow spinlock is held.
- * Two transactions can only wait for each other if each charges several
- * capped pools, in opposite orders; PostgreSQL's deadlock detector then
- * cancels one (40P01) and nothing of it is booked.  A gateway charges one
- * request per transaction.
+ * Locks, in the order taken: the request's lock and reservation row
+ * (charge.c, locks 1 and 2), the member's lock (member caps), the pool's
+ * cap lock (pool caps in locked mode only), the escrow's spinlock (a few
+ * instructions, nothing acquired under it; the windows' sums from the
+ * ledger and time zones are read before it).  Deadlocks: one request
+ * takes at most one member lock and one pool lock, both of its own pool,
+ * always member before pool, after its request lock; two transactions can
+ * only wait for each other if each charges several capped pools in
+ * opposite orders, and PostgreSQL's deadlock detector then cancels one
+ * (40P01), nothing of it booked.  A gateway charges one request per
+ * transaction.
  *
- * Cost.  A pool without caps pays one index probe (the caps query).  A pool
- * cap serialises the admissions of the pool while each admitting
- * transaction is open (charges of a pool without pool caps, and settlements,
- * are not serialised), and each admission sums the window's charges of the
- * pool by the (pool, at) index: one row per charge in the window.
+ * Cost.  A pool without caps pays one index probe (the caps query) and
+ * three comparisons under the spinlock; a window start reads the pool's
+ * time zone (once per window and pool).  Member caps cost what member
+ * limits cost (the member's lock, and a sum of their charges in the
+ * window); pool caps cost nothing more than the compare-and-add.
  */
 #include "postgres.h"
 
@@ -71,6 +109,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -273,23 +312,101 @@ RaiseCap(const RequestTarget *target, const PoolCap *cap, Credits spent,
 					 target->pool.pool, name, local_end, cap->timezone)));
 }
 
+/* The window index of escrow.h (day 0, week 1, month 2). */
+static int
+WindowIndex(const char *per)
+{
+	return strcmp(per, "day") == 0 ? 0 : strcmp(per, "week") == 0 ? 1 : 2;
+}
+
+/* What CapsRefusedPool reports: the pool-scope caps of the armed request. */
+static struct
+{
+	char	   *pool;
+	PoolCap		caps[ESCROW_WINDOWS];
+} armed_info;
+
 /*
- * The gate of a new request (a reservation's hold, an unreserved charge's
- * cost) dated at: raise QU001 if it would pass one of the pool's caps.
- * Takes the caps' locks (see the top of the file); the caller is connected
- * to SPI and has taken the request's lock.
+ * Arm the escrow with the pool-scope caps of the next charge or hold on
+ * the pool (none: a charge is still counted in its windows).
+ */
+static void
+ArmPoolCaps(const RequestTarget *target, const PoolCap *caps, int n,
+			TimestampTz at, bool charge)
+{
+	EscrowCapCheck check;
+
+	memset(&check, 0, sizeof(check));
+	check.charge = charge;
+	check.pool_id = target->pool.pool_id;
+	check.at = at;
+	armed_info.pool = MemoryContextStrdup(TopTransactionContext, target->pool.pool);
+	for (int i = 0; i < n; i++)
+	{
+		int			k;
+
+		if (!caps[i].pool_scope)
+			continue;
+		k = WindowIndex(caps[i].per);
+		check.has_cap[k] = true;
+		check.cap[k] = caps[i].amount;
+		armed_info.caps[k] = caps[i];
+		armed_info.caps[k].per = MemoryContextStrdup(TopTransactionContext, caps[i].per);
+		armed_info.caps[k].timezone = MemoryContextStrdup(TopTransactionContext,
+														  caps[i].timezone);
+	}
+	EscrowArmCaps(&check);
+}
+
+/*
+ * Called by the escrow (in the admission of a charge or hold armed by
+ * CapsAdmit) when the request would pass the pool's cap of window k:
+ * raise QU001.  Nothing was admitted.
  */
 void
-CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at)
+CapsRefusedPool(int k, int128 spent, Credits amount, TimestampTz end)
+{
+	RequestTarget target;
+
+	memset(&target, 0, sizeof(target));
+	target.pool.pool = armed_info.pool;
+	RaiseCap(&target, &armed_info.caps[k],
+			 spent > CREDITS_MAX ? CREDITS_MAX : (Credits) spent, amount, end);
+}
+
+/*
+ * A settlement is never refused by caps, but its charge counts in the
+ * pool's windows: tell the escrow its date.
+ */
+void
+CapsSettle(const RequestTarget *target, TimestampTz at)
+{
+	if (EscrowIsShared())
+		ArmPoolCaps(target, NULL, 0, at, true);
+}
+
+/*
+ * The gate of a new request (a reservation's hold, an unreserved charge's
+ * cost) dated at: raise QU001 if it would pass one of the pool's member
+ * caps; its pool caps are checked by the escrow's admission that follows
+ * (EscrowDebit, EscrowHold), or here without shared memory.  Takes the
+ * caps' locks (see the top of the file); the caller is connected to SPI
+ * and has taken the request's lock.
+ */
+void
+CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold)
 {
 	PoolCap    *caps;
 	int			n;
 	bool		member_locked = false;
 	bool		pool_locked = false;
+	bool		shared = EscrowIsShared();
 
 	if (amount <= 0)
 		return;
 	n = LoadCaps(target->pool.pool, &caps);
+	if (shared)
+		ArmPoolCaps(target, caps, n, at, !hold);
 	for (int i = 0; i < n; i++)
 	{
 		PoolCap    *cap = &caps[i];
@@ -297,6 +414,8 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at)
 		TimestampTz end;
 		Credits		spent;
 
+		if (cap->pool_scope && shared)
+			continue;
 		if (!cap->pool_scope && !member_locked)
 		{
 			QuotaLockKey(psprintf(INT64_FORMAT ":%s", target->pool.pool_id,
@@ -332,9 +451,16 @@ CapsRefusal(const RequestTarget *target)
 	{
 		TimestampTz start;
 		TimestampTz end;
+		Credits		spent;
+		EscrowPool	ep = QuotaEscrowPool(&target->pool);
 
-		CapsWindow(caps[i].per, caps[i].timezone, now, &start, &end);
-		if (CapSpent(target, &caps[i], start, end) >= caps[i].amount)
+		if (!caps[i].pool_scope ||
+			!EscrowWindowSpent(&ep, WindowIndex(caps[i].per), now, &spent))
+		{
+			CapsWindow(caps[i].per, caps[i].timezone, now, &start, &end);
+			spent = CapSpent(target, &caps[i], start, end);
+		}
+		if (spent >= caps[i].amount)
 			return psprintf("%s reached", CapName(&caps[i]));
 	}
 	return NULL;

@@ -15,6 +15,9 @@
  *		isolation level, and only then is the charge dated (ledger.at), so
  *		that it counts in the period it was checked against, whatever the
  *		age of the transaction (request.c explains why this is exact);
+ *		The member caps' sums are taken under this lock too (caps.c; the
+ *		pool caps are checked in step 4, or under a lock of the pool in
+ *		locked mode);
  *	 4. the pool's escrow entry spinlock (escrow.c), for a few instructions,
  *		to admit the debit against available.  No row of quota.pool_defs is
  *		locked, so the users of a shared pool never queue behind each other;
@@ -361,6 +364,7 @@ quota_charge(PG_FUNCTION_ARGS)
 					QuotaRaiseInsufficient(&target, cost.final - freed, &st,
 										   true, usage);
 			}
+			CapsSettle(&target, row.at);
 			if (!EscrowSettle(&ep, cost.final, freed, within, &st))
 				QuotaRaiseOverrun(&target, cost.final, &st, request_id,
 								  resv.r.max_input_tokens,
@@ -373,7 +377,7 @@ quota_charge(PG_FUNCTION_ARGS)
 			if (limited &&
 				(int128) usage + cost.final > target.pool.member_limit)
 				QuotaRaiseInsufficient(&target, cost.final, &st, true, usage);
-			CapsAdmit(&target, cost.final, row.at);
+			CapsAdmit(&target, cost.final, row.at, false);
 			if (!EscrowDebit(&ep, cost.final, false, &st) &&
 				(QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowDebit(&ep, cost.final, false, &st)))

@@ -208,7 +208,7 @@ quota_reserve(PG_FUNCTION_ARGS)
 		{
 			if (!QuotaMemberLimitFits(&target, held, &usage))
 				QuotaRaiseInsufficient(&target, held, &st, true, usage);
-			CapsAdmit(&target, held, GetCurrentTimestamp());
+			CapsAdmit(&target, held, GetCurrentTimestamp(), true);
 			if (!EscrowHold(&ep, held, &st) &&
 				(QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowHold(&ep, held, &st)))
