@@ -19,7 +19,7 @@ clients=${QUOTA_BENCH_CLIENTS:-16}
 port=${QUOTA_BENCH_PORT:-55433}
 bench=$QUOTA_ROOT/test/bench
 # The pgbench workloads (test/bench/NAME.sql), in the order of a round.
-workloads=(a_insert b_naive c_shared c_warm d_personal e_reserve)
+workloads=(a_insert b_naive c_shared c_warm d_personal e_reserve c_capped)
 
 say "temporary instance on port $port"
 # No checkpoint may start during a measured run (it would land in whichever
@@ -147,6 +147,7 @@ C=${mean[c_shared]};   show "C quota_charge, one shared pool" c_shared
 CW=${mean[c_warm]};    show "  C with 100 active students (warm)" c_warm
 D=${mean[d_personal]}; show "D quota_charge, 1,000 personal pools" d_personal
 E=${mean[e_reserve]};  show "E quota_reserve + quota_charge (pairs)" e_reserve
+CC=${mean[c_capped]};  show "C' C with a member and a pool cap" c_capped
 
 # The same without waiting for the disk at commit: no backend sleeps and
 # wakes for its commit, so the kernel's share shrinks, the virtual disk's
@@ -190,6 +191,7 @@ printf '%-34s %s\n' "C/B (target >= 4)" "$(ratio "$C" "$B")"
 printf '%-34s %s\n' "  warm C/A, warm C/B" "$(ratio "$CW" "$A"), $(ratio "$CW" "$B")"
 printf '%-34s %s\n' "D/A (target >= 0.9)" "$(ratio "$D" "$A")"
 printf '%-34s %s\n' "E/A (target >= 0.45)" "$(ratio "$E" "$A")"
+printf '%-34s %s\n' "C'/C (target >= 0.9)" "$(ratio "$CC" "$C")"
 printf '%-34s %s\n' "  CPU-bound C/A, C/B, D/A, E/A" "$CPU"
 printf '%-34s %s\n' "F numeric/quota_cost (target >= 3)" "$(ratio "$F2" "$F1")"
 printf '%-34s %s\n' "  numeric/quota_cost in LATERAL" "$(ratio "$F2" "$F1L")"

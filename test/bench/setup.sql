@@ -18,6 +18,15 @@ SELECT quota_create_pool('Students Pool', 9000000000, reset_cron => '0 1 * * 5',
                          reset_timezone => 'Asia/Hong_Kong');
 SELECT quota_grant_group('Students Pool', 'student');
 SELECT quota_set_discount('api', 0.9, pool => 'Students Pool');
+-- C': the same students and charges on a pool with a daily cap per member
+-- and a weekly cap for the pool, both active and never reached (the pool's
+-- name sorts after the Students Pool, which stays the students' active one).
+SELECT quota_create_pool('Students Pool (capped)', 9000000000, reset_cron => '0 1 * * 5',
+                         reset_timezone => 'Asia/Hong_Kong');
+SELECT quota_grant_group('Students Pool (capped)', 'student');
+SELECT quota_set_discount('api', 0.9, pool => 'Students Pool (capped)');
+SELECT quota_set_cap('Students Pool (capped)', 'day', 1000, 'member');
+SELECT quota_set_cap('Students Pool (capped)', 'week', 9000000000, 'pool');
 SELECT quota_set_user('staff' || i, '{staff}') FROM generate_series(1, 1000) i;
 SELECT quota_set_user('student' || i, '{student}') FROM generate_series(1, 9000) i;
 
