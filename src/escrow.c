@@ -127,9 +127,8 @@ typedef struct EscrowEntry
 	TimestampTz win_start[ESCROW_WINDOWS];	/* 0: not yet set */
 	TimestampTz win_end[ESCROW_WINDOWS];
 	uint32		win_gen[ESCROW_WINDOWS];	/* bumped when a window starts */
-	bool		win_base_known[ESCROW_WINDOWS];
-	int128		win_base[ESCROW_WINDOWS];	/* charges before the entry existed */
-	int128		win_committed[ESCROW_WINDOWS];	/* tracked, committed */
+	bool		win_base_known[ESCROW_WINDOWS];	/* earlier charges counted */
+	int128		win_committed[ESCROW_WINDOWS];	/* committed (and earlier) charges */
 	int128		win_pending[ESCROW_WINDOWS];	/* tracked, in flight */
 } EscrowEntry;
 
@@ -688,8 +687,7 @@ FindEntry(const EscrowPool *pool, bool reading)
 				entry->win_start[k] = entry->win_end[k] = 0;
 				entry->win_gen[k] = 0;
 				entry->win_base_known[k] = false;
-				entry->win_base[k] = entry->win_committed[k] =
-					entry->win_pending[k] = 0;
+				entry->win_committed[k] = entry->win_pending[k] = 0;
 			}
 		}
 	}
@@ -923,8 +921,7 @@ PrepareWindows(EscrowEntry *entry, const EscrowPool *pool, TimestampTz at,
 				entry->win_start[k] = start;
 				entry->win_end[k] = end;
 				entry->win_gen[k]++;
-				entry->win_base[k] = entry->win_committed[k] =
-					entry->win_pending[k] = 0;
+				entry->win_committed[k] = entry->win_pending[k] = 0;
 			}
 			SpinLockRelease(&entry->mutex);
 		}
@@ -944,7 +941,7 @@ PrepareWindows(EscrowEntry *entry, const EscrowPool *pool, TimestampTz at,
 			SpinLockAcquire(&entry->mutex);
 			if (entry->win_gen[k] == gen && !entry->win_base_known[k])
 			{
-				entry->win_base[k] = base;
+				entry->win_committed[k] += base;
 				entry->win_base_known[k] = true;
 			}
 			SpinLockRelease(&entry->mutex);
@@ -960,7 +957,7 @@ PrepareWindows(EscrowEntry *entry, const EscrowPool *pool, TimestampTz at,
 static int128
 WindowSpentLocked(EscrowEntry *entry, int k, const PendingOp *own)
 {
-	return entry->win_base[k] + entry->win_committed[k] + entry->win_pending[k]
+	return entry->win_committed[k] + entry->win_pending[k]
 		+ entry->held + entry->pending_hold - own->unhold;
 }
 

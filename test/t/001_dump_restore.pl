@@ -1,6 +1,7 @@
 # pg_dump of a database using quota, restored into an empty database, gives
-# identical balances and ledger; balances survive a restart (rebuilt from
-# the ledger) and a retried request is not billed again after the restore.
+# identical balances, ledger and configuration (caps included); balances
+# survive a restart (rebuilt from the ledger) and a retried request is not
+# billed again after the restore.
 use strict;
 use warnings;
 use QuotaNode;
@@ -23,6 +24,8 @@ SELECT quota.quota_create_pool('Students Pool', 10, reset_cron => '0 1 * * 5',
                                reset_timezone => 'Asia/Hong_Kong');
 SELECT quota.quota_grant_group('Students Pool', 'student');
 SELECT quota.quota_topup('Students Pool', 2.5, 'bonus');
+SELECT quota.quota_set_cap('Students Pool', 'day', 5);
+SELECT quota.quota_set_cap('Students Pool', 'month', 50, 'pool');
 SELECT quota.quota_charge('gpt-test', 1000 * i, 200 * i, 'r' || i, 'c' || (i % 3),
                           user_id => CASE WHEN i % 2 = 0 THEN 'ann' ELSE 'ben' END)
   FROM generate_series(1, 40) i;
@@ -36,7 +39,8 @@ my $ledger = q{SELECT count(*) || ':' || md5(string_agg(l::text, '|' ORDER BY en
                FROM quota.ledger l};
 my $rest = q{SELECT (SELECT md5(string_agg(r::text, '|' ORDER BY request_id)) FROM quota.reservations r)
              || (SELECT md5(string_agg(s.user_id || s.active_pool, '|' ORDER BY user_id)) FROM quota.user_state s)
-             || (SELECT md5(string_agg(d::text, '|' ORDER BY discount_id)) FROM quota.discounts d)};
+             || (SELECT md5(string_agg(d::text, '|' ORDER BY discount_id)) FROM quota.discounts d)
+             || (SELECT count(*) || md5(string_agg(c::text, '|' ORDER BY per, scope)) FROM quota.pool_caps c)};
 my $held = q{SELECT string_agg(format('%s=%s', pool, held), ', ' ORDER BY pool) FROM quota.pool_status};
 
 my %before = map { $_ => $node->safe_psql('univ', $_) } ($balances, $ledger, $rest, $held);
