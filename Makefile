@@ -26,6 +26,7 @@ OBJS = \
 	src/route.o \
 	src/hint.o \
 	src/request.o \
+	src/caps.o \
 	src/reserve.o \
 	src/standby.o \
 	src/uninstall.o \
@@ -42,11 +43,12 @@ DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/$(EXTENSION)--*.sql))
 
 REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct guard \
-		  overrun overdrawn ratelimit account privileges
+		  overrun overdrawn ratelimit account caps privileges
 REGRESS_PREP	= installcheck-user
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache \
-		  member-limit-snapshot old-transaction-reset reserve-snapshot overflow-race rate-limit-race
+		  member-limit-snapshot old-transaction-reset reserve-snapshot overflow-race rate-limit-race \
+		  caps-race caps-snapshot caps-window
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
 		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
 TAP_TESTS	= 1

@@ -34,7 +34,7 @@ INSERT INTO valid VALUES
     ('max_output_tokens', '10'), ('request_id', $$'bad-new'$$),
     ('conversation_id', $$'conv'$$), ('ttl', $$'1 minute'$$),
     ('cron', $$'0 1 * * 5'$$), ('timezone', $$'UTC'$$), ('after', $$'2026-01-01'$$),
-    ('at', $$'2026-06-01'$$),
+    ('at', $$'2026-06-01'$$), ('per', $$'day'$$),
     ('requests_per_minute', '3'), ('tokens_per_minute', '100'), ('scope', $$'member'$$);
 
 -- the bad values tried for each argument type

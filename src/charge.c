@@ -15,6 +15,9 @@
  *		isolation level, and only then is the charge dated (ledger.at), so
  *		that it counts in the period it was checked against, whatever the
  *		age of the transaction (request.c explains why this is exact);
+ *		The member caps' sums are taken under this lock too (caps.c; the
+ *		pool caps are checked in step 4, or under a lock of the pool in
+ *		locked mode);
  *	 4. the pool's escrow entry spinlock (escrow.c), for a few instructions,
  *		to admit the debit against available.  No row of quota.pool_defs is
  *		locked, so the users of a shared pool never queue behind each other;
@@ -40,6 +43,7 @@
 #include "utils/timestamp.h"
 
 #include "alert.h"
+#include "caps.h"
 #include "charge.h"
 #include "guard.h"
 #include "identity.h"
@@ -376,6 +380,7 @@ ChargeRequest(PG_FUNCTION_ARGS)
 					QuotaRaiseInsufficient(&target, cost.final - freed, &st,
 										   true, usage);
 			}
+			CapsSettle(&target, row.at);
 			if (!EscrowSettle(&ep, cost.final, freed, within, &st))
 				QuotaRaiseOverrun(&target, cost.final, &st, request_id,
 								  resv.r.max_input_tokens,
@@ -388,6 +393,7 @@ ChargeRequest(PG_FUNCTION_ARGS)
 			if (limited &&
 				(int128) usage + cost.final > target.pool.member_limit)
 				QuotaRaiseInsufficient(&target, cost.final, &st, true, usage);
+			CapsAdmit(&target, cost.final, row.at, false);
 			if (!EscrowDebit(&ep, cost.final, false, &st) &&
 				(QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowDebit(&ep, cost.final, false, &st)))
@@ -524,6 +530,8 @@ quota_check(PG_FUNCTION_ARGS)
 		else if (target.pool.has_member_limit &&
 				 !QuotaMemberLimitFits(&target, 1, &usage))
 			reason = "member limit reached";
+		else
+			reason = CapsRefusal(&target);
 	}
 	if (reason == NULL)
 		reason = RateLimitCheck(&target.pool, target.user_id, &wait_us);

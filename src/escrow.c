@@ -67,6 +67,11 @@
  * so balances are summed from the replayed tables (standby.c explains why
  * none is left to mislead the server once it is promoted).
  *
+ * Each entry also keeps the pool's charges per calendar window (day, week,
+ * month in the pool's time zone), committed and in flight, so that pool
+ * caps are admitted by the same compare-and-add as the balance: see the
+ * top of caps.c.
+ *
  * Without shared_preload_libraries the same functions fall back to a locked
  * mode: a transaction advisory lock on the pool serialises its writers and
  * the balance is summed from the ledger.  Exact, but slower.
@@ -98,6 +103,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "caps.h"
 #include "escrow.h"
 #include "quota.h"
 #include "standby.h"
@@ -122,6 +128,14 @@ typedef struct EscrowEntry
 	int128		pending_debit;
 	int128		pending_hold;
 	int128		pending_credit;
+	/* charges per calendar window (day, week, month): see caps.c */
+	int64		created_seq;	/* the ledger's last entry_id when created */
+	TimestampTz win_start[ESCROW_WINDOWS];	/* 0: not yet set */
+	TimestampTz win_end[ESCROW_WINDOWS];
+	uint32		win_gen[ESCROW_WINDOWS];	/* bumped when a window starts */
+	bool		win_base_known[ESCROW_WINDOWS];	/* earlier charges counted */
+	int128		win_committed[ESCROW_WINDOWS];	/* committed (and earlier) charges */
+	int128		win_pending[ESCROW_WINDOWS];	/* tracked, in flight */
 } EscrowEntry;
 
 typedef struct EscrowShared
@@ -140,6 +154,8 @@ typedef struct PendingOp
 	int128		credit;			/* applied at commit */
 	int128		hold;			/* admitted against available */
 	int128		unhold;			/* released at commit */
+	int128		win_debit[ESCROW_WINDOWS];	/* charges tracked in a window */
+	uint32		win_gen[ESCROW_WINDOWS];	/* ... of this generation */
 } PendingOp;
 
 static EscrowShared *escrow = NULL;
@@ -148,6 +164,9 @@ static bool escrow_requested = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* The caps of the next charge or hold (EscrowArmCaps). */
+static EscrowCapCheck armed;
 
 static PendingOp *pending = NULL;
 static int	npending = 0;
@@ -219,6 +238,10 @@ EscrowForget(int from_level)
 				op->entry->pending_debit -= op->debit;
 				op->entry->pending_hold -= op->hold;
 				op->entry->pending_credit -= op->credit;
+				for (int k = 0; k < ESCROW_WINDOWS; k++)
+					if (op->win_debit[k] != 0 &&
+						op->entry->win_gen[k] == op->win_gen[k])
+						op->entry->win_pending[k] -= op->win_debit[k];
 				SpinLockRelease(&op->entry->mutex);
 			}
 			continue;
@@ -245,6 +268,13 @@ EscrowApplyCommit(void)
 		op->entry->held += (int64) (op->hold - op->unhold);
 		op->entry->pending_hold -= op->hold;
 		op->entry->pending_credit -= op->credit;
+		for (int k = 0; k < ESCROW_WINDOWS; k++)
+			if (op->win_debit[k] != 0 &&
+				op->entry->win_gen[k] == op->win_gen[k])
+			{
+				op->entry->win_pending[k] -= op->win_debit[k];
+				op->entry->win_committed[k] += op->win_debit[k];
+			}
 		SpinLockRelease(&op->entry->mutex);
 	}
 	npending = 0;
@@ -259,10 +289,12 @@ EscrowXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			EscrowApplyCommit();
+			armed.armed = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			EscrowForget(0);
+			armed.armed = false;
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			if (npending > 0)
@@ -285,7 +317,10 @@ EscrowSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	int			level = GetCurrentTransactionNestLevel();
 
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		EscrowForget(level);
+		armed.armed = false;
+	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 	{
 		for (int i = 0; i < npending; i++)
@@ -387,6 +422,14 @@ SumForPool(const char *sql, const char *pool)
 
 #define LEDGER_SUM_SQL \
 	"SELECT quota.sum(amount) FROM quota.ledger WHERE pool OPERATOR(pg_catalog.=) $1"
+/*
+ * The last entry_id given to a ledger row (the pool's rows inserted later
+ * have larger ids: they are admitted here first, and ids come from one
+ * sequence without a cache); $1 is not used.
+ */
+#define LAST_ENTRY_SQL \
+	"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END " \
+	"FROM quota.ledger_entry_id_seq WHERE $1 IS NOT NULL"
 #define HOLD_SUM_SQL \
 	"SELECT quota.sum(held) FROM quota.reservations " \
 	"WHERE pool OPERATOR(pg_catalog.=) $1 AND settled_at IS NULL"
@@ -596,6 +639,7 @@ FindEntry(const EscrowPool *pool, bool reading)
 	bool		found;
 	int64		committed;
 	int64		held;
+	int64		created_seq;
 
 	/* replay would not move it, and a promotion would inherit it */
 	if (RecoveryInProgress())
@@ -631,6 +675,7 @@ FindEntry(const EscrowPool *pool, bool reading)
 
 	committed = SumForPool(LEDGER_SUM_SQL, pool->pool);
 	held = SumForPool(HOLD_SUM_SQL, pool->pool);
+	created_seq = SumForPool(LAST_ENTRY_SQL, pool->pool);
 
 	LWLockAcquire(escrow->lock, LW_EXCLUSIVE);
 	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
@@ -645,6 +690,14 @@ FindEntry(const EscrowPool *pool, bool reading)
 			entry->held = held;
 			entry->pending_hold = 0;
 			entry->pending_credit = 0;
+			entry->created_seq = created_seq;
+			for (int k = 0; k < ESCROW_WINDOWS; k++)
+			{
+				entry->win_start[k] = entry->win_end[k] = 0;
+				entry->win_gen[k] = 0;
+				entry->win_base_known[k] = false;
+				entry->win_committed[k] = entry->win_pending[k] = 0;
+			}
 		}
 	}
 	LWLockRelease(escrow->lock);
@@ -776,6 +829,210 @@ LockedState(const EscrowPool *pool, EscrowState *state)
 	SetState(state, balance, held, (int128) balance - held, balance);
 }
 
+static const char *const window_names[ESCROW_WINDOWS] = {"day", "week", "month"};
+
+/* The pool's time zone, read when a window starts (rare); NULL if gone. */
+static char *
+PoolTimezone(const EscrowPool *pool)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	MemoryContext upper = CurrentMemoryContext;
+	char	   *tz = NULL;
+
+	args[0] = CStringGetTextDatum(pool->pool);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT reset_timezone FROM quota.pool_defs "
+							  "WHERE pool OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+		tz = MemoryContextStrdup(upper, SPI_getvalue(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	return tz;
+}
+
+/*
+ * The charges of a window that the entry did not see: those dated in it
+ * with an entry_id up to the ledger's last one when the entry was created
+ * (every later charge of the pool was admitted through the entry).  They
+ * were all committed then, so a snapshot taken now sees each of them.
+ */
+static int128
+WindowBase(const EscrowPool *pool, TimestampTz start, TimestampTz end, int64 seq)
+{
+	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
+	Datum		args[4];
+	int128		result = 0;
+	bool		isnull;
+	Datum		d;
+
+	args[0] = CStringGetTextDatum(pool->pool);
+	args[1] = TimestampTzGetDatum(start);
+	args[2] = TimestampTzGetDatum(end);
+	args[3] = Int64GetDatum(seq);
+	SPI_connect();
+	PushActiveSnapshot(GetLatestSnapshot());
+	if (SPI_execute_with_args("SELECT quota.sum(amount) "
+							  "FROM quota.ledger WHERE pool OPERATOR(pg_catalog.=) $1 "
+							  "AND kind OPERATOR(pg_catalog.=) 'charge' "
+							  "AND at OPERATOR(pg_catalog.>=) $2 AND at OPERATOR(pg_catalog.<) $3 "
+							  "AND entry_id OPERATOR(pg_catalog.<=) $4",
+							  4, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "quota: could not sum the window of pool \"%s\"", pool->pool);
+	PopActiveSnapshot();
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		result = -(int128) DatumGetInt64(d);	/* charges are negative amounts */
+	SPI_finish();
+	return result;
+}
+
+/*
+ * Bring the entry's windows up to date for a charge or hold dated at:
+ * start the window that contains at when the entry's has ended (its
+ * counters start at zero: every charge dated in it is admitted here, and
+ * the first one starts it), or the entry's first window (its earlier
+ * charges are then in the ledger: WindowBase, read for the windows in
+ * need_base).  A window never starts before the previous one ended (only
+ * a changed time zone could make it), so no charge counts twice.
+ */
+static void
+PrepareWindows(EscrowEntry *entry, const EscrowPool *pool, TimestampTz at,
+			   const bool *need_base)
+{
+	char	   *tz = NULL;
+
+	for (int k = 0; k < ESCROW_WINDOWS; k++)
+	{
+		TimestampTz start;
+		TimestampTz end;
+		TimestampTz cur_end;
+		uint32		gen;
+		bool		known;
+		int64		seq;
+
+		SpinLockAcquire(&entry->mutex);
+		cur_end = entry->win_end[k];
+		SpinLockRelease(&entry->mutex);
+		if (cur_end == 0 || at >= cur_end)
+		{
+			if (tz == NULL && (tz = PoolTimezone(pool)) == NULL)
+				return;
+			CapsWindow(window_names[k], tz, at, &start, &end);
+			SpinLockAcquire(&entry->mutex);
+			if (entry->win_end[k] == 0 || at >= entry->win_end[k])
+			{
+				entry->win_base_known[k] = entry->win_end[k] != 0;
+				if (entry->win_end[k] != 0)
+					start = Max(start, entry->win_end[k]);
+				entry->win_start[k] = start;
+				entry->win_end[k] = end;
+				entry->win_gen[k]++;
+				entry->win_committed[k] = entry->win_pending[k] = 0;
+			}
+			SpinLockRelease(&entry->mutex);
+		}
+		if (need_base == NULL || !need_base[k])
+			continue;
+		SpinLockAcquire(&entry->mutex);
+		known = entry->win_base_known[k];
+		gen = entry->win_gen[k];
+		start = entry->win_start[k];
+		end = entry->win_end[k];
+		seq = entry->created_seq;
+		SpinLockRelease(&entry->mutex);
+		if (!known)
+		{
+			int128		base = WindowBase(pool, start, end, seq);
+
+			SpinLockAcquire(&entry->mutex);
+			if (entry->win_gen[k] == gen && !entry->win_base_known[k])
+			{
+				entry->win_committed[k] += base;
+				entry->win_base_known[k] = true;
+			}
+			SpinLockRelease(&entry->mutex);
+		}
+	}
+}
+
+/*
+ * Spending in window k as this transaction sees it: the window's charges
+ * (committed and in flight) plus every active hold (in flight too), less
+ * the holds this transaction released.  The caller holds the spinlock.
+ */
+static int128
+WindowSpentLocked(EscrowEntry *entry, int k, const PendingOp *own)
+{
+	return entry->win_committed[k] + entry->win_pending[k]
+		+ entry->held + entry->pending_hold - own->unhold;
+}
+
+/* Is at in the entry's window k, with its earlier charges known? */
+static inline bool
+InWindow(EscrowEntry *entry, int k, TimestampTz at)
+{
+	return entry->win_end[k] != 0 && at >= entry->win_start[k] &&
+		at < entry->win_end[k];
+}
+
+/* Raise 40001: the window of a request ended while it was admitted. */
+static void
+WindowEnded(const EscrowPool *pool)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to a window of the caps of pool \"%s\" ending",
+					pool->pool),
+			 errdetail("A cap's calendar window ended while the request was being admitted."),
+			 errhint("Retry the request: it will be counted in the new window.")));
+}
+
+/*
+ * The caps (and the date) the next charge or hold on check->pool_id must
+ * fit, or be counted under; used once by EscrowDebit, EscrowSettle or
+ * EscrowHold, forgotten at the end of the transaction.
+ */
+void
+EscrowArmCaps(const EscrowCapCheck *check)
+{
+	armed = *check;
+	armed.armed = true;
+}
+
+/*
+ * For quota_check: the pool's spending in window k (day, week, month) at
+ * at, from shared memory; false when the escrow cannot tell (no shared
+ * memory, no room, or at outside the current window), and the caller sums
+ * the ledger.
+ */
+bool
+EscrowWindowSpent(const EscrowPool *pool, int window, TimestampTz at, Credits *spent)
+{
+	EscrowEntry *entry;
+	PendingOp	own;
+	bool		need[ESCROW_WINDOWS] = {false, false, false};
+	bool		ok;
+	int128		sum = 0;
+
+	/* a hot standby keeps no entry: the caller sums the replayed ledger */
+	if (!EscrowIsShared() || RecoveryInProgress() ||
+		(entry = FindEntry(pool, true)) == NULL)
+		return false;
+	need[window] = true;
+	PrepareWindows(entry, pool, at, need);
+	OwnPending(entry, pool->pool_id, &own);
+	SpinLockAcquire(&entry->mutex);
+	ok = InWindow(entry, window, at) && entry->win_base_known[window];
+	if (ok)
+		sum = WindowSpentLocked(entry, window, &own);
+	SpinLockRelease(&entry->mutex);
+	*spent = sum > CREDITS_MAX ? CREDITS_MAX : sum < CREDITS_MIN ? CREDITS_MIN : (Credits) sum;
+	return ok;
+}
+
 /* Read a pool's balance, holds and availability as this transaction sees them. */
 void
 EscrowRead(const EscrowPool *pool, EscrowState *state)
@@ -822,6 +1079,11 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 	PendingOp	own;
 	bool		ok;
 	bool		fits;
+	EscrowCapCheck *check;
+	int			refused = -1;
+	bool		ended = false;
+	int128		spent = 0;
+	TimestampTz refused_end = 0;
 
 	Assert(amount >= 0 && freed >= 0);
 	QuotaRefuseOnStandby("quota_charge");
@@ -843,13 +1105,29 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 	}
 
 	entry = GetEntry(pool);
+	check = armed.armed && armed.pool_id == pool->pool_id ? &armed : NULL;
+	if (check)
+		PrepareWindows(entry, pool, check->at, check->has_cap);
 	op = GetOp(entry, pool->pool_id);
 	op->unhold += freed;
 	OwnPending(entry, pool->pool_id, &own);
 
 	SpinLockAcquire(&entry->mutex);
 	StateFromEntry(entry, &own, after);
-	ok = force || after->available >= amount;
+	/* the pool's caps first, in the same compare-and-add (caps.c) */
+	for (int k = 0; check && !force && k < ESCROW_WINDOWS && refused < 0 && !ended; k++)
+	{
+		if (!check->has_cap[k])
+			continue;
+		if (!InWindow(entry, k, check->at) || !entry->win_base_known[k])
+			ended = true;
+		else if ((spent = WindowSpentLocked(entry, k, &own)) + amount > check->cap[k])
+		{
+			refused = k;
+			refused_end = entry->win_end[k];
+		}
+	}
+	ok = (force || after->available >= amount) && refused < 0 && !ended;
 	fits = after->in_range && EntryFits(entry, amount);
 	if (ok && fits)
 	{
@@ -858,12 +1136,31 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 		after->balance -= amount;
 		after->live_balance -= amount;
 		after->available -= amount;
+		/* a charge counts in the windows that contain its date */
+		for (int k = 0; check && check->charge && k < ESCROW_WINDOWS; k++)
+		{
+			if (!InWindow(entry, k, check->at))
+				continue;
+			if (op->win_gen[k] != entry->win_gen[k])
+			{
+				op->win_gen[k] = entry->win_gen[k];
+				op->win_debit[k] = 0;
+			}
+			entry->win_pending[k] += amount;
+			op->win_debit[k] += amount;
+		}
 	}
 	SpinLockRelease(&entry->mutex);
 	if (!ok || !fits)
 		op->unhold -= freed;
+	if (ended)
+		WindowEnded(pool);
+	if (refused >= 0)
+		CapsRefusedPool(refused, spent, amount, refused_end);
 	if (ok && !fits)
 		OutOfRange(pool, "debit", amount);
+	if (ok && check)
+		armed.armed = false;
 	return ok;
 }
 
@@ -932,6 +1229,11 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 	PendingOp	own;
 	bool		ok;
 	bool		fits;
+	EscrowCapCheck *check;
+	int			refused = -1;
+	bool		ended = false;
+	int128		spent = 0;
+	TimestampTz refused_end = 0;
 
 	Assert(amount >= 0);
 	QuotaRefuseOnStandby("quota_reserve");
@@ -948,12 +1250,28 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 	}
 
 	entry = GetEntry(pool);
+	check = armed.armed && armed.pool_id == pool->pool_id ? &armed : NULL;
+	if (check)
+		PrepareWindows(entry, pool, check->at, check->has_cap);
 	op = GetOp(entry, pool->pool_id);
 	OwnPending(entry, pool->pool_id, &own);
 
 	SpinLockAcquire(&entry->mutex);
 	StateFromEntry(entry, &own, after);
-	ok = after->available >= amount;
+	/* the pool's caps first, in the same compare-and-add (caps.c) */
+	for (int k = 0; check && k < ESCROW_WINDOWS && refused < 0 && !ended; k++)
+	{
+		if (!check->has_cap[k])
+			continue;
+		if (!InWindow(entry, k, check->at) || !entry->win_base_known[k])
+			ended = true;
+		else if ((spent = WindowSpentLocked(entry, k, &own)) + amount > check->cap[k])
+		{
+			refused = k;
+			refused_end = entry->win_end[k];
+		}
+	}
+	ok = after->available >= amount && refused < 0 && !ended;
 	fits = after->in_range && EntryFits(entry, amount);
 	if (ok && fits)
 	{
@@ -963,8 +1281,14 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 		after->available -= amount;
 	}
 	SpinLockRelease(&entry->mutex);
+	if (ended)
+		WindowEnded(pool);
+	if (refused >= 0)
+		CapsRefusedPool(refused, spent, amount, refused_end);
 	if (ok && !fits)
 		OutOfRange(pool, "hold", amount);
+	if (ok && check)
+		armed.armed = false;
 	return ok;
 }
 

@@ -6,7 +6,27 @@
 #ifndef QUOTA_ESCROW_H
 #define QUOTA_ESCROW_H
 
+#include "datatype/timestamp.h"
+
 #include "credits.h"
+
+/* Calendar windows of caps, in this order: day, week, month (caps.c). */
+#define ESCROW_WINDOWS	3
+
+/*
+ * The pool-scope caps the next charge or hold on a pool must fit in, and
+ * the charge's date (EscrowArmCaps; caps.c).  A charge (not a hold) is
+ * counted in the windows that contain its date.
+ */
+typedef struct EscrowCapCheck
+{
+	bool		armed;
+	bool		charge;			/* a charge (counted), else a hold */
+	int64		pool_id;
+	TimestampTz at;
+	bool		has_cap[ESCROW_WINDOWS];
+	Credits		cap[ESCROW_WINDOWS];
+} EscrowCapCheck;
 
 /* What a pool has, as seen by the calling transaction. */
 typedef struct EscrowState
@@ -39,6 +59,10 @@ extern void EscrowCredit(const EscrowPool *pool, Credits amount);
 extern bool EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after);
 extern void EscrowUnhold(const EscrowPool *pool, Credits amount);
 extern void EscrowRead(const EscrowPool *pool, EscrowState *state);
+
+extern void EscrowArmCaps(const EscrowCapCheck *check);
+extern bool EscrowWindowSpent(const EscrowPool *pool, int window, TimestampTz at,
+							  Credits *spent);
 
 /* Has this transaction moved money not yet committed? */
 extern bool EscrowHasPending(void);

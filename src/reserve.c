@@ -21,6 +21,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "caps.h"
 #include "charge.h"
 #include "guard.h"
 #include "identity.h"
@@ -215,6 +216,7 @@ ReserveRequest(PG_FUNCTION_ARGS)
 		{
 			if (!QuotaMemberLimitFits(&target, held, &usage))
 				QuotaRaiseInsufficient(&target, held, &st, true, usage);
+			CapsAdmit(&target, held, GetCurrentTimestamp(), true);
 			if (!EscrowHold(&ep, held, &st) &&
 				(QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowHold(&ep, held, &st)))

@@ -144,3 +144,34 @@ GRANT EXECUTE ON FUNCTION quota.quota_set_rate_limit(text, integer, bigint, text
     TO quota_admin, quota_user;
 -- quota.refusals
 GRANT EXECUTE ON FUNCTION quota._refusals() TO quota_admin, quota_app, quota_user;
+
+-- quota.pool_limits gains the pool's rate limits (defined with the caps in
+-- 75_caps.sql; extended here, where quota.rate_limits exists)
+CREATE OR REPLACE VIEW quota.pool_limits WITH (security_invoker = true) AS
+SELECT d.pool, d.models, d.member_limit,
+       (SELECT c.amount FROM quota.pool_caps c
+         WHERE c.pool = d.pool AND c.per = 'day' AND c.scope = 'member') AS member_day_cap,
+       (SELECT c.amount FROM quota.pool_caps c
+         WHERE c.pool = d.pool AND c.per = 'week' AND c.scope = 'member') AS member_week_cap,
+       (SELECT c.amount FROM quota.pool_caps c
+         WHERE c.pool = d.pool AND c.per = 'month' AND c.scope = 'member') AS member_month_cap,
+       (SELECT c.amount FROM quota.pool_caps c
+         WHERE c.pool = d.pool AND c.per = 'day' AND c.scope = 'pool') AS pool_day_cap,
+       (SELECT c.amount FROM quota.pool_caps c
+         WHERE c.pool = d.pool AND c.per = 'week' AND c.scope = 'pool') AS pool_week_cap,
+       (SELECT c.amount FROM quota.pool_caps c
+         WHERE c.pool = d.pool AND c.per = 'month' AND c.scope = 'pool') AS pool_month_cap,
+       d.reset_timezone,
+       mr.requests_per_minute AS member_requests_per_minute,
+       mr.tokens_per_minute AS member_tokens_per_minute,
+       pr.requests_per_minute AS pool_requests_per_minute,
+       pr.tokens_per_minute AS pool_tokens_per_minute
+  FROM quota.pool_defs d
+  LEFT JOIN quota.rate_limits mr ON mr.pool = d.pool AND mr.scope = 'member'
+  LEFT JOIN quota.rate_limits pr ON pr.pool = d.pool AND pr.scope = 'pool';
+COMMENT ON VIEW quota.pool_limits IS
+    'per pool: the restrictions on its use (model list, member limit, spending caps per day, week and month, rate limits)';
+COMMENT ON COLUMN quota.pool_limits.member_requests_per_minute IS 'most requests each member may start in any 60 seconds; NULL: no limit';
+COMMENT ON COLUMN quota.pool_limits.member_tokens_per_minute IS 'most tokens each member may use in any 60 seconds; NULL: no limit';
+COMMENT ON COLUMN quota.pool_limits.pool_requests_per_minute IS 'most requests all members together may start in any 60 seconds; NULL: no limit';
+COMMENT ON COLUMN quota.pool_limits.pool_tokens_per_minute IS 'most tokens all members together may use in any 60 seconds; NULL: no limit';

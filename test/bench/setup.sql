@@ -30,6 +30,8 @@ SELECT quota_grant_group('Students Pool (limited)', 'student');
 SELECT quota_set_discount('api', 0.9, pool => 'Students Pool (limited)');
 SELECT quota_set_rate_limit('Students Pool (limited)', 1000, 100000000);
 SELECT quota_set_rate_limit('Students Pool (limited)', 100000000, 1000000000000, 'pool');
+SELECT quota_set_cap('Students Pool (limited)', 'day', 1000, 'member');
+SELECT quota_set_cap('Students Pool (limited)', 'week', 9000000000, 'pool');
 
 SELECT quota_set_user('staff' || i, '{staff}') FROM generate_series(1, 1000) i;
 SELECT quota_set_user('student' || i, '{student}') FROM generate_series(1, 9000) i;

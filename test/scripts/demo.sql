@@ -133,6 +133,24 @@ RESET quota.user_id;
 SELECT quota_reset('Students Pool');
 SELECT pool, balance FROM quota.pools WHERE pool = 'Students Pool';
 SELECT * FROM quota_run_due();
+\echo '--- the Students Pool gets a daily cap: each student at most 2 credits a day'
+SELECT quota_set_cap('Students Pool', 'day', 2) \g /dev/null
+SELECT pool, models, member_limit, member_day_cap, reset_timezone
+  FROM quota.pool_limits ORDER BY pool;
+\echo '--- another student spends 1.6 today; the next request would pass 2 and is refused, with why'
+SELECT final_cost FROM quota_charge('gpt-4.1-mini', 0, 1250000, 'req-2001', user_id => 's7654321');
+DO $$
+DECLARE msg text; detail text; hint text;
+BEGIN
+    PERFORM quota.quota_charge('gpt-4.1-mini', 0, 500000, 'req-2002', user_id => 's7654321');
+EXCEPTION WHEN SQLSTATE 'QU001' THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    RAISE NOTICE E'QU001: %\nDETAIL: %\nHINT: %', msg, detail, hint;
+END $$;
+SELECT allowed, reason FROM quota_check('gpt-4.1-mini', 's7654321');
+\echo '--- the account centre: what each student used today against the cap'
+SELECT pool, user_id, used, day_used, day_cap, remaining
+  FROM quota.member_usage WHERE pool = 'Students Pool' ORDER BY user_id;
 \echo '--- every balance is the sum of its ledger'
 SELECT d.pool, (quota._pool_money(d.pool)).balance
         = (SELECT quota.sum(amount) FROM quota.ledger l WHERE l.pool = d.pool) AS exact

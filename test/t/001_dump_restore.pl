@@ -1,6 +1,7 @@
 # pg_dump of a database using quota, restored into an empty database, gives
-# identical balances and ledger; balances survive a restart (rebuilt from
-# the ledger) and a retried request is not billed again after the restore.
+# identical balances, ledger and configuration (caps included); balances
+# survive a restart (rebuilt from the ledger) and a retried request is not
+# billed again after the restore.
 use strict;
 use warnings;
 use QuotaNode;
@@ -15,7 +16,9 @@ SET client_min_messages = warning;
 CREATE EXTENSION quota;
 }
     . university_sql()
-    . q{SELECT quota.quota_set_rate_limit('Students Pool', 20, 100000);});
+    . q{SELECT quota.quota_set_rate_limit('Students Pool', 20, 100000);
+SELECT quota.quota_set_cap('Students Pool', 'day', 5);
+SELECT quota.quota_set_cap('Students Pool', 'month', 50, 'pool');});
 
 my $balances = q{SELECT string_agg(format('%s=%s/%s', pool, balance, allowance), ', '
                                    ORDER BY pool) FROM quota.pools};
@@ -25,7 +28,8 @@ my $rest = q{SELECT (SELECT md5(string_agg(r::text, '|' ORDER BY request_id)) FR
              || (SELECT md5(string_agg(s.user_id || s.active_pool, '|' ORDER BY user_id)) FROM quota.user_state s)
              || (SELECT md5(string_agg(d::text, '|' ORDER BY discount_id)) FROM quota.discounts d)
              || (SELECT string_agg(format('%s/%s=%s,%s', pool, scope, requests_per_minute, tokens_per_minute), '|')
-                   FROM quota.rate_limits)};
+                   FROM quota.rate_limits)
+             || (SELECT count(*) || md5(string_agg(c::text, '|' ORDER BY per, scope)) FROM quota.pool_caps c)};
 my $held = q{SELECT string_agg(format('%s=%s', pool, held), ', ' ORDER BY pool) FROM quota.pool_status};
 
 my %before = map { $_ => $node->safe_psql('univ', $_) } ($balances, $ledger, $rest, $held);

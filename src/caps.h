@@ -1,0 +1,21 @@
+/*
+ * caps.h
+ *		Spending caps per day, week and month (caps.c).
+ */
+#ifndef QUOTA_CAPS_H
+#define QUOTA_CAPS_H
+
+#include "charge.h"
+
+/* Advisory lock space of a pool's pool-scope caps. */
+#define QUOTA_LOCK_CAPS		0x5158
+
+extern void CapsWindow(const char *per, const char *timezone, TimestampTz at,
+					   TimestampTz *start, TimestampTz *end);
+extern void CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at,
+					  bool hold);
+extern void CapsSettle(const RequestTarget *target, TimestampTz at);
+extern void CapsRefusedPool(int k, int128 spent, Credits amount, TimestampTz end);
+extern const char *CapsRefusal(const RequestTarget *target);
+
+#endif							/* QUOTA_CAPS_H */
