@@ -305,9 +305,10 @@ RaiseCap(const RequestTarget *target, const PoolCap *cap, Credits spent,
 					PerAdjective(cap->per), target->pool.pool) :
 			 errmsg("insufficient quota: %s cap of user \"%s\" in pool \"%s\" reached",
 					PerAdjective(cap->per), target->user_id, target->pool.pool),
-			 errdetail("The %s; %s are used or held in this %s and the request needs %s.",
-					   name, CreditsToCString(spent), cap->per,
-					   CreditsToCString(amount)),
+			 errdetail("The %s cap is %s credits %s; %s are used or held this %s and the request needs %s.",
+					   PerAdjective(cap->per), CreditsToCString(cap->amount),
+					   cap->pool_scope ? "for the pool" : "per member",
+					   CreditsToCString(spent), cap->per, CreditsToCString(amount)),
 			 errhint("Pool \"%s\" has a %s; its window ends at %s (%s). Requests to free models are not capped.",
 					 target->pool.pool, name, local_end, cap->timezone)));
 }

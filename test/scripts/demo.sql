@@ -137,17 +137,18 @@ SELECT * FROM quota_run_due();
 SELECT quota_set_cap('Students Pool', 'day', 2) \g /dev/null
 SELECT pool, models, member_limit, member_day_cap, reset_timezone
   FROM quota.pool_limits ORDER BY pool;
-\echo '--- another student spends 1.6 today; the next request would pass 2 and is refused, with why'
-SELECT final_cost FROM quota_charge('gpt-4.1-mini', 0, 1250000, 'req-2001', user_id => 's7654321');
+\echo '--- a new student spends 1.6 today; the next request would pass 2 and is refused, with why'
+SELECT quota_set_user('s1357913', '{student}') \g /dev/null
+SELECT final_cost FROM quota_charge('gpt-4.1-mini', 0, 1250000, 'req-3001', user_id => 's1357913');
 DO $$
 DECLARE msg text; detail text; hint text;
 BEGIN
-    PERFORM quota.quota_charge('gpt-4.1-mini', 0, 500000, 'req-2002', user_id => 's7654321');
+    PERFORM quota.quota_charge('gpt-4.1-mini', 0, 500000, 'req-3002', user_id => 's1357913');
 EXCEPTION WHEN SQLSTATE 'QU001' THEN
     GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
     RAISE NOTICE E'QU001: %\nDETAIL: %\nHINT: %', msg, detail, hint;
 END $$;
-SELECT allowed, reason FROM quota_check('gpt-4.1-mini', 's7654321');
+SELECT allowed, reason FROM quota_check('gpt-4.1-mini', 's1357913');
 \echo '--- the account centre: what each student used today against the cap'
 SELECT pool, user_id, used, day_used, day_cap, remaining
   FROM quota.member_usage WHERE pool = 'Students Pool' ORDER BY user_id;
