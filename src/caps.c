@@ -104,10 +104,12 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -116,6 +118,7 @@
 #include "caps.h"
 #include "cron.h"
 #include "quota.h"
+#include "ratelimit.h"
 #include "rowtype.h"
 
 /* The caps of a pool, member scope first (the lock order), with its zone. */
@@ -225,9 +228,27 @@ CapsInstalled(void)
 	return OidIsValid(nsp) && OidIsValid(get_relname_relid("pool_caps", nsp));
 }
 
-/* Load the pool's caps (member scope first); returns how many. */
+/*
+ * Caps per pool, cached by each backend while no cap, rate limit or pool
+ * changed (the shared routing generation, which the commit of such a change
+ * moves: see ratelimit.c and route.c).  A charge on a pool without caps, the
+ * common case, then runs no statement for them.  A hot standby's backends
+ * read the table every time: replay does not move the generation.
+ */
+typedef struct CapsCacheEntry
+{
+	int64		pool_id;
+	int			n;
+	PoolCap		caps[2 * ESCROW_WINDOWS];	/* per window, member then pool */
+} CapsCacheEntry;
+
+static HTAB *caps_cache = NULL;
+static MemoryContext caps_cache_cxt = NULL;
+static uint64 caps_generation = 0;
+
+/* Read the pool's caps from the table (member scope first); returns how many. */
 static int
-LoadCaps(const char *pool, PoolCap **caps)
+ReadCaps(const char *pool, PoolCap **caps)
 {
 	Datum		v[1];
 	int			n;
@@ -237,7 +258,7 @@ LoadCaps(const char *pool, PoolCap **caps)
 	if (!CapsInstalled())
 		return 0;
 	v[0] = CStringGetTextDatum(pool);
-	n = QuotaExec(&caps_q, v, NULL, 0);
+	n = Min(QuotaExec(&caps_q, v, NULL, 0), 2 * ESCROW_WINDOWS);
 	*caps = n > 0 ? palloc(n * sizeof(PoolCap)) : NULL;
 	for (int i = 0; i < n; i++)
 	{
@@ -247,6 +268,62 @@ LoadCaps(const char *pool, PoolCap **caps)
 		(*caps)[i].timezone = QuotaGetText(i, 4);
 	}
 	return n;
+}
+
+/* The pool's caps (member scope first), from this backend's cache if valid. */
+static int
+LoadCaps(const PoolInfo *pool, PoolCap **caps)
+{
+	uint64		generation = EscrowRouteGeneration();
+	bool		cacheable = generation != 0 && !RecoveryInProgress() &&
+		!LimitsChangedInTransaction();
+	CapsCacheEntry *e;
+	int			n;
+
+	if (!cacheable)
+		return ReadCaps(pool->pool, caps);
+	if (caps_cache == NULL || generation != caps_generation)
+	{
+		HASHCTL		ctl;
+
+		if (caps_cache_cxt == NULL)
+			caps_cache_cxt = AllocSetContextCreate(TopMemoryContext,
+												   "quota caps cache",
+												   ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(caps_cache_cxt);
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(CapsCacheEntry);
+		ctl.hcxt = caps_cache_cxt;
+		caps_cache = hash_create("quota caps per pool", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		caps_generation = generation;
+	}
+	e = hash_search(caps_cache, &pool->pool_id, HASH_FIND, NULL);
+	if (e == NULL)
+	{
+		PoolCap    *read;
+
+		n = ReadCaps(pool->pool, &read);
+		/* stored only if nothing changed while it was read */
+		if (EscrowRouteGeneration() != caps_generation)
+		{
+			*caps = read;
+			return n;
+		}
+		e = hash_search(caps_cache, &pool->pool_id, HASH_ENTER, NULL);
+		e->n = n;
+		for (int i = 0; i < n; i++)
+		{
+			e->caps[i] = read[i];
+			e->caps[i].per = MemoryContextStrdup(caps_cache_cxt, read[i].per);
+			e->caps[i].timezone = MemoryContextStrdup(caps_cache_cxt, read[i].timezone);
+		}
+	}
+	*caps = e->n > 0 ? palloc(e->n * sizeof(PoolCap)) : NULL;
+	if (e->n > 0)
+		memcpy(*caps, e->caps, e->n * sizeof(PoolCap));
+	return e->n;
 }
 
 /* Spending under a cap in the window [start, end), summed with a snapshot taken now. */
@@ -405,7 +482,7 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 
 	if (amount <= 0)
 		return;
-	n = LoadCaps(target->pool.pool, &caps);
+	n = LoadCaps(&target->pool, &caps);
 	if (shared)
 		ArmPoolCaps(target, caps, n, at, !hold);
 	for (int i = 0; i < n; i++)
@@ -445,7 +522,7 @@ const char *
 CapsRefusal(const RequestTarget *target)
 {
 	PoolCap    *caps;
-	int			n = LoadCaps(target->pool.pool, &caps);
+	int			n = LoadCaps(&target->pool, &caps);
 	TimestampTz now = GetCurrentTimestamp();
 
 	for (int i = 0; i < n; i++)

@@ -301,6 +301,13 @@ quota_rate_limits_changed(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(NULL);
 }
 
+/* Did this transaction change rate limits or caps (not yet committed)? */
+bool
+LimitsChangedInTransaction(void)
+{
+	return config_dirty;
+}
+
 /*
  * The pool's limits (at most two rules, the pool's first), from this
  * backend's cache while no limit changed since it was filled.

@@ -20,4 +20,7 @@ extern void RefusalInit(void);
 extern void RefusalNote(const char *user_id, const char *pool);
 extern Datum RefusalCounted(PGFunction function, FunctionCallInfo fcinfo);
 
+/* Did this transaction change rate limits or caps (not yet committed)? */
+extern bool LimitsChangedInTransaction(void);
+
 #endif							/* QUOTA_RATELIMIT_H */

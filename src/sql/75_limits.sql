@@ -32,11 +32,18 @@ GRANT SELECT ON quota.rate_limits TO quota_admin, quota_app, quota_user;
 CREATE FUNCTION quota._rate_limits_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'quota_rate_limits_changed' LANGUAGE C;
 COMMENT ON FUNCTION quota._rate_limits_changed() IS
-    'internal: tell every backend to re-read rate limits once the change commits';
+    'internal: tell every backend to re-read rate limits and caps once the change commits';
 CREATE TRIGGER rate_limits_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON quota.rate_limits FOR EACH STATEMENT EXECUTE FUNCTION quota._rate_limits_changed();
 COMMENT ON TRIGGER rate_limits_changed ON quota.rate_limits IS
     'backends cache rate limits: a change makes them read again';
+
+-- backends cache each pool's caps too (src/caps.c): a change of caps makes
+-- them read again, as for rate limits
+CREATE TRIGGER pool_caps_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON quota.pool_caps FOR EACH STATEMENT EXECUTE FUNCTION quota._rate_limits_changed();
+COMMENT ON TRIGGER pool_caps_changed ON quota.pool_caps IS
+    'backends cache caps: a change makes them read again';
 
 CREATE FUNCTION quota.quota_set_rate_limit(pool text, requests_per_minute integer,
         tokens_per_minute bigint DEFAULT NULL, scope text DEFAULT 'member')

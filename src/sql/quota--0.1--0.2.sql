@@ -909,7 +909,7 @@ GRANT SELECT ON quota.rate_limits TO quota_admin, quota_app, quota_user;
 CREATE FUNCTION quota._rate_limits_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'quota_rate_limits_changed' LANGUAGE C;
 COMMENT ON FUNCTION quota._rate_limits_changed() IS
-    'internal: tell every backend to re-read rate limits once the change commits';
+    'internal: tell every backend to re-read rate limits and caps once the change commits';
 CREATE TRIGGER rate_limits_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON quota.rate_limits FOR EACH STATEMENT EXECUTE FUNCTION quota._rate_limits_changed();
 COMMENT ON TRIGGER rate_limits_changed ON quota.rate_limits IS
@@ -1291,6 +1291,13 @@ COMMENT ON COLUMN quota.pool_limits.member_requests_per_minute IS 'most requests
 COMMENT ON COLUMN quota.pool_limits.member_tokens_per_minute IS 'most tokens each member may use in any 60 seconds; NULL: no limit';
 COMMENT ON COLUMN quota.pool_limits.pool_requests_per_minute IS 'most requests all members together may start in any 60 seconds; NULL: no limit';
 COMMENT ON COLUMN quota.pool_limits.pool_tokens_per_minute IS 'most tokens all members together may use in any 60 seconds; NULL: no limit';
+
+-- 18.1: backends cache each pool's caps too (src/caps.c): a change of caps makes
+-- them read again, as for rate limits
+CREATE TRIGGER pool_caps_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON quota.pool_caps FOR EACH STATEMENT EXECUTE FUNCTION quota._rate_limits_changed();
+COMMENT ON TRIGGER pool_caps_changed ON quota.pool_caps IS
+    'backends cache caps: a change makes them read again';
 
 -- 16.5: a comment on every user-visible column (keep this block last)
 COMMENT ON COLUMN quota.models.model IS 'model name, as the gateway passes it';
