@@ -36,13 +36,13 @@ is($node->safe_psql('postgres', q{SELECT reason FROM quota.quota_check('m', 'u1'
 $node->safe_psql('postgres', q{SELECT quota.quota_charge('m', 0, 800000, 'r1', user_id => 'u2', pool => 'p')});
 $node->psql('postgres', q{SELECT quota.quota_charge('m', 0, 800000, 'a3', user_id => 'u1', pool => 'p')},
             stderr => \$err);
-like($err, qr/2\.3 are used or held in this day/, 'the settlement counts in the window');
+like($err, qr/2\.3 are used or held this day/, 'the settlement counts in the window');
 
 # after a restart the window's charges are read from the ledger
 $node->restart;
 $node->psql('postgres', q{SELECT quota.quota_charge('m', 0, 800000, 'a4', user_id => 'u1', pool => 'p')},
             stderr => \$err);
-like($err, qr/2\.3 are used or held in this day/, 'after a restart: the window is rebuilt from the ledger');
+like($err, qr/2\.3 are used or held this day/, 'after a restart: the window is rebuilt from the ledger');
 is($node->safe_psql('postgres', q{SELECT final_cost FROM quota.quota_charge('m', 0, 700000, 'a5', user_id => 'u1', pool => 'p')}),
    '0.7', 'after a restart: what fits is charged');
 is($node->safe_psql('postgres', q{SELECT allowed::text || ' ' || reason FROM quota.quota_check('m', 'u1', 'p')}),
