@@ -119,6 +119,7 @@
 #include "cron.h"
 #include "quota.h"
 #include "ratelimit.h"
+#include "route.h"
 #include "rowtype.h"
 
 /* The caps of a pool, member scope first (the lock order), with its zone. */
@@ -245,6 +246,48 @@ typedef struct CapsCacheEntry
 static HTAB *caps_cache = NULL;
 static MemoryContext caps_cache_cxt = NULL;
 static uint64 caps_generation = 0;
+static bool caps_complete = false;	/* every pool's caps are in the cache */
+
+/* Every pool's caps at once (one statement per change, not per pool). */
+static QuotaQuery all_caps_q = {
+	"SELECT d.pool_id, c.per, c.scope OPERATOR(pg_catalog.=) 'pool', c.amount, "
+	"       d.reset_timezone "
+	"FROM quota.pool_caps c JOIN quota.pool_defs d ON d.pool OPERATOR(pg_catalog.=) c.pool "
+	"ORDER BY d.pool_id, c.scope OPERATOR(pg_catalog.=) 'pool', "
+	"  pg_catalog.array_position(ARRAY['day', 'week', 'month'], c.per)",
+	0, {InvalidOid}
+};
+
+/* Fill the cache with every pool's caps; complete unless a change raced it. */
+static void
+FillCapsCache(void)
+{
+	int			n;
+	bool		isnull;
+
+	caps_complete = false;
+	if (!CapsInstalled())
+		return;
+	n = QuotaExec(&all_caps_q, NULL, NULL, 0);
+	for (int i = 0; i < n; i++)
+	{
+		int64		pool_id = DatumGetInt64(QuotaGetDatum(i, 1, &isnull));
+		bool		found;
+		CapsCacheEntry *e = hash_search(caps_cache, &pool_id, HASH_ENTER, &found);
+		PoolCap    *cap;
+
+		if (!found)
+			e->n = 0;
+		if (e->n >= 2 * ESCROW_WINDOWS)
+			continue;
+		cap = &e->caps[e->n++];
+		cap->per = MemoryContextStrdup(caps_cache_cxt, QuotaGetText(i, 2));
+		cap->pool_scope = DatumGetBool(QuotaGetDatum(i, 3, &isnull));
+		cap->amount = DatumGetCredits(QuotaGetDatum(i, 4, &isnull));
+		cap->timezone = MemoryContextStrdup(caps_cache_cxt, QuotaGetText(i, 5));
+	}
+	caps_complete = EscrowRouteGeneration() == caps_generation;
+}
 
 /* Read the pool's caps from the table (member scope first); returns how many. */
 static int
@@ -276,7 +319,7 @@ LoadCaps(const PoolInfo *pool, PoolCap **caps)
 {
 	uint64		generation = EscrowRouteGeneration();
 	bool		cacheable = generation != 0 && !RecoveryInProgress() &&
-		!LimitsChangedInTransaction();
+		!LimitsChangedInTransaction() && !RouteChangedInTransaction();
 	CapsCacheEntry *e;
 	int			n;
 
@@ -298,8 +341,14 @@ LoadCaps(const PoolInfo *pool, PoolCap **caps)
 		caps_cache = hash_create("quota caps per pool", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		caps_generation = generation;
+		FillCapsCache();
 	}
 	e = hash_search(caps_cache, &pool->pool_id, HASH_FIND, NULL);
+	if (e == NULL && caps_complete)
+	{
+		*caps = NULL;
+		return 0;				/* a pool without caps */
+	}
 	if (e == NULL)
 	{
 		PoolCap    *read;

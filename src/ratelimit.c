@@ -49,6 +49,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -67,6 +68,7 @@
 #include "escrow.h"
 #include "quota.h"
 #include "ratelimit.h"
+#include "route.h"
 
 PG_FUNCTION_INFO_V1(quota_rate_limits_changed);
 
@@ -146,6 +148,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static HTAB *config_cache = NULL;
 static uint64 config_generation = 0;
+static bool config_complete = false;	/* every pool's rules are cached */
 static bool config_dirty = false;
 
 static RatePending *pending = NULL;
@@ -301,6 +304,46 @@ quota_rate_limits_changed(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(NULL);
 }
 
+/* Every pool's rules at once (one statement per change, not per pool). */
+static QuotaQuery all_rules_q = {
+	"SELECT d.pool_id, r.scope OPERATOR(pg_catalog.=) 'pool', "
+	"       coalesce(r.requests_per_minute, 0), coalesce(r.tokens_per_minute, 0) "
+	"FROM quota.rate_limits r JOIN quota.pool_defs d ON d.pool OPERATOR(pg_catalog.=) r.pool "
+	"ORDER BY d.pool_id, r.scope OPERATOR(pg_catalog.=) 'pool' DESC",
+	0, {InvalidOid}
+};
+
+/* Fill the cache with every pool's rules; complete unless a change raced it. */
+static void
+FillRulesCache(void)
+{
+	Oid			nsp = get_namespace_oid("quota", true);
+	int			n;
+
+	config_complete = false;
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("rate_limits", nsp)))
+		return;
+	n = QuotaExec(&all_rules_q, NULL, NULL, 0);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		pool_id = DatumGetInt64(QuotaGetDatum(i, 1, &isnull));
+		bool		found;
+		RateConfig *c = hash_search(config_cache, &pool_id, HASH_ENTER, &found);
+		RateRule   *rule;
+
+		if (!found)
+			c->nrules = 0;
+		if (c->nrules >= 2)
+			continue;
+		rule = &c->rules[c->nrules++];
+		rule->pool_scope = DatumGetBool(QuotaGetDatum(i, 2, &isnull));
+		rule->requests = DatumGetInt32(QuotaGetDatum(i, 3, &isnull));
+		rule->tokens = DatumGetInt64(QuotaGetDatum(i, 4, &isnull));
+	}
+	config_complete = EscrowRouteGeneration() == config_generation;
+}
+
 /* Did this transaction change rate limits or caps (not yet committed)? */
 bool
 LimitsChangedInTransaction(void)
@@ -319,7 +362,8 @@ PoolRules(const PoolInfo *pool, RateRule *rules)
 	uint64		generation = EscrowRouteGeneration();
 	RateConfig *c = NULL;
 	int			n;
-	bool		cacheable = !config_dirty && generation != 0;
+	bool		cacheable = !config_dirty && generation != 0 &&
+		!RecoveryInProgress() && !RouteChangedInTransaction();
 
 	if (cacheable)
 	{
@@ -335,6 +379,7 @@ PoolRules(const PoolInfo *pool, RateRule *rules)
 			config_cache = hash_create("quota rate limit rules", 64, &ctl,
 									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 			config_generation = generation;
+			FillRulesCache();
 		}
 		c = hash_search(config_cache, &pool->pool_id, HASH_FIND, NULL);
 		if (c != NULL)
@@ -342,6 +387,8 @@ PoolRules(const PoolInfo *pool, RateRule *rules)
 			memcpy(rules, c->rules, sizeof(RateRule) * c->nrules);
 			return c->nrules;
 		}
+		if (config_complete)
+			return 0;			/* a pool without rate limits */
 	}
 
 	/* an extension still at 0.1 has no rate limits */

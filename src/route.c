@@ -320,3 +320,10 @@ quota_routes_changed(PG_FUNCTION_ARGS)
 	route_dirty = true;
 	PG_RETURN_POINTER(NULL);
 }
+
+/* Did this transaction change users or pools (not yet committed)? */
+bool
+RouteChangedInTransaction(void)
+{
+	return route_dirty;
+}

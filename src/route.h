@@ -8,6 +8,7 @@
 #include "pools.h"
 
 extern void RouteInit(void);
+extern bool RouteChangedInTransaction(void);
 extern void ProfileCacheInit(void);
 extern bool ProfileCacheLookup(const char *user_id, uint64 generation,
 							   UserProfile *profile);
