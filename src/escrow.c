@@ -978,6 +978,35 @@ InWindow(EscrowEntry *entry, int k, TimestampTz at)
 		at < entry->win_end[k];
 }
 
+/*
+ * With the entry's spinlock held: the first armed cap window that the
+ * amount would pass (its index, with its spending and end), else -1; *ended
+ * when a window ended or is not yet counted (the caller refuses with 40001).
+ */
+static int
+CapRefusedLocked(EscrowEntry *entry, const EscrowCapCheck *check,
+				 const PendingOp *own, Credits amount, int128 *spent,
+				 TimestampTz *end, bool *ended)
+{
+	for (int k = 0; k < ESCROW_WINDOWS; k++)
+	{
+		if (!check->has_cap[k])
+			continue;
+		if (!InWindow(entry, k, check->at) || !entry->win_base_known[k])
+		{
+			*ended = true;
+			return -1;
+		}
+		*spent = WindowSpentLocked(entry, k, own);
+		if (*spent + amount > check->cap[k])
+		{
+			*end = entry->win_end[k];
+			return k;
+		}
+	}
+	return -1;
+}
+
 /* Raise 40001: the window of a request ended while it was admitted. */
 static void
 WindowEnded(const EscrowPool *pool)
@@ -1115,18 +1144,9 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 	SpinLockAcquire(&entry->mutex);
 	StateFromEntry(entry, &own, after);
 	/* the pool's caps first, in the same compare-and-add (caps.c) */
-	for (int k = 0; check && !force && k < ESCROW_WINDOWS && refused < 0 && !ended; k++)
-	{
-		if (!check->has_cap[k])
-			continue;
-		if (!InWindow(entry, k, check->at) || !entry->win_base_known[k])
-			ended = true;
-		else if ((spent = WindowSpentLocked(entry, k, &own)) + amount > check->cap[k])
-		{
-			refused = k;
-			refused_end = entry->win_end[k];
-		}
-	}
+	if (check && !force)
+		refused = CapRefusedLocked(entry, check, &own, amount, &spent,
+								   &refused_end, &ended);
 	ok = (force || after->available >= amount) && refused < 0 && !ended;
 	fits = after->in_range && EntryFits(entry, amount);
 	if (ok && fits)
@@ -1259,18 +1279,9 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 	SpinLockAcquire(&entry->mutex);
 	StateFromEntry(entry, &own, after);
 	/* the pool's caps first, in the same compare-and-add (caps.c) */
-	for (int k = 0; check && k < ESCROW_WINDOWS && refused < 0 && !ended; k++)
-	{
-		if (!check->has_cap[k])
-			continue;
-		if (!InWindow(entry, k, check->at) || !entry->win_base_known[k])
-			ended = true;
-		else if ((spent = WindowSpentLocked(entry, k, &own)) + amount > check->cap[k])
-		{
-			refused = k;
-			refused_end = entry->win_end[k];
-		}
-	}
+	if (check)
+		refused = CapRefusedLocked(entry, check, &own, amount, &spent,
+								   &refused_end, &ended);
 	ok = after->available >= amount && refused < 0 && !ended;
 	fits = after->in_range && EntryFits(entry, amount);
 	if (ok && fits)
