@@ -258,15 +258,6 @@ OptText(FunctionCallInfo fcinfo, int n)
 	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
-/* The tokens a charge counts against a rate limit (past the range: the most). */
-static int64
-ChargeTokens(int64 in, int64 cached, int64 out)
-{
-	int128		sum = (int128) in + cached + out;
-
-	return sum > PG_INT64_MAX ? PG_INT64_MAX : (int64) sum;
-}
-
 /*
  * quota_charge(model, input_tokens, output_tokens, request_id,
  *				conversation_id, cached_input_tokens, user_id, pool)
@@ -372,14 +363,10 @@ ChargeRequest(PG_FUNCTION_ARGS)
 			Credits		freed = resv.r.active ? resv.r.held : 0;
 			bool		within = WithinMaxima(&resv.r, in, cached, out);
 
-			if (!within && cost.final > freed)
-			{
-				Credits		usage;
-
-				if (!QuotaMemberLimitFits(&target, cost.final - freed, &usage))
-					QuotaRaiseInsufficient(&target, cost.final - freed, &st,
-										   true, usage);
-			}
+			if (!within && cost.final > freed &&
+				!QuotaMemberLimitFits(&target, cost.final - freed, &usage))
+				QuotaRaiseInsufficient(&target, cost.final - freed, &st,
+									   true, usage);
 			CapsSettle(&target, row.at);
 			if (!EscrowSettle(&ep, cost.final, freed, within, &st))
 				QuotaRaiseOverrun(&target, cost.final, &st, request_id,
@@ -389,9 +376,7 @@ ChargeRequest(PG_FUNCTION_ARGS)
 		}
 		else if (cost.final > 0)
 		{
-			/* exact: a sum past the type's range is past any limit (QU001) */
-			if (limited &&
-				(int128) usage + cost.final > target.pool.member_limit)
+			if (limited && !QuotaUsageFits(&target, usage, cost.final))
 				QuotaRaiseInsufficient(&target, cost.final, &st, true, usage);
 			CapsAdmit(&target, cost.final, row.at, false);
 			if (!EscrowDebit(&ep, cost.final, false, &st) &&
@@ -406,7 +391,7 @@ ChargeRequest(PG_FUNCTION_ARGS)
 		/* a new request counts against the rate limits; a settlement never */
 		if (!resv.exists)
 			RateLimitAdmit(&target.pool, target.user_id,
-						   ChargeTokens(in, cached, out));
+						   RateLimitTokens(in, cached, out));
 
 		row.pool = target.pool.pool;
 		row.user_id = target.user_id;

@@ -29,6 +29,8 @@ extern void QuotaChoosePool(RequestTarget *target, const char *explicit_pool);
 extern bool QuotaMemberUsageLocked(const RequestTarget *target, Credits *usage);
 extern bool QuotaMemberLimitFits(const RequestTarget *target, Credits amount,
 								 Credits *usage);
+/* Does amount fit in the member limit beside a usage already read? */
+extern bool QuotaUsageFits(const RequestTarget *target, Credits usage, Credits amount);
 extern int	QuotaExpireHolds(const char *pool);
 
 #endif							/* QUOTA_CHARGE_H */

@@ -465,45 +465,49 @@ QuotaEscrowPool(const PoolInfo *info)
 }
 
 /*
- * The member's usage in the pool's current period, read with the caller's
- * snapshot: the period's start is read in the same statement, so the
- * charges counted are those dated in the period a concurrent reset left.
+ * The member's usage in the pool's current period plus their active holds.
+ * The period's start is read in the same statement, so the charges counted
+ * are those dated in the period a concurrent reset left.  With $3 (a hot
+ * standby, which cannot apply a due reset or release expired holds) the
+ * answer is as if it had: the period starts at the due boundary and expired
+ * holds do not count (standby.c).
  */
 static QuotaQuery member_usage_q = {
 	"SELECT LEAST(coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric), 0) "
 	"       OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(r.held::pg_catalog.numeric) "
 	"            FROM quota.reservations r "
 	"            WHERE r.pool OPERATOR(pg_catalog.=) $1 AND r.user_id OPERATOR(pg_catalog.=) $2 "
-	"              AND r.settled_at IS NULL), 0), "
+	"              AND r.settled_at IS NULL "
+	"              AND (NOT $3 OR r.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())), 0), "
 	"       9223372036.854775807)::quota.credits "
 	"FROM quota.ledger l WHERE l.pool OPERATOR(pg_catalog.=) $1 "
 	"  AND l.user_id OPERATOR(pg_catalog.=) $2 AND l.kind OPERATOR(pg_catalog.=) 'charge' "
-	"  AND l.at OPERATOR(pg_catalog.>=) (SELECT d.period_start FROM quota.pool_defs d "
-	"                                    WHERE d.pool OPERATOR(pg_catalog.=) $1)",
-	2, {TEXTOID, TEXTOID}
+	"  AND l.at OPERATOR(pg_catalog.>=) (SELECT CASE "
+	"        WHEN $3 AND d.reset_policy OPERATOR(pg_catalog.<>) 'none' "
+	"         AND d.next_reset_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
+	"        THEN d.next_reset_at ELSE d.period_start END "
+	"      FROM quota.pool_defs d WHERE d.pool OPERATOR(pg_catalog.=) $1)",
+	3, {TEXTOID, TEXTOID, BOOLOID}
 };
 
 /*
  * The member's usage this period plus their active holds, exact at every
- * isolation level (summed in numeric; a usage past the type's range, which
- * only repeated overruns can reach, is read as the largest credits value:
- * past any member limit, so a request gets QU001, never 22003): summed with a snapshot taken now (the caller holds the
+ * isolation level: summed with a snapshot taken now (the caller holds the
  * member's lock, request.c), which sees every committed charge and hold,
- * the current period's start, and this transaction's own rows.
+ * the current period's start, and this transaction's own rows.  Summed in
+ * numeric: a usage past the type's range, which only repeated overruns can
+ * reach, is read as the largest credits value, past any member limit, so a
+ * request gets QU001, never 22003.
  */
 Credits
 QuotaMemberUsage(const PoolInfo *info, const char *user_id)
 {
-	Datum		v[2] = {CStringGetTextDatum(info->pool), CStringGetTextDatum(user_id)};
+	Datum		v[3] = {CStringGetTextDatum(info->pool), CStringGetTextDatum(user_id),
+	BoolGetDatum(RecoveryInProgress())};
 	Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
 	bool		isnull;
 	Datum		d;
 
-	if (RecoveryInProgress())
-	{
-		UnregisterSnapshot(latest);
-		return StandbyMemberUsage(info, user_id);
-	}
 	QuotaExecSnapshot(&member_usage_q, v, NULL, latest, 1);
 	UnregisterSnapshot(latest);
 	d = QuotaGetDatum(0, 1, &isnull);

@@ -748,3 +748,12 @@ RateLimitCheck(const PoolInfo *pool, const char *user_id, int64 *wait_us)
 	return psprintf("%s rate limit reached (%s)",
 					v.rule.pool_scope ? "pool" : "member", RateLimitText(&v));
 }
+
+/* The tokens a request counts against a rate limit (past the range: the most). */
+int64
+RateLimitTokens(int64 in, int64 cached, int64 out)
+{
+	int128		sum = (int128) in + cached + out;
+
+	return sum > PG_INT64_MAX ? PG_INT64_MAX : (int64) sum;
+}

@@ -23,4 +23,7 @@ extern Datum RefusalCounted(PGFunction function, FunctionCallInfo fcinfo);
 /* Did this transaction change rate limits or caps (not yet committed)? */
 extern bool LimitsChangedInTransaction(void);
 
+/* The tokens a request counts against a rate limit (saturating). */
+extern int64 RateLimitTokens(int64 in, int64 cached, int64 out);
+
 #endif							/* QUOTA_RATELIMIT_H */

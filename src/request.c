@@ -132,6 +132,15 @@ QuotaMemberLimitFits(const RequestTarget *target, Credits amount, Credits *usage
 	*usage = 0;
 	if (amount == 0 || !QuotaMemberUsageLocked(target, usage))
 		return true;
-	/* exact: a sum past the type's range is past any limit (QU001, not 22003) */
-	return (int128) *usage + amount <= target->pool.member_limit;
+	return QuotaUsageFits(target, *usage, amount);
+}
+
+/*
+ * Does amount fit in the member limit beside usage?  Exact: a sum past the
+ * type's range is past any limit (QU001, not 22003).
+ */
+bool
+QuotaUsageFits(const RequestTarget *target, Credits usage, Credits amount)
+{
+	return (int128) usage + amount <= target->pool.member_limit;
 }

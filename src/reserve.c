@@ -224,8 +224,7 @@ ReserveRequest(PG_FUNCTION_ARGS)
 		}
 		/* a new request, its declared maxima as its tokens */
 		RateLimitAdmit(&target.pool, target.user_id,
-					   (int128) max_in + max_out > PG_INT64_MAX ? PG_INT64_MAX :
-					   max_in + max_out);
+					   RateLimitTokens(max_in, 0, max_out));
 		expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 															 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
 															 IntervalPGetDatum(ttl)));

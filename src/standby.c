@@ -15,7 +15,8 @@
  *	   counter is bumped only by local commits too;
  *	 - quota_check writes nothing: where the primary would release the
  *	   pool's expired holds and apply its due reset first, the standby
- *	   answers as if it had (StandbyAsIfDue, StandbyMemberUsage);
+ *	   answers as if it had (StandbyAsIfDue; the member's usage in
+ *	   QuotaMemberUsage);
  *	 - every function that writes raises 25006 before it reads anything
  *	   (QuotaRefuseOnStandby, and quota._require() for the PL/pgSQL ones).
  *
@@ -117,43 +118,4 @@ StandbyAsIfDue(const PoolInfo *info, EscrowState *state)
 	state->held = state->in_range ? (Credits) held : 0;
 	state->available = state->in_range ? (Credits) (balance - held) : 0;
 	state->live_balance = state->balance;
-}
-
-/*
- * The member's usage as StandbyAsIfDue sees the pool: charges dated in the
- * period a due reset would start (at the due boundary), plus active
- * unexpired holds; summed in numeric, past the range read as the largest
- * value (past any limit), as QuotaMemberUsage does.
- */
-static QuotaQuery standby_usage_q = {
-	"SELECT LEAST(coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric), 0) "
-	"       OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(r.held::pg_catalog.numeric) "
-	"            FROM quota.reservations r "
-	"            WHERE r.pool OPERATOR(pg_catalog.=) $1 AND r.user_id OPERATOR(pg_catalog.=) $2 "
-	"              AND r.settled_at IS NULL "
-	"              AND r.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()), 0), "
-	"       9223372036.854775807)::quota.credits "
-	"FROM quota.ledger l WHERE l.pool OPERATOR(pg_catalog.=) $1 "
-	"  AND l.user_id OPERATOR(pg_catalog.=) $2 AND l.kind OPERATOR(pg_catalog.=) 'charge' "
-	"  AND l.at OPERATOR(pg_catalog.>=) (SELECT CASE "
-	"        WHEN d.reset_policy OPERATOR(pg_catalog.<>) 'none' "
-	"         AND d.next_reset_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
-	"        THEN d.next_reset_at ELSE d.period_start END "
-	"      FROM quota.pool_defs d WHERE d.pool OPERATOR(pg_catalog.=) $1)",
-	2, {TEXTOID, TEXTOID}
-};
-
-/* On a standby: the member's usage this period, as if the due reset was applied. */
-Credits
-StandbyMemberUsage(const PoolInfo *info, const char *user_id)
-{
-	Datum		v[2] = {CStringGetTextDatum(info->pool), CStringGetTextDatum(user_id)};
-	Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
-	bool		isnull;
-	Datum		d;
-
-	QuotaExecSnapshot(&standby_usage_q, v, NULL, latest, 1);
-	UnregisterSnapshot(latest);
-	d = QuotaGetDatum(0, 1, &isnull);
-	return isnull ? 0 : DatumGetCredits(d);
 }

@@ -11,6 +11,5 @@
 
 extern void QuotaRefuseOnStandby(const char *function);
 extern void StandbyAsIfDue(const PoolInfo *info, EscrowState *state);
-extern Credits StandbyMemberUsage(const PoolInfo *info, const char *user_id);
 
 #endif							/* QUOTA_STANDBY_H */
