@@ -32,7 +32,9 @@ OBJS = \
 	src/uninstall.o \
 	src/guard.o \
 	src/ratelimit.o \
-	src/refusals.o
+	src/refusals.o \
+	src/seal.o \
+	src/archive.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per
@@ -43,12 +45,12 @@ DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/$(EXTENSION)--*.sql))
 
 REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct guard \
-		  overrun overdrawn ratelimit account caps privileges
+		  overrun overdrawn ratelimit account caps history privileges
 REGRESS_PREP	= installcheck-user
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache \
 		  member-limit-snapshot old-transaction-reset reserve-snapshot overflow-race rate-limit-race \
-		  caps-race caps-snapshot caps-window caps-cache
+		  caps-race caps-snapshot caps-window caps-cache seal-race
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
 		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
 TAP_TESTS	= 1

@@ -14,9 +14,10 @@ SELECT request_id, pool, model, input_tokens, output_tokens, original_cost,
 SELECT conversation_id, user_id, requests, tokens, original_cost, final_cost,
        first_at <= last_at AS ordered
   FROM quota.conversation_costs ORDER BY conversation_id;
-SELECT day = current_date AS today, pool, model, requests, tokens,
-       original_cost, final_cost
-  FROM quota.usage_daily ORDER BY pool COLLATE "C", model COLLATE "C";
+SELECT day = (SELECT (now() AT TIME ZONE p.reset_timezone)::date FROM quota.pools p
+               WHERE p.pool = u.pool) AS today,
+       pool, model, requests, tokens, original_cost, final_cost
+  FROM quota.usage_daily u ORDER BY pool COLLATE "C", model COLLATE "C";
 RESET ROLE;
 
 -- alice sees her own charges only, in both of her pools

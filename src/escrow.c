@@ -49,11 +49,13 @@
  * for a few instructions and never while anything else is acquired.  No
  * heavyweight lock is taken on the hot path, so the charge path cannot
  * deadlock on escrow state.  Shared memory is lost in a crash; an entry is
- * rebuilt from the ledger (and the active reservations) the first time a pool
- * is touched, under an advisory lock on the pool so that only one backend
- * rebuilds it (released as soon as the entry is in place, so one transaction
- * may rebuild any number of pools).  No transaction can have uncommitted ledger rows for a
- * pool without an entry, because every ledger write passes through here first.
+ * rebuilt from the ledger (its sealed sum plus the entries after the seal,
+ * seal.c, and the active reservations) the first time a pool is touched,
+ * under an advisory lock on the pool so that only one backend rebuilds it
+ * (released as soon as the entry is in place, so one transaction may
+ * rebuild any number of pools).  No transaction can have uncommitted ledger
+ * rows for a pool without an entry, because every ledger write passes
+ * through here first.
  *
  * Entries are keyed by database, the OID of quota.ledger (new for every
  * CREATE EXTENSION, so a dropped and re-created extension never sees stale
@@ -74,7 +76,8 @@
  *
  * Without shared_preload_libraries the same functions fall back to a locked
  * mode: a transaction advisory lock on the pool serialises its writers and
- * the balance is summed from the ledger.  Exact, but slower.
+ * the balance is summed from the ledger (sealed sum plus later entries).
+ * Exact, but slower.
  */
 #include "postgres.h"
 
@@ -106,6 +109,7 @@
 #include "caps.h"
 #include "escrow.h"
 #include "quota.h"
+#include "seal.h"
 #include "standby.h"
 
 /* Advisory lock namespace of quota (field4 of the lock tag): "QU". */
@@ -420,8 +424,27 @@ SumForPool(const char *sql, const char *pool)
 	return result;
 }
 
-#define LEDGER_SUM_SQL \
-	"SELECT quota.sum(amount) FROM quota.ledger WHERE pool OPERATOR(pg_catalog.=) $1"
+/*
+ * The pool's committed balance: its sealed total plus its later entries
+ * (seal.c), read with a snapshot taken now (after waiting for the pool's
+ * lock we must see what its previous holder committed).
+ */
+static Credits
+LedgerSum(const char *pool)
+{
+	Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
+	bool		in_range;
+	Credits		balance = SealedBalance(pool, latest, &in_range);
+
+	UnregisterSnapshot(latest);
+	if (!in_range)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("balance of pool \"%s\" is out of range for type credits", pool),
+				 errdetail("The sum of the pool's ledger does not fit quota.credits."),
+				 errhint("Correct the balance with quota_adjust().")));
+	return balance;
+}
 /*
  * The last entry_id given to a ledger row (the pool's rows inserted later
  * have larger ids: they are admitted here first, and ids come from one
@@ -673,7 +696,7 @@ FindEntry(const EscrowPool *pool, bool reading)
 		EscrowFull();
 	}
 
-	committed = SumForPool(LEDGER_SUM_SQL, pool->pool);
+	committed = LedgerSum(pool->pool);
 	held = SumForPool(HOLD_SUM_SQL, pool->pool);
 	created_seq = SumForPool(LAST_ENTRY_SQL, pool->pool);
 
@@ -824,7 +847,7 @@ LockedState(const EscrowPool *pool, EscrowState *state)
 	Credits		held;
 
 	LockPool(pool->pool_id);
-	balance = SumForPool(LEDGER_SUM_SQL, pool->pool);
+	balance = LedgerSum(pool->pool);
 	held = SumForPool(HOLD_SUM_SQL, pool->pool);
 	SetState(state, balance, held, (int128) balance - held, balance);
 }
@@ -1081,7 +1104,7 @@ EscrowRead(const EscrowPool *pool, EscrowState *state)
 		 * No room, or a hot standby: no transaction has an op on it, the
 		 * ledger as replayed (or committed) is exact.
 		 */
-		Credits		balance = SumForPool(LEDGER_SUM_SQL, pool->pool);
+		Credits		balance = LedgerSum(pool->pool);
 		Credits		held = SumForPool(HOLD_SUM_SQL, pool->pool);
 
 		SetState(state, balance, held, (int128) balance - held, balance);

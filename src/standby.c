@@ -6,9 +6,9 @@
  * replay, but nothing replay does passes through quota's code.  So on a
  * standby (RecoveryInProgress()) quota keeps no state of its own:
  *
- *	 - balances and holds are summed from quota.ledger and
- *	   quota.reservations with a snapshot taken at the call (escrow.c's
- *	   EscrowRead); no escrow entry is created or read, because the shared
+ *	 - balances and holds are summed from quota.ledger (its sealed sums
+ *	   plus the later entries, seal.c) and quota.reservations with a
+ *	   snapshot taken at the call (escrow.c's EscrowRead); no escrow entry is created or read, because the shared
  *	   entries are moved only by local commits;
  *	 - the route cache and the shared profile table (route.c,
  *	   profile_cache.c) are neither read nor filled: their generation
@@ -48,6 +48,7 @@
 #include "utils/snapmgr.h"
 
 #include "quota.h"
+#include "seal.h"
 #include "standby.h"
 
 /* Raise 25006 when this server is a hot standby. */
@@ -65,8 +66,7 @@ QuotaRefuseOnStandby(const char *function)
 
 /* The pool's balance, active unexpired holds and reset, as of now. */
 static QuotaQuery as_if_due_q = {
-	"SELECT (SELECT quota.sum(l.amount) FROM quota.ledger l "
-	"         WHERE l.pool OPERATOR(pg_catalog.=) d.pool), "
+	"SELECT 0, "
 	"       (SELECT quota.sum(r.held) FROM quota.reservations r "
 	"         WHERE r.pool OPERATOR(pg_catalog.=) d.pool AND r.settled_at IS NULL "
 	"           AND r.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()), "
@@ -92,27 +92,27 @@ StandbyAsIfDue(const PoolInfo *info, EscrowState *state)
 	int128		held;
 	Credits		allowance;
 	bool		due;
+	bool		sealed_in_range;
 	char	   *policy;
 
 	QuotaExecSnapshot(&as_if_due_q, v, NULL, latest, 1);
-	UnregisterSnapshot(latest);
 	if (SPI_processed != 1)
 		elog(ERROR, "quota: pool \"%s\" vanished", info->pool);
-	balance = DatumGetCredits(QuotaGetDatum(0, 1, &isnull));
-	if (isnull)
-		balance = 0;
 	held = DatumGetCredits(QuotaGetDatum(0, 2, &isnull));
 	if (isnull)
 		held = 0;
 	policy = QuotaGetText(0, 3);
 	allowance = DatumGetCredits(QuotaGetDatum(0, 4, &isnull));
 	due = DatumGetBool(QuotaGetDatum(0, 5, &isnull));
+	/* the sealed total and the later entries, in the same snapshot */
+	balance = SealedBalance(info->pool, latest, &sealed_in_range);
+	UnregisterSnapshot(latest);
 	if (due && policy != NULL && strcmp(policy, "restore") == 0)
 		balance = allowance;
 	else if (due && policy != NULL && strcmp(policy, "add") == 0)
 		balance += allowance;
 
-	state->in_range = balance >= CREDITS_MIN && balance <= CREDITS_MAX &&
+	state->in_range = sealed_in_range && balance >= CREDITS_MIN && balance <= CREDITS_MAX &&
 		balance - held >= CREDITS_MIN && balance - held <= CREDITS_MAX;
 	state->balance = state->in_range ? (Credits) balance : 0;
 	state->held = state->in_range ? (Credits) held : 0;

@@ -142,17 +142,10 @@ COMMENT ON TABLE quota.reservations IS
 
 -- The ledger is append-only, for everyone.
 CREATE FUNCTION quota._append_only() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, quota, pg_temp
-AS $$
-BEGIN
-    RAISE EXCEPTION 'permission denied: % of "%" is not allowed', lower(TG_OP), TG_TABLE_NAME
-        USING ERRCODE = 'insufficient_privilege',
-              DETAIL = 'The ledger is append-only: balances change only through quota''s functions.',
-              HINT = 'Use quota_adjust() to correct a balance.';
-END
-$$;
-COMMENT ON FUNCTION quota._append_only() IS 'internal: refuse changes to the ledger';
+    AS 'MODULE_PATHNAME', 'quota_append_only'
+    LANGUAGE C;
+COMMENT ON FUNCTION quota._append_only() IS
+    'internal: refuse changes to the ledger (but quota_archive()''s moves)';
 
 CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE ON quota.ledger
     FOR EACH ROW EXECUTE FUNCTION quota._append_only();

@@ -137,8 +137,21 @@ BEGIN
                       HINT = 'The other pools'' holds were released; these are retried by the next run.';
         END;
     END LOOP;
+    -- Seal the ledger up to now (seal.c): what restarts, standbys, locked
+    -- mode and usage_daily read instead of history.  A seal needs a READ
+    -- COMMITTED transaction; a writer left open postpones it to a later run.
+    IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
+        BEGIN
+            PERFORM quota._seal('100 milliseconds', true);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            RAISE WARNING 'quota_run_due: could not seal the ledger: %', SQLERRM
+                USING DETAIL = format('SQLSTATE %s. %s', SQLSTATE, detail),
+                      HINT = 'Balances stay exact; the next run tries again.';
+        END;
+    END IF;
     RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION quota.quota_run_due() IS
-    'apply every due reset once and release expired reservations, each pool on its own (run every minute by pg_cron)';
+    'apply every due reset once, release expired reservations (each pool on its own) and seal the ledger (run every minute by pg_cron)';

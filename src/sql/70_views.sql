@@ -253,16 +253,6 @@ SELECT c.conversation_id, c.user_id, count(*) AS requests,
  GROUP BY c.conversation_id, c.user_id;
 COMMENT ON VIEW quota.conversation_costs IS 'cost of each conversation per user';
 
-CREATE VIEW quota.usage_daily WITH (security_invoker = true) AS
-SELECT c.at::date AS day, c.pool, c.model, count(*) AS requests,
-       sum(c.input_tokens) + sum(c.cached_input_tokens) + sum(c.output_tokens) AS tokens,
-       quota._sum_or_null(c.original_cost) AS original_cost,
-       quota._sum_or_null(c.final_cost) AS final_cost
-  FROM quota.charges c
- GROUP BY 1, 2, 3;
-COMMENT ON VIEW quota.usage_daily IS
-    'per day (in the session''s time zone), pool and model: requests, tokens and costs';
-
 -- Who crossed a threshold is for the pool's administrators and quota_admin:
 -- the view reads quota.alert_log with its owner's rights, keeps the rows of
 -- the pools the caller may see, and blanks user_id and request_id unless the

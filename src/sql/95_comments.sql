@@ -168,7 +168,7 @@ COMMENT ON COLUMN quota.conversation_costs.final_cost IS 'cost charged';
 COMMENT ON COLUMN quota.conversation_costs.first_at IS 'first charge';
 COMMENT ON COLUMN quota.conversation_costs.last_at IS 'last charge';
 
-COMMENT ON COLUMN quota.usage_daily.day IS 'the day, in the session''s time zone';
+COMMENT ON COLUMN quota.usage_daily.day IS 'the day, in the pool''s time zone (reset_timezone)';
 COMMENT ON COLUMN quota.usage_daily.pool IS 'the pool';
 COMMENT ON COLUMN quota.usage_daily.model IS 'the model';
 COMMENT ON COLUMN quota.usage_daily.requests IS 'charged requests';

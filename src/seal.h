@@ -1,0 +1,17 @@
+/*
+ * seal.h
+ *		Sealed balances and usage rollups (see seal.c).
+ */
+#ifndef QUOTA_SEAL_H
+#define QUOTA_SEAL_H
+
+#include "utils/snapshot.h"
+
+#include "credits.h"
+
+extern Credits SealedBalance(const char *pool, Snapshot snapshot, bool *in_range);
+extern int64 SealLedger(Oid ledger, int64 wait_ms, bool quiet);
+extern Oid	SealLedgerRelid(void);
+extern void SealCheckContext(const char *function);
+
+#endif							/* QUOTA_SEAL_H */

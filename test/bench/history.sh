@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Issue 17's bench: what years of ledger history cost, measured against an
+# empty ledger in the same run and on the same instance.
+#
+#   bash test/bench/history.sh                      # 50,000,000 charges
+#   QUOTA_HISTORY_ROWS=2000000 bash test/bench/history.sh
+#
+# Two databases get the same pools, users and models (history_setup.sql):
+# "empty" has one grant per pool, "hist" has QUOTA_HISTORY_ROWS charges over
+# the last 365 days besides, loaded through the bulk (restore) path and
+# sealed.  Printed: load and seal times, bytes per charge, the first charge
+# and pool_status after a restart (warm and, where the kernel lets us drop
+# the page cache, cold), usage_daily for a week, a month and all days of one
+# pool, charges/s, locked mode (no shared_preload_libraries), and reads on
+# a streaming standby.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
+
+ensure_packages
+build_install
+
+rows=${QUOTA_HISTORY_ROWS:-50000000}
+secs=${QUOTA_HISTORY_SECONDS:-10}
+port=${QUOTA_BENCH_PORT:-55434}
+standby_port=$((port + 1))
+bench=$QUOTA_ROOT/test/bench
+
+say "temporary instance on port $port"
+bench_instance "$port" "shared_buffers = '1GB'" "max_wal_size = '64GB'" \
+    "checkpoint_timeout = '1d'" "wal_level = replica" "max_wal_senders = 4" \
+    "hot_standby = on"
+dir=$BENCH_DIR
+pg="$dir/pg"
+psql_() { bench_psql "$@"; }
+stop_standby() { as_pg pg_ctl -D "$dir/standby" -m immediate stop >/dev/null 2>&1 || true; }
+trap 'stop_standby; as_pg pg_ctl -D "$pg" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+
+# Milliseconds of statement $LAST in a new session (-d DB -c ...), after
+# a statement that loads quota's library and model cache but touches no pool.
+ms() {
+    psql_ "$@" -c "SELECT quota.quota_cost('model-2', 1, 1)" -c '\timing on' -c "$LAST" |
+        sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
+}
+# Restart the primary (and drop the page cache if allowed).
+restart() {
+    as_pg pg_ctl -D "$pg" -m fast stop >/dev/null
+    if [ "${1:-}" = cold ]; then
+        sync
+        echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || return 1
+    fi
+    as_pg pg_ctl -D "$pg" -l "$dir/server.log" -w start >/dev/null || {
+        tail -20 "$dir/server.log"
+        exit 1
+    }
+}
+
+psql_ -c "CREATE DATABASE empty" -c "CREATE DATABASE hist"
+say "loading: empty ledger"
+psql_ -d empty -v ON_ERROR_STOP=1 -v rows=0 -f "$bench/history_setup.sql" >/dev/null
+say "loading: $rows charges over 365 days (bulk path: one restore-style transaction)"
+t0=$(date +%s)
+psql_ -d hist -v ON_ERROR_STOP=1 -v rows="$rows" -f "$bench/history_setup.sql" >/dev/null
+t1=$(date +%s)
+seal_empty=$(LAST="SELECT quota.quota_seal('1 minute')" ms -d empty)
+seal_hist=$(LAST="SELECT quota.quota_seal('1 minute')" ms -d hist)
+t2=$(date +%s)
+for db in empty hist; do
+    psql_ -d "$db" -c "VACUUM (ANALYZE) quota.ledger" -c "ANALYZE" \
+        -c "CREATE ROLE bench_admin_$db IN ROLE quota_admin" >/dev/null
+done
+psql_ -c CHECKPOINT
+t3=$(date +%s)
+say "load $((t1 - t0)) s, first seal ${seal_hist} ms, vacuum and analyze $((t3 - t2)) s"
+
+# Storage: the ledger's heap and indexes per entry, and the rollups'.
+sizes=$(psql_ -d hist -At -F ' ' -c "
+SELECT count(*), pg_total_relation_size('quota.ledger'),
+       pg_relation_size('quota.ledger'),
+       pg_total_relation_size('quota.ledger') - pg_relation_size('quota.ledger'),
+       (SELECT count(*) FROM quota.usage_rollup),
+       pg_total_relation_size('quota.usage_rollup')
+  FROM quota.ledger")
+read -r n total heap idx rollups rollup_bytes <<< "$sizes"
+say "storage: $n ledger rows, $((total / 1024 / 1024)) MB (heap $((heap / 1024 / 1024)) MB, indexes $((idx / 1024 / 1024)) MB): $((total / n)) bytes per entry; rollups $rollups rows, $((rollup_bytes / 1024 / 1024)) MB: $((rollup_bytes / n)) bytes per entry"
+psql_ -d hist -c "SELECT c.relname, pg_size_pretty(pg_relation_size(c.oid)) AS size
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'quota' AND c.relname LIKE 'ledger%' ORDER BY pg_relation_size(c.oid) DESC"
+
+charge() { echo "SELECT quota.quota_charge('model-2', 1200, 300, 'probe-' || pg_backend_pid() || '-' || clock_timestamp(), user_id => '$1')"; }
+declare -A R
+# After a restart: the first charge on the Students Pool (rebuilds its
+# escrow entry), the first on a personal pool, pool_status of a third pool.
+measure_restart() {
+    local mode=$1 db
+    for db in empty hist; do
+        if ! restart "$mode"; then
+            as_pg pg_ctl -D "$pg" -l "$dir/server.log" -w start >/dev/null
+            R[$mode-first-$db]=n/a; R[$mode-personal-$db]=n/a; R[$mode-status-$db]=n/a
+            continue
+        fi
+        R[$mode-first-$db]=$(LAST=$(charge student1) ms -d "$db")
+        R[$mode-personal-$db]=$(LAST=$(charge staff2) ms -d "$db")
+        R[$mode-status-$db]=$(LAST="SELECT * FROM quota.pool_status WHERE pool = 'personal:staff3'" ms -d "$db")
+    done
+}
+say "restarts, warm page cache"
+measure_restart warm
+say "restarts, cold page cache"
+measure_restart cold || true
+
+say "usage_daily as a quota_admin member"
+for db in empty hist; do
+    for span in 7 30; do
+        R[usage$span-$db]=$(LAST="SELECT count(*) FROM quota.usage_daily WHERE pool = 'Students Pool' AND day > current_date - $span" \
+            ms -d "$db" -c "SET ROLE bench_admin_$db")
+    done
+    R[usageall-$db]=$(LAST="SELECT count(*) FROM quota.usage_daily WHERE pool = 'Students Pool'" \
+        ms -d "$db" -c "SET ROLE bench_admin_$db")
+    R[status-$db]=$(LAST="SELECT * FROM quota.pool_status WHERE pool = 'Students Pool'" ms -d "$db" -c "SET ROLE bench_admin_$db")
+done
+
+say "charges/s: 8 clients on the Students Pool, 2 rounds of ${secs} s per database"
+tps() {
+    as_pg pgbench -n -h "$dir" -p "$port" -U postgres -c 8 -j 2 -T "$secs" -f "$bench/c_shared.sql" "$1" 2>/dev/null |
+        sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+e=0; h=0
+for round in 1 2; do
+    a=$(tps empty); b=$(tps hist)
+    echo "round $round: empty $a, hist $b"
+    e=$(echo "$e + $a" | bc -l); h=$(echo "$h + $b" | bc -l)
+done
+R[tps-empty]=$(printf '%.0f' "$(echo "$e / 2" | bc -l)")
+R[tps-hist]=$(printf '%.0f' "$(echo "$h / 2" | bc -l)")
+
+say "locked mode (quota not in shared_preload_libraries)"
+cp "$pg/postgresql.auto.conf" "$dir/auto.conf"
+echo "shared_preload_libraries = ''" >> "$pg/postgresql.auto.conf"
+restart
+for db in empty hist; do
+    R[locked-first-$db]=$(LAST=$(charge student2) ms -d "$db")
+    R[locked-tps-$db]=$(as_pg pgbench -n -h "$dir" -p "$port" -U postgres -c 1 -t 200 -f "$bench/c_shared.sql" "$db" 2>/dev/null |
+        sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+done
+cp "$dir/auto.conf" "$pg/postgresql.auto.conf"
+restart
+
+say "streaming standby (pg_basebackup)"
+as_pg pg_basebackup -h "$dir" -p "$port" -U postgres -D "$dir/standby" -R -X stream >/dev/null
+{
+    echo "port = $standby_port"
+    echo "hot_standby = on"
+} >> "$dir/standby/postgresql.conf"
+as_pg pg_ctl -D "$dir/standby" -l "$dir/standby.log" -w start >/dev/null
+sps() { as_pg psql -X -q -h "$dir" -p "$standby_port" -U postgres "$@"; }
+for db in empty hist; do
+    R[standby-check-$db]=$(sps -d "$db" -c '\timing on' -c "SELECT * FROM quota.quota_check('model-2', 'student3')" |
+        sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1)
+    R[standby-status-$db]=$(sps -d "$db" -c '\timing on' -c "SELECT * FROM quota.pool_status WHERE pool = 'Students Pool'" |
+        sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1)
+done
+stop_standby
+
+row() { printf '| %-58s | %12s | %12s |\n' "$1" "${R[$2-empty]:-}" "${R[$2-hist]:-}"; }
+say "results: $rows charges over 365 days vs an empty ledger (times in ms)"
+printf '| %-58s | %12s | %12s |\n' "measure" "empty" "$rows rows"
+printf '|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..60})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..14})"
+row "first charge after a restart, Students Pool (warm cache)" warm-first
+row "first charge after a restart, a personal pool (warm)" warm-personal
+row "pool_status of an untouched pool after a restart (warm)" warm-status
+row "first charge after a restart, Students Pool (cold cache)" cold-first
+row "first charge after a restart, a personal pool (cold)" cold-personal
+row "pool_status of an untouched pool after a restart (cold)" cold-status
+row "pool_status, Students Pool" status
+row "usage_daily, Students Pool, a week" usage7
+row "usage_daily, Students Pool, a month" usage30
+row "usage_daily, Students Pool, all days" usageall
+row "charges/s, 8 clients (tps)" tps
+row "locked mode: first charge" locked-first
+row "locked mode: charges/s, 1 client (tps)" locked-tps
+row "standby: quota_check" standby-check
+row "standby: pool_status, Students Pool" standby-status
+echo "charges/s ratio hist/empty: $(printf '%.2f' "$(echo "${R[tps-hist]} / ${R[tps-empty]}" | bc -l)")"
+echo "locked mode ratio hist/empty: $(printf '%.2f' "$(echo "${R[locked-tps-hist]} / ${R[locked-tps-empty]}" | bc -l)")"
+echo "first seal of the loaded history: ${seal_hist} ms (empty: ${seal_empty} ms)"
