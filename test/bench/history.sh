@@ -4,6 +4,8 @@
 #
 #   bash test/bench/history.sh                      # 50,000,000 charges
 #   QUOTA_HISTORY_ROWS=2000000 bash test/bench/history.sh
+#   QUOTA_HISTORY_KEEP=/var/tmp/hist bash test/bench/history.sh   # keep the instance
+#   QUOTA_HISTORY_KEEP=/var/tmp/hist bash test/bench/history.sh   # again: measure only
 #
 # Two databases get the same pools, users and models (history_setup.sql):
 # "empty" has one grant per pool, "hist" has QUOTA_HISTORY_ROWS charges over
@@ -25,15 +27,34 @@ port=${QUOTA_BENCH_PORT:-55434}
 standby_port=$((port + 1))
 bench=$QUOTA_ROOT/test/bench
 
-say "temporary instance on port $port"
-bench_instance "$port" "shared_buffers = '1GB'" "max_wal_size = '64GB'" \
-    "checkpoint_timeout = '1d'" "wal_level = replica" "max_wal_senders = 4" \
-    "hot_standby = on"
-dir=$BENCH_DIR
-pg="$dir/pg"
+keep=${QUOTA_HISTORY_KEEP:-}
+warmup=${QUOTA_HISTORY_WARMUP:-10}
+if [ -n "$keep" ] && [ -f "$keep/loaded" ]; then
+    # a kept instance: start it and measure again
+    dir=$keep
+    pg="$dir/pg"
+    BENCH_DIR=$dir
+    BENCH_PORT=$port
+    rm -rf "$dir/standby"
+    as_pg pg_ctl -D "$pg" -l "$dir/server.log" -w start >/dev/null
+    rows=$(cat "$dir/loaded")
+    reuse=1
+else
+    say "temporary instance on port $port"
+    bench_instance "$port" "shared_buffers = '1GB'" "max_wal_size = '2GB'" \
+        "checkpoint_timeout = '1d'" "wal_level = replica" "max_wal_senders = 4" \
+        "hot_standby = on"
+    dir=$BENCH_DIR
+    pg="$dir/pg"
+    reuse=0
+fi
 psql_() { bench_psql "$@"; }
 stop_standby() { as_pg pg_ctl -D "$dir/standby" -m immediate stop >/dev/null 2>&1 || true; }
-trap 'stop_standby; as_pg pg_ctl -D "$pg" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+if [ -n "$keep" ]; then
+    trap 'stop_standby; as_pg pg_ctl -D "$pg" -m fast stop >/dev/null 2>&1 || true' EXIT
+else
+    trap 'stop_standby; as_pg pg_ctl -D "$pg" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+fi
 
 # Milliseconds of statement $LAST in a new session (-d DB -c ...), after
 # a statement that loads quota's library and model cache but touches no pool.
@@ -54,6 +75,7 @@ restart() {
     }
 }
 
+if [ "$reuse" = 0 ]; then
 psql_ -c "CREATE DATABASE empty" -c "CREATE DATABASE hist"
 say "loading: empty ledger"
 psql_ -d empty -v ON_ERROR_STOP=1 -v rows=0 -f "$bench/history_setup.sql" >/dev/null
@@ -71,6 +93,23 @@ done
 psql_ -c CHECKPOINT
 t3=$(date +%s)
 say "load $((t1 - t0)) s, first seal ${seal_hist} ms, vacuum and analyze $((t3 - t2)) s"
+if [ -n "$keep" ]; then
+    # move the kept instance to where it stays, and remember what it holds
+    as_pg pg_ctl -D "$pg" -m fast stop >/dev/null
+    mkdir -p "$keep"
+    [ "$(id -u)" -ne 0 ] || chown "$PG_USER": "$keep"
+    mv "$pg" "$keep/pg"
+    rm -rf "$dir"
+    dir=$keep
+    pg="$dir/pg"
+    BENCH_DIR=$dir
+    sed -i "s|^unix_socket_directories = .*|unix_socket_directories = '$dir'|" "$pg/postgresql.conf"
+    echo "$rows" > "$dir/loaded"
+    as_pg pg_ctl -D "$pg" -l "$dir/server.log" -w start >/dev/null
+fi
+else
+    seal_empty=kept; seal_hist=kept
+fi
 
 # Storage: the ledger's heap and indexes per entry, and the rollups'.
 sizes=$(psql_ -d hist -At -F ' ' -c "
@@ -119,11 +158,13 @@ for db in empty hist; do
     R[status-$db]=$(LAST="SELECT * FROM quota.pool_status WHERE pool = 'Students Pool'" ms -d "$db" -c "SET ROLE bench_admin_$db")
 done
 
-say "charges/s: 8 clients on the Students Pool, 2 rounds of ${secs} s per database"
+say "charges/s: 8 clients on the Students Pool, ${warmup} s of warm-up, then 2 rounds of ${secs} s per database"
 tps() {
-    as_pg pgbench -n -h "$dir" -p "$port" -U postgres -c 8 -j 2 -T "$secs" -f "$bench/c_shared.sql" "$1" 2>/dev/null |
+    as_pg pgbench -n -h "$dir" -p "$port" -U postgres -c 8 -j 2 -T "${2:-$secs}" -f "$bench/c_shared.sql" "$1" 2>/dev/null |
         sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
+tps empty "$warmup" >/dev/null
+tps hist "$warmup" >/dev/null
 e=0; h=0
 for round in 1 2; do
     a=$(tps empty); b=$(tps hist)
