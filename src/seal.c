@@ -294,12 +294,13 @@ SealLedger(Oid ledger, int64 wait_ms, bool quiet)
 	args[0] = Int64GetDatum(sealed);
 	args[1] = Int64GetDatum(last);
 	SealExec("INSERT INTO quota.pool_seals AS p (pool, balance, entries) "
-			 "SELECT l.pool, pg_catalog.sum(l.amount::pg_catalog.numeric), pg_catalog.count(*) "
+			 "SELECT l.pool, pg_catalog.trim_scale(pg_catalog.sum(l.amount::pg_catalog.numeric)), "
+			 "       pg_catalog.count(*) "
 			 "  FROM quota.ledger l "
 			 " WHERE l.entry_id OPERATOR(pg_catalog.>) $1 AND l.entry_id OPERATOR(pg_catalog.<=) $2 "
 			 " GROUP BY l.pool "
 			 "ON CONFLICT (pool) DO UPDATE "
-			 "   SET balance = p.balance OPERATOR(pg_catalog.+) excluded.balance, "
+			 "   SET balance = pg_catalog.trim_scale(p.balance OPERATOR(pg_catalog.+) excluded.balance), "
 			 "       entries = p.entries OPERATOR(pg_catalog.+) excluded.entries",
 			 2, types, args, SPI_OK_INSERT);
 	SealExec("INSERT INTO quota.usage_rollup AS u (pool, day, model, requests, "

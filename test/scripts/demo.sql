@@ -133,6 +133,10 @@ RESET quota.user_id;
 SELECT quota_reset('Students Pool');
 SELECT pool, balance FROM quota.pools WHERE pool = 'Students Pool';
 SELECT * FROM quota_run_due();
+\echo '--- the maintenance run also sealed the ledger: balances and usage never re-read history'
+SELECT sealed_upto = (SELECT max(entry_id) FROM quota.ledger) AS all_sealed FROM quota.ledger_seal;
+SELECT pool, balance, entries FROM quota.pool_seals ORDER BY pool;
+SELECT count(*) FILTER (WHERE NOT ok) AS mismatches FROM quota_verify();
 \echo '--- the Students Pool gets a daily cap: each student at most 2 credits a day'
 SELECT quota_set_cap('Students Pool', 'day', 2) \g /dev/null
 SELECT pool, models, member_limit, member_day_cap, reset_timezone
