@@ -55,6 +55,7 @@
 #include "escrow.h"
 #include "guard.h"
 #include "pools.h"
+#include "seal.h"
 
 PG_FUNCTION_INFO_V1(quota_ledger_guard);
 
@@ -287,10 +288,19 @@ BookLoad(const char *pool, Credits amount)
 		return;
 	ep.pool_id = pool_id;
 	ep.pool = pool;
-	if (amount >= 0)
-		EscrowCredit(&ep, amount);
-	else
-		(void) EscrowDebit(&ep, -amount, true, &st);
+	SealIgnored = true;
+	PG_TRY();
+	{
+		if (amount >= 0)
+			EscrowCredit(&ep, amount);
+		else
+			(void) EscrowDebit(&ep, -amount, true, &st);
+	}
+	PG_FINALLY();
+	{
+		SealIgnored = false;
+	}
+	PG_END_TRY();
 }
 
 /*

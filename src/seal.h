@@ -9,6 +9,8 @@
 
 #include "credits.h"
 
+extern bool SealIgnored;
+
 extern Credits SealedBalance(const char *pool, Snapshot snapshot, bool *in_range);
 extern int64 SealLedger(Oid ledger, int64 wait_ms, bool quiet);
 extern Oid	SealLedgerRelid(void);
