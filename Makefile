@@ -27,6 +27,7 @@ OBJS = \
 	src/hint.o \
 	src/request.o \
 	src/caps.o \
+	src/member_caps.o \
 	src/reserve.o \
 	src/standby.o \
 	src/uninstall.o \

@@ -117,6 +117,7 @@
 
 #include "caps.h"
 #include "cron.h"
+#include "member_caps.h"
 #include "quota.h"
 #include "ratelimit.h"
 #include "route.h"
@@ -503,13 +504,22 @@ CapsRefusedPool(int k, int128 spent, Credits amount, TimestampTz end)
 
 /*
  * A settlement is never refused by caps, but its charge counts in the
- * pool's windows: tell the escrow its date.
+ * pool's windows (tell the escrow its date), and its charge and freed hold
+ * in the member's (member_caps.c).
  */
 void
-CapsSettle(const RequestTarget *target, TimestampTz at)
+CapsSettle(const RequestTarget *target, TimestampTz at, Credits amount,
+		   Credits freed)
 {
-	if (EscrowIsShared())
-		ArmPoolCaps(target, NULL, 0, at, true);
+	PoolCap    *caps;
+	int			n;
+
+	if (!EscrowIsShared())
+		return;
+	ArmPoolCaps(target, NULL, 0, at, true);
+	n = LoadCaps(&target->pool, &caps);
+	MemberCapsRegister(target->pool.pool_id, target->user_id,
+					   n > 0 ? caps[0].timezone : NULL, at, amount, 0, freed);
 }
 
 /*
@@ -518,7 +528,9 @@ CapsSettle(const RequestTarget *target, TimestampTz at)
  * caps; its pool caps are checked by the escrow's admission that follows
  * (EscrowDebit, EscrowHold), or here without shared memory.  Takes the
  * caps' locks (see the top of the file); the caller is connected to SPI
- * and has taken the request's lock.
+ * and has taken the request's lock.  With shared memory, the request is
+ * then registered with the member's counters (member_caps.c), capped or
+ * not, before its row is written.
  */
 void
 CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold)
@@ -528,6 +540,9 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 	bool		member_locked = false;
 	bool		pool_locked = false;
 	bool		shared = EscrowIsShared();
+	bool		counted = false;
+	int128		member_spent[ESCROW_WINDOWS];
+	bool		usable[ESCROW_WINDOWS] = {false, false, false};
 
 	if (amount <= 0)
 		return;
@@ -539,7 +554,8 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 		PoolCap    *cap = &caps[i];
 		TimestampTz start;
 		TimestampTz end;
-		Credits		spent;
+		int128		spent;
+		int			k = WindowIndex(cap->per);
 
 		if (cap->pool_scope && shared)
 			continue;
@@ -548,6 +564,10 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 			QuotaLockKey(psprintf(INT64_FORMAT ":%s", target->pool.pool_id,
 								  target->user_id), QUOTA_LOCK_MEMBER);
 			member_locked = true;
+			counted = shared &&
+				MemberCapsSpent(target->pool.pool_id, target->pool.pool,
+								target->user_id, cap->timezone, at,
+								member_spent, usable);
 		}
 		if (cap->pool_scope && !pool_locked)
 		{
@@ -555,12 +575,25 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 						 QUOTA_LOCK_CAPS);
 			pool_locked = true;
 		}
-		CapsWindow(cap->per, cap->timezone, at, &start, &end);
-		spent = CapSpent(target, cap, start, end);
+		if (!cap->pool_scope && counted && usable[k])
+			spent = member_spent[k];	/* no statement: the counters */
+		else
+		{
+			CapsWindow(cap->per, cap->timezone, at, &start, &end);
+			spent = CapSpent(target, cap, start, end);
+		}
 		/* exact: a sum past the type's range is past any cap */
-		if ((int128) spent + amount > cap->amount)
-			RaiseCap(target, cap, spent, amount, end);
+		if (spent + amount > cap->amount)
+		{
+			CapsWindow(cap->per, cap->timezone, at, &start, &end);
+			RaiseCap(target, cap, spent > CREDITS_MAX ? CREDITS_MAX :
+					 spent < 0 ? 0 : (Credits) spent, amount, end);
+		}
 	}
+	if (shared)
+		MemberCapsRegister(target->pool.pool_id, target->user_id,
+						   n > 0 ? caps[0].timezone : NULL, at,
+						   hold ? 0 : amount, hold ? amount : 0, 0);
 }
 
 /*

@@ -367,7 +367,7 @@ ChargeRequest(PG_FUNCTION_ARGS)
 				!QuotaMemberLimitFits(&target, cost.final - freed, &usage))
 				QuotaRaiseInsufficient(&target, cost.final - freed, &st,
 									   true, usage);
-			CapsSettle(&target, row.at);
+			CapsSettle(&target, row.at, cost.final, freed);
 			if (!EscrowSettle(&ep, cost.final, freed, within, &st))
 				QuotaRaiseOverrun(&target, cost.final, &st, request_id,
 								  resv.r.max_input_tokens,
