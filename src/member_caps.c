@@ -587,6 +587,14 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 	TimestampTz hi = 0;
 	int128		base[ESCROW_WINDOWS + 1];
 
+	if (building)
+	{
+		/* left pinned by a build that failed in a rolled back subtransaction */
+		SpinLockAcquire(&building->mutex);
+		building->pins--;
+		SpinLockRelease(&building->mutex);
+		building = NULL;
+	}
 	LWLockAcquire(member_shared->lock, LW_SHARED);
 	entry = hash_search(member_hash, key, HASH_FIND, NULL);
 	if (entry)
@@ -700,6 +708,9 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 	entry->pins--;
 	SpinLockRelease(&entry->mutex);
 	building = NULL;
+	if (ok)
+		elog(DEBUG1, "quota: counters of member \"%s\" of pool \"%s\" read from the ledger",
+			 user_id, pool);
 	return ok;
 }
 
