@@ -79,7 +79,7 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("quota.max_members",
 								"Members of pools with member caps whose spending per window is kept in shared memory.",
-								"About 0.35 kB each; when all are used, entries idle longest are reused, else a member cap is summed from the ledger; 0 turns it off; takes effect at server start.",
+								"About 0.4 kB each; when all are used, entries idle longest are reused, else a member cap is summed from the ledger; 0 turns it off; takes effect at server start.",
 								&quota_max_members,
 								10000,
 								0,
