@@ -154,16 +154,25 @@ typedef struct MemberShared
 	pg_atomic_uint32 entries[MEMBER_SLOTS];	/* entries (or creators) */
 } MemberShared;
 
-/* This transaction registered with an entry (it cannot go away meanwhile). */
+/*
+ * This transaction registered with an entry (which cannot go away
+ * meanwhile), with its totals over every nesting level.
+ */
 typedef struct MemberWriter
 {
+	MemberKey	key;			/* a copy: the entry is not ours after the end */
 	MemberEntry *entry;
 	bool		counted;		/* the entry was known: amounts are counted */
+	int			last_op;		/* its latest op, or -1 */
+	int128		charge[ESCROW_WINDOWS];	/* charges in window generation tgen */
+	uint32		tgen[ESCROW_WINDOWS];
+	int128		hold;
+	int128		unhold;
 	int128		contrib[ESCROW_WINDOWS];	/* our share of win_pending */
 	uint32		cgen[ESCROW_WINDOWS];
 } MemberWriter;
 
-/* Amounts registered at one nesting level. */
+/* Amounts registered at one nesting level (to drop at its rollback). */
 typedef struct MemberOp
 {
 	int			writer;			/* index in writers */
@@ -181,6 +190,13 @@ typedef struct MemberSlotReg
 	int			slot;
 } MemberSlotReg;
 
+/* The keys this transaction wrote for: a writer index, or -1 (a slot). */
+typedef struct LocalKey
+{
+	MemberKey	key;
+	int			writer;
+} LocalKey;
+
 static MemberShared *member_shared = NULL;
 static HTAB *member_hash = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -196,6 +212,7 @@ static MemberSlotReg *slotregs = NULL;
 static int	nslotregs = 0,
 			maxslotregs = 0;
 static MemberEntry *building = NULL;	/* pinned by a creator */
+static HTAB *local_keys = NULL;
 
 static const char *const member_window_names[ESCROW_WINDOWS] = {"day", "week", "month"};
 
@@ -321,24 +338,51 @@ Grow(void *array, int *max, Size size)
 	return array;
 }
 
+/* This transaction's record of a key, or NULL. */
+static LocalKey *
+LocalFind(const MemberKey *key)
+{
+	if (local_keys == NULL || (nwriters == 0 && nslotregs == 0))
+		return NULL;
+	return hash_search(local_keys, key, HASH_FIND, NULL);
+}
+
+/* Note that this transaction wrote for a key (as writer, or -1: in a slot). */
+static void
+LocalAdd(const MemberKey *key, int writer)
+{
+	LocalKey   *lk;
+
+	if (local_keys == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(MemberKey);
+		ctl.entrysize = sizeof(LocalKey);
+		ctl.hcxt = TopMemoryContext;
+		local_keys = hash_create("quota member caps of the transaction", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	lk = hash_search(local_keys, key, HASH_ENTER, NULL);
+	lk->writer = writer;
+}
+
 /* This transaction's writer index for a key, or -1. */
 static int
 FindWriter(const MemberKey *key)
 {
-	for (int i = 0; i < nwriters; i++)
-		if (memcmp(&writers[i].entry->key, key, sizeof(MemberKey)) == 0)
-			return i;
-	return -1;
+	LocalKey   *lk = LocalFind(key);
+
+	return lk ? lk->writer : -1;
 }
 
 /* Has this transaction counted itself in a slot for the key? */
 static bool
 HasSlotReg(const MemberKey *key)
 {
-	for (int i = 0; i < nslotregs; i++)
-		if (memcmp(&slotregs[i].key, key, sizeof(MemberKey)) == 0)
-			return true;
-	return false;
+	LocalKey   *lk = LocalFind(key);
+
+	return lk != NULL && lk->writer < 0;
 }
 
 /* Register this transaction with an entry; the caller holds the LWLock. */
@@ -351,13 +395,17 @@ AddWriter(MemberEntry *entry)
 		writers = Grow(writers, &maxwriters, sizeof(MemberWriter));
 	w = &writers[nwriters];
 	memset(w, 0, sizeof(MemberWriter));
+	w->key = entry->key;
 	w->entry = entry;
+	w->last_op = -1;
 	SpinLockAcquire(&entry->mutex);
 	entry->writers++;
 	entry->registrations++;
 	w->counted = entry->known;
 	SpinLockRelease(&entry->mutex);
-	return nwriters++;
+	nwriters++;
+	LocalAdd(&w->key, nwriters - 1);	/* last: MemberEnd undoes the rest */
+	return nwriters - 1;
 }
 
 /* The op of a writer at the current nesting level (created). */
@@ -365,15 +413,16 @@ static MemberOp *
 GetOp(int writer)
 {
 	int			level = GetCurrentTransactionNestLevel();
+	MemberWriter *wr = &writers[writer];
 
-	for (int i = nops - 1; i >= 0; i--)
-		if (ops[i].writer == writer && ops[i].nest_level == level)
-			return &ops[i];
+	if (wr->last_op >= 0 && ops[wr->last_op].nest_level == level)
+		return &ops[wr->last_op];
 	if (nops == maxops)
 		ops = Grow(ops, &maxops, sizeof(MemberOp));
 	memset(&ops[nops], 0, sizeof(MemberOp));
 	ops[nops].writer = writer;
 	ops[nops].nest_level = level;
+	wr->last_op = nops;
 	return &ops[nops++];
 }
 
@@ -393,6 +442,8 @@ Enlist(const MemberKey *key)
 	if (HasSlotReg(key))
 		return -1;
 	slot = SlotOf(key);
+	if (nslotregs == maxslotregs)
+		slotregs = Grow(slotregs, &maxslotregs, sizeof(MemberSlotReg));
 	/* in the slot first (a full barrier), then look for an entry */
 	pg_atomic_fetch_add_u32(&member_shared->inflight[slot], 1);
 	if (pg_atomic_read_u32(&member_shared->entries[slot]) != 0)
@@ -408,11 +459,10 @@ Enlist(const MemberKey *key)
 			return w;
 		}
 	}
-	if (nslotregs == maxslotregs)
-		slotregs = Grow(slotregs, &maxslotregs, sizeof(MemberSlotReg));
 	slotregs[nslotregs].key = *key;
 	slotregs[nslotregs].slot = slot;
 	nslotregs++;
+	LocalAdd(key, -1);
 	return -1;
 }
 
@@ -434,22 +484,13 @@ Recontribute(int w)
 {
 	MemberWriter *wr = &writers[w];
 	MemberEntry *entry = wr->entry;
-	int128		unhold = 0;
 
-	for (int i = 0; i < nops; i++)
-		if (ops[i].writer == w)
-			unhold += ops[i].unhold;
 	for (int k = 0; k < ESCROW_WINDOWS; k++)
 	{
-		int128		charge = 0;
-		int128		share;
-		int128		old;
+		int128		charge = wr->tgen[k] == entry->win_gen[k] ? wr->charge[k] : 0;
+		int128		share = charge > wr->unhold ? charge - wr->unhold : 0;
+		int128		old = wr->cgen[k] == entry->win_gen[k] ? wr->contrib[k] : 0;
 
-		for (int i = 0; i < nops; i++)
-			if (ops[i].writer == w && ops[i].gen[k] == entry->win_gen[k])
-				charge += ops[i].charge[k];
-		share = charge > unhold ? charge - unhold : 0;
-		old = wr->cgen[k] == entry->win_gen[k] ? wr->contrib[k] : 0;
 		entry->win_pending[k] += share - old;
 		wr->contrib[k] = share;
 		wr->cgen[k] = entry->win_gen[k];
@@ -728,8 +769,7 @@ MemberCapsSpent(int64 pool_id, const char *pool, const char *user_id,
 	MemberKey	key;
 	int			w;
 	MemberEntry *entry;
-	int128		own_charge[ESCROW_WINDOWS];
-	int128		own_unhold = 0;
+	MemberWriter *wr;
 	bool		ok;
 
 	for (int k = 0; k < ESCROW_WINDOWS; k++)
@@ -766,25 +806,18 @@ MemberCapsSpent(int64 pool_id, const char *pool, const char *user_id,
 		return false;
 	RollWindows(entry, timezone, at);
 
+	wr = &writers[w];
 	SpinLockAcquire(&entry->mutex);
 	ok = !entry->stale && strcmp(entry->tz, timezone) == 0;
-	for (int k = 0; k < ESCROW_WINDOWS; k++)
-		own_charge[k] = 0;
-	for (int i = 0; i < nops; i++)
-		if (ops[i].writer == w)
-		{
-			own_unhold += ops[i].unhold;
-			for (int k = 0; k < ESCROW_WINDOWS; k++)
-				if (ops[i].gen[k] == entry->win_gen[k])
-					own_charge[k] += ops[i].charge[k];
-		}
 	for (int k = 0; ok && k < ESCROW_WINDOWS; k++)
 	{
 		if (!InWindow(entry, k, at))
 			continue;
+		/* ours as if committed, everyone else's at their worst */
 		spent[k] = entry->win_committed[k] + entry->win_pending[k]
-			- (writers[w].cgen[k] == entry->win_gen[k] ? writers[w].contrib[k] : 0)
-			+ own_charge[k] + entry->held + entry->pending_hold - own_unhold;
+			- (wr->cgen[k] == entry->win_gen[k] ? wr->contrib[k] : 0)
+			+ (wr->tgen[k] == entry->win_gen[k] ? wr->charge[k] : 0)
+			+ entry->held + entry->pending_hold - wr->unhold;
 		usable[k] = true;
 	}
 	SpinLockRelease(&entry->mutex);
@@ -804,6 +837,7 @@ MemberCapsRegister(int64 pool_id, const char *user_id, const char *timezone,
 	MemberKey	key;
 	int			w;
 	MemberEntry *entry;
+	MemberWriter *wr;
 	MemberOp   *op;
 
 	if (!MemberCapsEnabled() || (charge == 0 && hold == 0 && unhold == 0) ||
@@ -817,21 +851,32 @@ MemberCapsRegister(int64 pool_id, const char *user_id, const char *timezone,
 	if (charge != 0)
 		RollWindows(entry, timezone, at);
 	op = GetOp(w);
+	wr = &writers[w];
 	SpinLockAcquire(&entry->mutex);
 	entry->last_used = Max(entry->last_used, at);
 	for (int k = 0; charge != 0 && k < ESCROW_WINDOWS; k++)
 	{
+		uint32		gen = entry->win_gen[k];
+
 		if (!InWindow(entry, k, at))
 			continue;
-		if (op->gen[k] != entry->win_gen[k])
+		if (op->gen[k] != gen)
 		{
-			op->gen[k] = entry->win_gen[k];
+			op->gen[k] = gen;
 			op->charge[k] = 0;
 		}
 		op->charge[k] += charge;
+		if (wr->tgen[k] != gen)
+		{
+			wr->tgen[k] = gen;
+			wr->charge[k] = 0;
+		}
+		wr->charge[k] += charge;
 	}
 	op->hold += hold;
 	op->unhold += unhold;
+	wr->hold += hold;
+	wr->unhold += unhold;
 	entry->pending_hold += hold;
 	Recontribute(w);
 	SpinLockRelease(&entry->mutex);
@@ -845,37 +890,40 @@ MemberEnd(bool commit)
 	{
 		MemberWriter *wr = &writers[w];
 		MemberEntry *entry = wr->entry;
-		int128		hold = 0;
-		int128		unhold = 0;
 
+		if (local_keys)
+			hash_search(local_keys, &wr->key, HASH_REMOVE, NULL);
 		SpinLockAcquire(&entry->mutex);
 		if (wr->counted)
 		{
-			for (int i = 0; i < nops; i++)
-				if (ops[i].writer == w)
-				{
-					hold += ops[i].hold;
-					unhold += ops[i].unhold;
-				}
 			for (int k = 0; k < ESCROW_WINDOWS; k++)
 			{
 				if (wr->cgen[k] == entry->win_gen[k])
 					entry->win_pending[k] -= wr->contrib[k];
-				for (int i = 0; commit && i < nops; i++)
-					if (ops[i].writer == w && ops[i].gen[k] == entry->win_gen[k])
-						entry->win_committed[k] += ops[i].charge[k];
+				if (commit && wr->tgen[k] == entry->win_gen[k])
+					entry->win_committed[k] += wr->charge[k];
 			}
-			entry->pending_hold -= hold;
+			entry->pending_hold -= wr->hold;
 			if (commit)
-				entry->held += hold - unhold;
+				entry->held += wr->hold - wr->unhold;
 		}
 		entry->writers--;
 		SpinLockRelease(&entry->mutex);
 	}
 	nwriters = nops = 0;
 	for (int i = 0; i < nslotregs; i++)
+	{
+		if (local_keys)
+			hash_search(local_keys, &slotregs[i].key, HASH_REMOVE, NULL);
 		pg_atomic_fetch_sub_u32(&member_shared->inflight[slotregs[i].slot], 1);
+	}
 	nslotregs = 0;
+	if (local_keys && hash_get_num_entries(local_keys) > 0)
+	{
+		/* left by an error between two steps: start afresh */
+		hash_destroy(local_keys);
+		local_keys = NULL;
+	}
 	if (building)
 	{
 		SpinLockAcquire(&building->mutex);
@@ -920,24 +968,39 @@ MemberSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		int			keep = 0;
+		bool		changed = false;
 
 		for (int i = 0; i < nops; i++)
 		{
-			MemberWriter *wr = &writers[ops[i].writer];
+			MemberOp   *op = &ops[i];
+			MemberWriter *wr = &writers[op->writer];
 
-			if (ops[i].nest_level >= level)
+			if (op->nest_level < level)
 			{
-				if (wr->counted)
-				{
-					SpinLockAcquire(&wr->entry->mutex);
-					wr->entry->pending_hold -= ops[i].hold;
-					SpinLockRelease(&wr->entry->mutex);
-				}
+				ops[keep++] = *op;
 				continue;
 			}
-			ops[keep++] = ops[i];
+			/* take the op out of its writer's totals */
+			for (int k = 0; k < ESCROW_WINDOWS; k++)
+				if (op->gen[k] == wr->tgen[k])
+					wr->charge[k] -= op->charge[k];
+			wr->hold -= op->hold;
+			wr->unhold -= op->unhold;
+			if (wr->counted && op->hold != 0)
+			{
+				SpinLockAcquire(&wr->entry->mutex);
+				wr->entry->pending_hold -= op->hold;
+				SpinLockRelease(&wr->entry->mutex);
+			}
+			changed = true;
 		}
 		nops = keep;
+		if (!changed)
+			return;
+		for (int w = 0; w < nwriters; w++)
+			writers[w].last_op = -1;
+		for (int i = 0; i < nops; i++)
+			writers[ops[i].writer].last_op = i;
 		for (int w = 0; w < nwriters; w++)
 			if (writers[w].counted)
 			{
