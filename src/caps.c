@@ -22,21 +22,36 @@
  * was counted into a charge that is counted, in the same commit.  A repeat
  * of a charged or reserved request returns before any of this.
  *
- * Member caps: a lock and a fresh sum.  Like member limits (request.c),
+ * Member caps: a lock and counters.  Like member limits (request.c),
  * under the member's transaction advisory lock on the pool (the very lock
  * of member limits, lock 3 of charge.c, re-entrant), held to the end of the
- * transaction, the member's spending is summed with a snapshot taken now,
- * at every isolation level.  Exact: every request that adds spending under
- * the cap holds that lock from its check to its end, so once we hold it
- * nobody else is admitting spending for the member, and a fresh snapshot
- * sees everything admitted and committed before (others' charges and
- * holds, releases, settlements, our own earlier rows).  An old REPEATABLE
- * READ or SERIALIZABLE snapshot would miss what committed after it; raising
- * 40001 would only make the client retry to get the answer the fresh sum
- * gives now, so the cap is decided on the fresh sum and the transaction's
- * snapshot is left for everything else.  A settlement does not take the
- * lock: its charge and the end of its hold commit together, so a sum sees
- * one or the other.  One member's requests to one pool queue; nobody else.
+ * transaction, so one member's requests to one pool queue (nobody else's).
+ * With shared memory the member's spending per window is then read from the
+ * member's counters (member_caps.c: per window, charges committed and in
+ * flight, and active holds), not summed: no statement per request.  Every
+ * writer of a member's spending (charges, reservations, settlements,
+ * releases, expiries, capped pool or not) registers its amounts with them
+ * before writing its row, so nothing depends on a snapshot and REPEATABLE
+ * READ and SERIALIZABLE are as exact as READ COMMITTED; member_caps.c
+ * argues why the counters equal the ledger, also when they are first read
+ * from it (while transactions are in flight) and after a crash.  When the
+ * counters cannot be used (no room in quota.max_members, no shared memory,
+ * a hot standby's quota_check, a charge dated in a window the counters have
+ * left, or their base cannot be read yet because a settlement or release of
+ * the member is in flight), the member's spending is summed with a snapshot
+ * taken now, at every isolation level.  Exact: every request that adds
+ * spending under the cap holds that lock from its check to its end, so
+ * once we hold it nobody else is admitting spending for the member, and a
+ * fresh snapshot sees everything admitted and committed before (others'
+ * charges and holds, releases, settlements, our own earlier rows).  An old
+ * REPEATABLE READ or SERIALIZABLE snapshot would miss what committed after
+ * it; raising 40001 would only make the client retry to get the answer the
+ * fresh sum gives now, so the cap is decided on the fresh sum and the
+ * transaction's snapshot is left for everything else.  A settlement does
+ * not take the lock: its charge and the end of its hold commit together, so
+ * a sum sees one or the other, and the counters count it, while it is in
+ * flight, as its hold plus what its charge exceeds the hold by (at least
+ * what either outcome leaves).
  *
  * Pool caps: compare-and-add in shared memory.  A lock per pool would put
  * every user of a shared pool in one queue, so the pool's spending per
@@ -85,9 +100,11 @@
  *
  * Locks, in the order taken: the request's lock and reservation row
  * (charge.c, locks 1 and 2), the member's lock (member caps), the pool's
- * cap lock (pool caps in locked mode only), the escrow's spinlock (a few
- * instructions, nothing acquired under it; the windows' sums from the
- * ledger and time zones are read before it).  Deadlocks: one request
+ * cap lock (pool caps in locked mode only), the member counters' LWLock
+ * and entry spinlock (member_caps.c: held for a look-up, never while a
+ * statement runs), the escrow's spinlock (a few instructions, nothing
+ * acquired under it; the windows' sums from the ledger and time zones are
+ * read before it).  Deadlocks: one request
  * takes at most one member lock and one pool lock, both of its own pool,
  * always member before pool, after its request lock; two transactions can
  * only wait for each other if each charges several capped pools in
@@ -97,9 +114,12 @@
  *
  * Cost.  A pool without caps pays one index probe (the caps query) and
  * three comparisons under the spinlock; a window start reads the pool's
- * time zone (once per window and pool).  Member caps cost what member
- * limits cost (the member's lock, and a sum of their charges in the
- * window); pool caps cost nothing more than the compare-and-add.
+ * time zone (once per window and pool).  Member caps cost the member's
+ * lock and a look-up in the counters' table (a sum of the member's charges
+ * in the window when there are no counters to use, and once per member
+ * when their counters are created); every request registers with the
+ * member's counters (a hash and two atomic operations when the member has
+ * none).  Pool caps cost nothing more than the compare-and-add.
  */
 #include "postgres.h"
 
@@ -117,6 +137,7 @@
 
 #include "caps.h"
 #include "cron.h"
+#include "member_caps.h"
 #include "quota.h"
 #include "ratelimit.h"
 #include "route.h"
@@ -503,13 +524,22 @@ CapsRefusedPool(int k, int128 spent, Credits amount, TimestampTz end)
 
 /*
  * A settlement is never refused by caps, but its charge counts in the
- * pool's windows: tell the escrow its date.
+ * pool's windows (tell the escrow its date), and its charge and freed hold
+ * in the member's (member_caps.c).
  */
 void
-CapsSettle(const RequestTarget *target, TimestampTz at)
+CapsSettle(const RequestTarget *target, TimestampTz at, Credits amount,
+		   Credits freed)
 {
-	if (EscrowIsShared())
-		ArmPoolCaps(target, NULL, 0, at, true);
+	PoolCap    *caps;
+	int			n;
+
+	if (!EscrowIsShared())
+		return;
+	ArmPoolCaps(target, NULL, 0, at, true);
+	n = LoadCaps(&target->pool, &caps);
+	MemberCapsRegister(target->pool.pool_id, target->user_id,
+					   n > 0 ? caps[0].timezone : NULL, at, amount, 0, freed);
 }
 
 /*
@@ -518,7 +548,9 @@ CapsSettle(const RequestTarget *target, TimestampTz at)
  * caps; its pool caps are checked by the escrow's admission that follows
  * (EscrowDebit, EscrowHold), or here without shared memory.  Takes the
  * caps' locks (see the top of the file); the caller is connected to SPI
- * and has taken the request's lock.
+ * and has taken the request's lock.  With shared memory, the request is
+ * then registered with the member's counters (member_caps.c), capped or
+ * not, before its row is written.
  */
 void
 CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold)
@@ -528,6 +560,9 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 	bool		member_locked = false;
 	bool		pool_locked = false;
 	bool		shared = EscrowIsShared();
+	bool		counted = false;
+	int128		member_spent[ESCROW_WINDOWS];
+	bool		usable[ESCROW_WINDOWS] = {false, false, false};
 
 	if (amount <= 0)
 		return;
@@ -539,7 +574,8 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 		PoolCap    *cap = &caps[i];
 		TimestampTz start;
 		TimestampTz end;
-		Credits		spent;
+		int128		spent;
+		int			k = WindowIndex(cap->per);
 
 		if (cap->pool_scope && shared)
 			continue;
@@ -548,6 +584,10 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 			QuotaLockKey(psprintf(INT64_FORMAT ":%s", target->pool.pool_id,
 								  target->user_id), QUOTA_LOCK_MEMBER);
 			member_locked = true;
+			counted = shared &&
+				MemberCapsSpent(target->pool.pool_id, target->pool.pool,
+								target->user_id, cap->timezone, at,
+								member_spent, usable);
 		}
 		if (cap->pool_scope && !pool_locked)
 		{
@@ -555,12 +595,25 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 						 QUOTA_LOCK_CAPS);
 			pool_locked = true;
 		}
-		CapsWindow(cap->per, cap->timezone, at, &start, &end);
-		spent = CapSpent(target, cap, start, end);
+		if (!cap->pool_scope && counted && usable[k])
+			spent = member_spent[k];	/* no statement: the counters */
+		else
+		{
+			CapsWindow(cap->per, cap->timezone, at, &start, &end);
+			spent = CapSpent(target, cap, start, end);
+		}
 		/* exact: a sum past the type's range is past any cap */
-		if ((int128) spent + amount > cap->amount)
-			RaiseCap(target, cap, spent, amount, end);
+		if (spent + amount > cap->amount)
+		{
+			CapsWindow(cap->per, cap->timezone, at, &start, &end);
+			RaiseCap(target, cap, spent > CREDITS_MAX ? CREDITS_MAX :
+					 spent < 0 ? 0 : (Credits) spent, amount, end);
+		}
 	}
+	if (shared)
+		MemberCapsRegister(target->pool.pool_id, target->user_id,
+						   n > 0 ? caps[0].timezone : NULL, at,
+						   hold ? 0 : amount, hold ? amount : 0, 0);
 }
 
 /*

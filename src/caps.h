@@ -14,7 +14,8 @@ extern void CapsWindow(const char *per, const char *timezone, TimestampTz at,
 					   TimestampTz *start, TimestampTz *end);
 extern void CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at,
 					  bool hold);
-extern void CapsSettle(const RequestTarget *target, TimestampTz at);
+extern void CapsSettle(const RequestTarget *target, TimestampTz at, Credits amount,
+					   Credits freed);
 extern void CapsRefusedPool(int k, int128 spent, Credits amount, TimestampTz end);
 extern const char *CapsRefusal(const RequestTarget *target);
 

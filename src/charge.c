@@ -15,9 +15,10 @@
  *		isolation level, and only then is the charge dated (ledger.at), so
  *		that it counts in the period it was checked against, whatever the
  *		age of the transaction (request.c explains why this is exact);
- *		The member caps' sums are taken under this lock too (caps.c; the
- *		pool caps are checked in step 4, or under a lock of the pool in
- *		locked mode);
+ *		The member caps are decided under this lock too, from the
+ *		member's counters in shared memory or a fresh sum (caps.c,
+ *		member_caps.c; the pool caps are checked in step 4, or under a
+ *		lock of the pool in locked mode);
  *	 4. the pool's escrow entry spinlock (escrow.c), for a few instructions,
  *		to admit the debit against available.  No row of quota.pool_defs is
  *		locked, so the users of a shared pool never queue behind each other;
@@ -367,7 +368,7 @@ ChargeRequest(PG_FUNCTION_ARGS)
 				!QuotaMemberLimitFits(&target, cost.final - freed, &usage))
 				QuotaRaiseInsufficient(&target, cost.final - freed, &st,
 									   true, usage);
-			CapsSettle(&target, row.at);
+			CapsSettle(&target, row.at, cost.final, freed);
 			if (!EscrowSettle(&ep, cost.final, freed, within, &st))
 				QuotaRaiseOverrun(&target, cost.final, &st, request_id,
 								  resv.r.max_input_tokens,

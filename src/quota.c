@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "escrow.h"
+#include "member_caps.h"
 #include "direct.h"
 #include "route.h"
 #include "quota.h"
@@ -22,6 +23,7 @@ int			quota_route_cache_entries = 2000;
 int			quota_max_reservation_ttl = 86400;
 int			quota_rate_limit_entries = 10000;
 int			quota_refusal_entries = 1000;
+int			quota_max_members = 10000;
 char	   *quota_user_id = NULL;
 
 void		_PG_init(void);
@@ -75,6 +77,17 @@ _PG_init(void)
 								0,
 								NULL, NULL, NULL);
 	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("quota.max_members",
+								"Members of pools with member caps whose spending per window is kept in shared memory.",
+								"About 0.4 kB each; when all are used, entries idle longest are reused, else a member cap is summed from the ledger; 0 turns it off; takes effect at server start.",
+								&quota_max_members,
+								10000,
+								0,
+								10000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("quota.refusal_entries",
 								"Counts of refused requests (pool, user, SQLSTATE) kept in shared memory for quota.refusals.",
 								"About 1.7 kB each; when full, the entry refused longest ago makes room; takes effect at server start.",
@@ -111,6 +124,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("quota");
 
 	EscrowInit();
+	MemberCapsInit();
 	ProfileCacheInit();
 	RouteInit();
 	DirectInit();

@@ -31,6 +31,7 @@ extern int	quota_profile_cache_entries;
 extern int	quota_max_reservation_ttl;
 extern int	quota_rate_limit_entries;
 extern int	quota_refusal_entries;
+extern int	quota_max_members;
 
 /* uninstall.c: DROP EXTENSION takes the pg_cron job along. */
 extern void UninstallInit(void);

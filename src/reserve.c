@@ -26,6 +26,7 @@
 #include "guard.h"
 #include "identity.h"
 #include "ledger.h"
+#include "member_caps.h"
 #include "quota.h"
 #include "ratelimit.h"
 #include "rowtype.h"
@@ -275,8 +276,8 @@ static QuotaQuery end_reservation_q = {
 
 /* Free the hold of a locked, active reservation and mark how it ended. */
 static void
-EndReservation(Datum request_id, int64 pool_id, char *pool, Credits held,
-			   const char *outcome)
+EndReservation(Datum request_id, int64 pool_id, char *pool, const char *user_id,
+			   Credits held, const char *outcome)
 {
 	EscrowPool	ep;
 	Datum		v[2];
@@ -284,6 +285,8 @@ EndReservation(Datum request_id, int64 pool_id, char *pool, Credits held,
 	LedgerCheckWrite(QR_RESERVATIONS);
 	ep.pool_id = pool_id;
 	ep.pool = pool;
+	/* the member's counters, before the row changes (member_caps.c) */
+	MemberCapsRegister(pool_id, user_id, NULL, GetCurrentTimestamp(), 0, 0, held);
 	EscrowUnhold(&ep, held);
 	v[0] = request_id;
 	v[1] = CStringGetTextDatum(outcome);
@@ -327,14 +330,14 @@ quota_release(PG_FUNCTION_ARGS)
 	active = DatumGetBool(QuotaGetDatum(0, 3, &isnull));
 	if (active)
 		EndReservation(rv[0], DatumGetInt64(QuotaGetDatum(0, 4, &isnull)),
-					   QuotaGetText(0, 5),
+					   QuotaGetText(0, 5), QuotaGetText(0, 1),
 					   DatumGetCredits(QuotaGetDatum(0, 2, &isnull)), "released");
 	SPI_finish();
 	PG_RETURN_BOOL(active);
 }
 
 static QuotaQuery expired_q = {
-	"SELECT r.request_id, r.held, p.pool_id, p.pool "
+	"SELECT r.request_id, r.held, p.pool_id, p.pool, r.user_id "
 	"FROM quota.reservations r JOIN quota.pool_defs p "
 	"  ON p.pool OPERATOR(pg_catalog.=) r.pool "
 	"WHERE r.settled_at IS NULL AND r.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
@@ -372,6 +375,7 @@ QuotaExpireHolds(const char *pool)
 		EndReservation(SPI_getbinval(tup, desc, 1, &isnull),
 					   DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull)),
 					   SPI_getvalue(tup, desc, 4),
+					   SPI_getvalue(tup, desc, 5),
 					   DatumGetCredits(SPI_getbinval(tup, desc, 2, &isnull)),
 					   "expired");
 	}

@@ -1,0 +1,1033 @@
+/*
+ * member_caps.c
+ *		Member caps without a sum per request: each member's spending per
+ *		calendar window (day, week, month) kept in shared memory, so that
+ *		CapsAdmit (caps.c) decides a member cap by a few comparisons.
+ *
+ * What an entry holds.  Keyed by (database, OID of quota.ledger, pool id,
+ * member), under its spinlock, like a pool's escrow entry (escrow.c):
+ *
+ *		win_committed[k]	committed charges of the member dated in window k
+ *		win_pending[k]		in flight: the sum over transactions of
+ *							max(their charges in k - their released holds, 0)
+ *		held				the member's committed active holds
+ *		pending_hold		holds of transactions in flight
+ *		writers				transactions registered with the entry, not ended
+ *
+ * A transaction X sees window k's spending as
+ *
+ *		win_committed[k] + win_pending[k] - X's own share of it
+ *		  + X's charges in k + held + pending_hold - X's released holds
+ *
+ * that is: its own changes as if committed, everyone else's at their worst
+ * (a transaction in flight adds its new holds and its charges less the
+ * holds it frees, or nothing if that is negative; if it commits it adds
+ * its charges and holds less its releases, if it aborts nothing: both are
+ * at most what was counted).  At commit (XACT_EVENT_COMMIT runs after
+ * ProcArrayEndTransaction, so the rows are visible by then) the amounts
+ * move to win_committed and held; at abort, or the abort of the
+ * subtransaction that registered them, they are dropped.
+ *
+ * Who registers.  Every writer of a member's spending registers with the
+ * member's entry before it writes its row: an unreserved charge and a
+ * reservation (CapsAdmit, under the member's lock when the pool has member
+ * caps), a settlement (CapsSettle: a charge and a freed hold, without the
+ * member's lock, never refused), a release or an expiry (reserve.c: a freed
+ * hold).  When the member has no entry, the writer instead counts itself
+ * in one of MEMBER_SLOTS shared counters chosen by the key's hash
+ * ("unregistered writers in flight"), until its transaction ends.  Pools
+ * without member caps pay that: a hash, two atomic operations.
+ *
+ * Creating an entry (its base).  Only CapsAdmit creates or rebuilds an
+ * entry, holding the member's lock, so no other charge or reservation of
+ * the member is in flight (they hold that lock to their end).  It inserts
+ * the entry (not yet known) only if the slot's counter of unregistered
+ * writers is zero, with the writer's and the creator's steps ordered by
+ * full barriers (the writer adds itself to the slot, then looks for
+ * entries; the creator announces an entry in the slot, then reads the
+ * counter): either the creator sees the writer and gives up, or the
+ * writer finds the entry and registers.  From then on every writer of the
+ * member registers.  The creator then reads writers and a registration
+ * count; with no registered writer in flight it sums the member's charges
+ * per window and active holds with a snapshot taken now, and installs the
+ * sums only if nobody registered in between.  So when the sums are
+ * installed, every writer that ever touched the member has ended and its
+ * rows are seen by that snapshot (committed) or never will be (aborted),
+ * and every later writer registers and is counted once.  A transaction in
+ * flight while the base is read (the pool caps' problem: rows not yet
+ * visible that commit later) cannot exist: unregistered ones keep the
+ * entry from being created, registered ones keep the sums from being
+ * installed.  A writer that commits while the entry is not known yet drops
+ * its amounts: the base, read later, sees its rows.  The creator's own
+ * transaction must not have written for the member before (else its rows
+ * would be counted twice): then the request takes the SQL sum instead.
+ * When the sums cannot be installed (a settlement or release of the member
+ * in flight, another member's writer in the same slot), the request takes
+ * today's SQL sum under the member's lock, and the next one tries again.
+ *
+ * Windows.  The entry's windows are those of the pool's time zone when the
+ * base was read.  The first charge dated at or after a window's end starts
+ * the next window with zero charges (every charge dated in it passes
+ * through the entry), never before the previous one ended; amounts in
+ * flight of the old window are dropped by a generation number.  A charge
+ * checked against a window the entry no longer holds (dated before the
+ * current window started) takes the SQL sum for that window.  A changed
+ * time zone marks the entry stale: it is rebuilt as above (or the SQL sum
+ * is taken) before it is used again.
+ *
+ * Room.  quota.max_members entries are reserved at start.  When they are
+ * all used, entries no transaction is using are reclaimed (those whose
+ * month has ended, not yet known, or of an older quota.ledger; else the
+ * least recently used one), at most once per transaction; failing that the
+ * member's caps take the SQL sum under the member's lock, as without shared
+ * memory.  Exact either way.  A member id longer than 63 bytes or a zone
+ * name longer than 63 never gets an entry.
+ *
+ * Crash and restart lose the entries and the slot counters along with every
+ * transaction in flight; each entry is rebuilt from the ledger when first
+ * used.  A hot standby creates and reads no entry (member caps are summed
+ * from the replayed tables there, caps.c), and a promoted server starts
+ * with none.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "caps.h"
+#include "member_caps.h"
+#include "pools.h"
+#include "quota.h"
+
+#define MEMBER_USER_LEN		64
+#define MEMBER_TZ_LEN		64
+#define MEMBER_SLOTS		1024
+
+typedef struct MemberKey
+{
+	Oid			dbid;
+	Oid			ledger;
+	int64		pool_id;
+	char		user_id[MEMBER_USER_LEN];	/* zero-padded */
+} MemberKey;
+
+typedef struct MemberEntry
+{
+	MemberKey	key;
+	slock_t		mutex;
+	bool		known;			/* the sums below are installed */
+	bool		stale;			/* to be rebuilt before its next use */
+	int32		writers;		/* registered transactions not ended */
+	int32		pins;			/* creators reading its base */
+	uint64		registrations;	/* ever; a creator's check */
+	char		tz[MEMBER_TZ_LEN];	/* the zone of its windows */
+	TimestampTz last_used;
+	TimestampTz win_start[ESCROW_WINDOWS];
+	TimestampTz win_end[ESCROW_WINDOWS];
+	uint32		win_gen[ESCROW_WINDOWS];
+	int128		win_committed[ESCROW_WINDOWS];
+	int128		win_pending[ESCROW_WINDOWS];
+	int128		held;
+	int128		pending_hold;
+} MemberEntry;
+
+typedef struct MemberShared
+{
+	LWLock	   *lock;
+	pg_atomic_uint32 inflight[MEMBER_SLOTS];	/* unregistered writers */
+	pg_atomic_uint32 entries[MEMBER_SLOTS];	/* entries (or creators) */
+} MemberShared;
+
+/*
+ * This transaction registered with an entry (which cannot go away
+ * meanwhile), with its totals over every nesting level.
+ */
+typedef struct MemberWriter
+{
+	MemberKey	key;			/* a copy: the entry is not ours after the end */
+	MemberEntry *entry;
+	bool		counted;		/* the entry was known: amounts are counted */
+	int			last_op;		/* its latest op, or -1 */
+	int128		charge[ESCROW_WINDOWS];	/* charges in window generation tgen */
+	uint32		tgen[ESCROW_WINDOWS];
+	int128		hold;
+	int128		unhold;
+	int128		contrib[ESCROW_WINDOWS];	/* our share of win_pending */
+	uint32		cgen[ESCROW_WINDOWS];
+} MemberWriter;
+
+/* Amounts registered at one nesting level (to drop at its rollback). */
+typedef struct MemberOp
+{
+	int			writer;			/* index in writers */
+	int			nest_level;
+	int128		charge[ESCROW_WINDOWS];
+	uint32		gen[ESCROW_WINDOWS];
+	int128		hold;
+	int128		unhold;
+} MemberOp;
+
+/* This transaction counted itself in a slot as an unregistered writer. */
+typedef struct MemberSlotReg
+{
+	MemberKey	key;
+	int			slot;
+} MemberSlotReg;
+
+/* The keys this transaction wrote for: a writer index, or -1 (a slot). */
+typedef struct LocalKey
+{
+	MemberKey	key;
+	int			writer;
+} LocalKey;
+
+static MemberShared *member_shared = NULL;
+static HTAB *member_hash = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static MemberWriter *writers = NULL;
+static int	nwriters = 0,
+			maxwriters = 0;
+static MemberOp *ops = NULL;
+static int	nops = 0,
+			maxops = 0;
+static MemberSlotReg *slotregs = NULL;
+static int	nslotregs = 0,
+			maxslotregs = 0;
+static MemberEntry *building = NULL;	/* pinned by a creator */
+static HTAB *local_keys = NULL;
+
+static const char *const member_window_names[ESCROW_WINDOWS] = {"day", "week", "month"};
+
+/* The member's charges per window and active holds, in 1e-9 credits as text. */
+static QuotaQuery member_base_q = {
+	"SELECT pg_catalog.trunc(coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric) "
+	"         FILTER (WHERE l.at OPERATOR(pg_catalog.>=) $3 AND l.at OPERATOR(pg_catalog.<) $4), 0) "
+	"         OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.text, "
+	"       pg_catalog.trunc(coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric) "
+	"         FILTER (WHERE l.at OPERATOR(pg_catalog.>=) $5 AND l.at OPERATOR(pg_catalog.<) $6), 0) "
+	"         OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.text, "
+	"       pg_catalog.trunc(coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric) "
+	"         FILTER (WHERE l.at OPERATOR(pg_catalog.>=) $7 AND l.at OPERATOR(pg_catalog.<) $8), 0) "
+	"         OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.text, "
+	"       (SELECT pg_catalog.trunc(coalesce(pg_catalog.sum(r.held::pg_catalog.numeric), 0) "
+	"           OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.text "
+	"          FROM quota.reservations r WHERE r.pool OPERATOR(pg_catalog.=) $1 "
+	"           AND r.user_id OPERATOR(pg_catalog.=) $2 AND r.settled_at IS NULL) "
+	"FROM quota.ledger l WHERE l.pool OPERATOR(pg_catalog.=) $1 "
+	"  AND l.user_id OPERATOR(pg_catalog.=) $2 AND l.kind OPERATOR(pg_catalog.=) 'charge' "
+	"  AND l.at OPERATOR(pg_catalog.>=) $9 AND l.at OPERATOR(pg_catalog.<) $10",
+	10, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+/* Size of the shared state for quota.max_members entries. */
+static Size
+MemberShmemSize(void)
+{
+	return add_size(MAXALIGN(sizeof(MemberShared)),
+					hash_estimate_size(quota_max_members, sizeof(MemberEntry)));
+}
+
+/* Ask the postmaster for the counters' shared memory and lock. */
+static void
+MemberShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	if (quota_max_members > 0)
+	{
+		RequestAddinShmemSpace(MemberShmemSize());
+		RequestNamedLWLockTranche("quota member caps", 1);
+	}
+}
+
+/* Attach to (or create) the counters' shared memory. */
+static void
+MemberShmemStartup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	if (quota_max_members <= 0)
+		return;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	member_shared = ShmemInitStruct("quota member caps", sizeof(MemberShared), &found);
+	if (!found)
+	{
+		member_shared->lock = &(GetNamedLWLockTranche("quota member caps"))->lock;
+		for (int i = 0; i < MEMBER_SLOTS; i++)
+		{
+			pg_atomic_init_u32(&member_shared->inflight[i], 0);
+			pg_atomic_init_u32(&member_shared->entries[i], 0);
+		}
+	}
+	info.keysize = sizeof(MemberKey);
+	info.entrysize = sizeof(MemberEntry);
+	member_hash = ShmemInitHash("quota member caps entries", quota_max_members,
+								quota_max_members, &info,
+								HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Are member counters kept (preloaded, room reserved, not in recovery)? */
+static bool
+MemberCapsEnabled(void)
+{
+	return member_hash != NULL && !RecoveryInProgress();
+}
+
+/* The key of a member of a pool; false when it cannot have an entry. */
+static bool
+MakeKey(int64 pool_id, const char *user_id, MemberKey *key)
+{
+	size_t		len = strlen(user_id);
+	Oid			nsp;
+	Oid			ledger;
+
+	if (len >= MEMBER_USER_LEN)
+		return false;
+	nsp = get_namespace_oid("quota", true);
+	ledger = OidIsValid(nsp) ? get_relname_relid("ledger", nsp) : InvalidOid;
+	if (!OidIsValid(ledger))
+		return false;
+	memset(key, 0, sizeof(MemberKey));
+	key->dbid = MyDatabaseId;
+	key->ledger = ledger;
+	key->pool_id = pool_id;
+	memcpy(key->user_id, user_id, len);
+	return true;
+}
+
+/* The slot of a key's unregistered writers. */
+static int
+SlotOf(const MemberKey *key)
+{
+	return hash_bytes((const unsigned char *) key, sizeof(MemberKey)) % MEMBER_SLOTS;
+}
+
+/* Make room for one more element in a backend-local array. */
+static void *
+Grow(void *array, int *max, Size size)
+{
+	int			newmax = *max ? *max * 2 : 8;
+
+	array = array ? repalloc(array, newmax * size) :
+		MemoryContextAlloc(TopMemoryContext, newmax * size);
+	*max = newmax;
+	return array;
+}
+
+/* This transaction's record of a key, or NULL. */
+static LocalKey *
+LocalFind(const MemberKey *key)
+{
+	if (local_keys == NULL || (nwriters == 0 && nslotregs == 0))
+		return NULL;
+	return hash_search(local_keys, key, HASH_FIND, NULL);
+}
+
+/* Note that this transaction wrote for a key (as writer, or -1: in a slot). */
+static void
+LocalAdd(const MemberKey *key, int writer)
+{
+	LocalKey   *lk;
+
+	if (local_keys == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(MemberKey);
+		ctl.entrysize = sizeof(LocalKey);
+		ctl.hcxt = TopMemoryContext;
+		local_keys = hash_create("quota member caps of the transaction", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	lk = hash_search(local_keys, key, HASH_ENTER, NULL);
+	lk->writer = writer;
+}
+
+/* This transaction's writer index for a key, or -1. */
+static int
+FindWriter(const MemberKey *key)
+{
+	LocalKey   *lk = LocalFind(key);
+
+	return lk ? lk->writer : -1;
+}
+
+/* Has this transaction counted itself in a slot for the key? */
+static bool
+HasSlotReg(const MemberKey *key)
+{
+	LocalKey   *lk = LocalFind(key);
+
+	return lk != NULL && lk->writer < 0;
+}
+
+/* Register this transaction with an entry; the caller holds the LWLock. */
+static int
+AddWriter(MemberEntry *entry)
+{
+	MemberWriter *w;
+
+	if (nwriters == maxwriters)
+		writers = Grow(writers, &maxwriters, sizeof(MemberWriter));
+	w = &writers[nwriters];
+	memset(w, 0, sizeof(MemberWriter));
+	w->key = entry->key;
+	w->entry = entry;
+	w->last_op = -1;
+	SpinLockAcquire(&entry->mutex);
+	entry->writers++;
+	entry->registrations++;
+	w->counted = entry->known;
+	SpinLockRelease(&entry->mutex);
+	nwriters++;
+	LocalAdd(&w->key, nwriters - 1);	/* last: MemberEnd undoes the rest */
+	return nwriters - 1;
+}
+
+/* The op of a writer at the current nesting level (created). */
+static MemberOp *
+GetOp(int writer)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	MemberWriter *wr = &writers[writer];
+
+	if (wr->last_op >= 0 && ops[wr->last_op].nest_level == level)
+		return &ops[wr->last_op];
+	if (nops == maxops)
+		ops = Grow(ops, &maxops, sizeof(MemberOp));
+	memset(&ops[nops], 0, sizeof(MemberOp));
+	ops[nops].writer = writer;
+	ops[nops].nest_level = level;
+	wr->last_op = nops;
+	return &ops[nops++];
+}
+
+/*
+ * Register with the key's entry, or count in its slot when it has none:
+ * the writer's index, or -1 (unregistered).
+ */
+static int
+Enlist(const MemberKey *key)
+{
+	int			w = FindWriter(key);
+	int			slot;
+	MemberEntry *entry;
+
+	if (w >= 0)
+		return w;
+	if (HasSlotReg(key))
+		return -1;
+	slot = SlotOf(key);
+	if (nslotregs == maxslotregs)
+		slotregs = Grow(slotregs, &maxslotregs, sizeof(MemberSlotReg));
+	/* in the slot first (a full barrier), then look for an entry */
+	pg_atomic_fetch_add_u32(&member_shared->inflight[slot], 1);
+	if (pg_atomic_read_u32(&member_shared->entries[slot]) != 0)
+	{
+		LWLockAcquire(member_shared->lock, LW_SHARED);
+		entry = hash_search(member_hash, key, HASH_FIND, NULL);
+		if (entry)
+			w = AddWriter(entry);
+		LWLockRelease(member_shared->lock);
+		if (w >= 0)
+		{
+			pg_atomic_fetch_sub_u32(&member_shared->inflight[slot], 1);
+			return w;
+		}
+	}
+	slotregs[nslotregs].key = *key;
+	slotregs[nslotregs].slot = slot;
+	nslotregs++;
+	LocalAdd(key, -1);
+	return -1;
+}
+
+/* Is at in the entry's window k?  The caller holds the spinlock. */
+static inline bool
+InWindow(const MemberEntry *entry, int k, TimestampTz at)
+{
+	return entry->win_end[k] != 0 && at >= entry->win_start[k] &&
+		at < entry->win_end[k];
+}
+
+/*
+ * Re-add this transaction's share of the entry's in-flight charges: per
+ * window, its charges there less the holds it frees, at least zero.  The
+ * caller holds the spinlock.
+ */
+static void
+Recontribute(int w)
+{
+	MemberWriter *wr = &writers[w];
+	MemberEntry *entry = wr->entry;
+
+	for (int k = 0; k < ESCROW_WINDOWS; k++)
+	{
+		int128		charge = wr->tgen[k] == entry->win_gen[k] ? wr->charge[k] : 0;
+		int128		share = charge > wr->unhold ? charge - wr->unhold : 0;
+		int128		old = wr->cgen[k] == entry->win_gen[k] ? wr->contrib[k] : 0;
+
+		entry->win_pending[k] += share - old;
+		wr->contrib[k] = share;
+		wr->cgen[k] = entry->win_gen[k];
+	}
+}
+
+/*
+ * Start the windows that at has passed, in the entry's zone (a known entry
+ * this transaction uses); a zone other than the entry's marks it stale.
+ */
+static void
+RollWindows(MemberEntry *entry, const char *tz, TimestampTz at)
+{
+	bool		need = false;
+	bool		same_zone;
+	bool		known;
+
+	SpinLockAcquire(&entry->mutex);
+	known = entry->known;
+	same_zone = tz != NULL && strcmp(entry->tz, tz) == 0;
+	for (int k = 0; k < ESCROW_WINDOWS; k++)
+		need |= at >= entry->win_end[k];
+	if (known && need && !same_zone)
+		entry->stale = true;
+	SpinLockRelease(&entry->mutex);
+	if (!known || !need || !same_zone)
+		return;
+	for (int k = 0; k < ESCROW_WINDOWS; k++)
+	{
+		TimestampTz start;
+		TimestampTz end;
+
+		CapsWindow(member_window_names[k], tz, at, &start, &end);
+		SpinLockAcquire(&entry->mutex);
+		if (at >= entry->win_end[k] && end > entry->win_end[k])
+		{
+			/* never before the previous window ended */
+			entry->win_start[k] = Max(start, entry->win_end[k]);
+			entry->win_end[k] = end;
+			entry->win_gen[k]++;
+			entry->win_committed[k] = entry->win_pending[k] = 0;
+		}
+		SpinLockRelease(&entry->mutex);
+	}
+}
+
+/* Parse an integer's text into 128 bits (the base query's sums). */
+static int128
+ParseInt128(const char *s)
+{
+	int128		v = 0;
+	bool		neg = (*s == '-');
+
+	if (neg)
+		s++;
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (*s - '0');
+	return neg ? -v : v;
+}
+
+/*
+ * Free entries no transaction uses, when the table is full (the caller
+ * holds the LWLock exclusively): those not known, whose month has ended or
+ * of another quota.ledger of this database; else the least recently used.
+ * At most once per transaction.  Returns whether one was freed.
+ */
+static bool
+Reclaim(Oid current_ledger, TimestampTz now)
+{
+	static LocalTransactionId reclaimed_in = InvalidLocalTransactionId;
+	HASH_SEQ_STATUS seq;
+	MemberEntry *entry;
+	MemberKey	oldest;
+	TimestampTz oldest_used = 0;
+	bool		have_oldest = false;
+	long		freed = 0;
+
+	if (reclaimed_in == MyProc->lxid)
+		return false;
+	reclaimed_in = MyProc->lxid;
+	hash_seq_init(&seq, member_hash);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
+		bool		idle;
+		bool		dead;
+
+		SpinLockAcquire(&entry->mutex);
+		idle = entry->writers == 0 && entry->pins == 0;
+		dead = !entry->known || entry->win_end[ESCROW_WINDOWS - 1] <= now ||
+			(entry->key.dbid == MyDatabaseId && entry->key.ledger != current_ledger);
+		if (idle && !dead && (!have_oldest || entry->last_used < oldest_used))
+		{
+			oldest = entry->key;
+			oldest_used = entry->last_used;
+			have_oldest = true;
+		}
+		SpinLockRelease(&entry->mutex);
+		if (idle && dead)
+		{
+			MemberKey	key = entry->key;
+
+			/* removing the element just returned is allowed */
+			pg_atomic_fetch_sub_u32(&member_shared->entries[SlotOf(&key)], 1);
+			hash_search(member_hash, &key, HASH_REMOVE, NULL);
+			freed++;
+		}
+	}
+	if (freed == 0 && have_oldest)
+	{
+		pg_atomic_fetch_sub_u32(&member_shared->entries[SlotOf(&oldest)], 1);
+		hash_search(member_hash, &oldest, HASH_REMOVE, NULL);
+		freed++;
+	}
+	return freed > 0;
+}
+
+/*
+ * Create or rebuild the key's entry for a request dated at (see the top of
+ * the file): true when its sums are installed.  The caller holds the
+ * member's lock, is connected to SPI and has not written for the member in
+ * this transaction.
+ */
+static bool
+Build(const MemberKey *key, const char *pool, const char *user_id,
+	  const char *tz, TimestampTz at)
+{
+	int			slot = SlotOf(key);
+	MemberEntry *entry;
+	bool		found;
+	bool		ok;
+	uint64		r0;
+	TimestampTz start[ESCROW_WINDOWS];
+	TimestampTz end[ESCROW_WINDOWS];
+	TimestampTz lo = 0;
+	TimestampTz hi = 0;
+	int128		base[ESCROW_WINDOWS + 1];
+
+	if (building)
+	{
+		/* left pinned by a build that failed in a rolled back subtransaction */
+		SpinLockAcquire(&building->mutex);
+		building->pins--;
+		SpinLockRelease(&building->mutex);
+		building = NULL;
+	}
+	LWLockAcquire(member_shared->lock, LW_SHARED);
+	entry = hash_search(member_hash, key, HASH_FIND, NULL);
+	if (entry)
+	{
+		SpinLockAcquire(&entry->mutex);
+		entry->pins++;
+		SpinLockRelease(&entry->mutex);
+	}
+	LWLockRelease(member_shared->lock);
+	if (entry == NULL)
+	{
+		LWLockAcquire(member_shared->lock, LW_EXCLUSIVE);
+		entry = hash_search(member_hash, key, HASH_FIND, NULL);
+		if (entry == NULL)
+		{
+			if (hash_get_num_entries(member_hash) >= quota_max_members &&
+				!Reclaim(key->ledger, at))
+			{
+				LWLockRelease(member_shared->lock);
+				return false;
+			}
+			/* announce the entry (a full barrier), then look for writers */
+			pg_atomic_fetch_add_u32(&member_shared->entries[slot], 1);
+			if (pg_atomic_read_u32(&member_shared->inflight[slot]) != 0 ||
+				(entry = hash_search(member_hash, key, HASH_ENTER_NULL, &found)) == NULL)
+			{
+				pg_atomic_fetch_sub_u32(&member_shared->entries[slot], 1);
+				LWLockRelease(member_shared->lock);
+				return false;
+			}
+			SpinLockInit(&entry->mutex);
+			entry->known = false;
+			entry->stale = false;
+			entry->writers = 0;
+			entry->pins = 0;
+			entry->registrations = 0;
+			entry->tz[0] = '\0';
+			entry->last_used = at;
+			for (int k = 0; k < ESCROW_WINDOWS; k++)
+			{
+				entry->win_start[k] = entry->win_end[k] = 0;
+				entry->win_gen[k] = 0;
+				entry->win_committed[k] = entry->win_pending[k] = 0;
+			}
+			entry->held = entry->pending_hold = 0;
+		}
+		SpinLockAcquire(&entry->mutex);
+		entry->pins++;
+		SpinLockRelease(&entry->mutex);
+		LWLockRelease(member_shared->lock);
+	}
+	building = entry;
+
+	/* no registered writer in flight now, and none until the sums are in */
+	SpinLockAcquire(&entry->mutex);
+	ok = entry->writers == 0;
+	r0 = entry->registrations;
+	SpinLockRelease(&entry->mutex);
+	if (ok)
+	{
+		Snapshot	latest;
+		Datum		v[10];
+		bool		isnull;
+
+		for (int k = 0; k < ESCROW_WINDOWS; k++)
+		{
+			CapsWindow(member_window_names[k], tz, at, &start[k], &end[k]);
+			lo = k == 0 ? start[k] : Min(lo, start[k]);
+			hi = k == 0 ? end[k] : Max(hi, end[k]);
+		}
+		v[0] = CStringGetTextDatum(pool);
+		v[1] = CStringGetTextDatum(user_id);
+		for (int k = 0; k < ESCROW_WINDOWS; k++)
+		{
+			v[2 + 2 * k] = TimestampTzGetDatum(start[k]);
+			v[3 + 2 * k] = TimestampTzGetDatum(end[k]);
+		}
+		v[8] = TimestampTzGetDatum(lo);
+		v[9] = TimestampTzGetDatum(hi);
+		latest = RegisterSnapshot(GetLatestSnapshot());
+		QuotaExecSnapshot(&member_base_q, v, NULL, latest, 1);
+		UnregisterSnapshot(latest);
+		for (int k = 0; k <= ESCROW_WINDOWS; k++)
+		{
+			Datum		d = QuotaGetDatum(0, k + 1, &isnull);
+
+			base[k] = isnull ? 0 : ParseInt128(TextDatumGetCString(d));
+		}
+		SpinLockAcquire(&entry->mutex);
+		ok = entry->writers == 0 && entry->registrations == r0;
+		if (ok)
+		{
+			for (int k = 0; k < ESCROW_WINDOWS; k++)
+			{
+				entry->win_start[k] = start[k];
+				entry->win_end[k] = end[k];
+				entry->win_gen[k]++;
+				entry->win_committed[k] = base[k];
+				entry->win_pending[k] = 0;
+			}
+			entry->held = base[ESCROW_WINDOWS];
+			entry->pending_hold = 0;
+			strlcpy(entry->tz, tz, MEMBER_TZ_LEN);
+			entry->known = true;
+			entry->stale = false;
+			entry->last_used = at;
+		}
+		SpinLockRelease(&entry->mutex);
+	}
+	SpinLockAcquire(&entry->mutex);
+	entry->pins--;
+	SpinLockRelease(&entry->mutex);
+	building = NULL;
+	if (ok)
+		elog(DEBUG1, "quota: counters of member \"%s\" of pool \"%s\" read from the ledger",
+			 user_id, pool);
+	return ok;
+}
+
+/*
+ * For CapsAdmit, under the member's lock: the member's spending in each
+ * window containing at (usable[k]), as this transaction sees it, from the
+ * member's entry (created if need be); false when there is none to use,
+ * and the caller sums the ledger.  Registers the transaction with the
+ * entry.
+ */
+bool
+MemberCapsSpent(int64 pool_id, const char *pool, const char *user_id,
+				const char *timezone, TimestampTz at, int128 *spent, bool *usable)
+{
+	MemberKey	key;
+	int			w;
+	MemberEntry *entry;
+	MemberWriter *wr;
+	bool		ok;
+
+	for (int k = 0; k < ESCROW_WINDOWS; k++)
+		usable[k] = false;
+	if (!MemberCapsEnabled() || timezone == NULL ||
+		strlen(timezone) >= MEMBER_TZ_LEN || !MakeKey(pool_id, user_id, &key))
+		return false;
+	w = FindWriter(&key);
+	if (w < 0)
+	{
+		if (HasSlotReg(&key))
+			return false;		/* our own unregistered rows: not twice */
+		for (int attempt = 0; attempt < 2 && w < 0; attempt++)
+		{
+			LWLockAcquire(member_shared->lock, LW_SHARED);
+			entry = hash_search(member_hash, &key, HASH_FIND, NULL);
+			if (entry)
+			{
+				SpinLockAcquire(&entry->mutex);
+				ok = entry->known && !entry->stale && strcmp(entry->tz, timezone) == 0;
+				SpinLockRelease(&entry->mutex);
+				if (ok)
+					w = AddWriter(entry);
+			}
+			LWLockRelease(member_shared->lock);
+			if (w < 0 && (attempt > 0 || !Build(&key, pool, user_id, timezone, at)))
+				return false;
+		}
+		if (w < 0)
+			return false;
+	}
+	entry = writers[w].entry;
+	if (!writers[w].counted)
+		return false;
+	RollWindows(entry, timezone, at);
+
+	wr = &writers[w];
+	SpinLockAcquire(&entry->mutex);
+	ok = !entry->stale && strcmp(entry->tz, timezone) == 0;
+	for (int k = 0; ok && k < ESCROW_WINDOWS; k++)
+	{
+		if (!InWindow(entry, k, at))
+			continue;
+		/* ours as if committed, everyone else's at their worst */
+		spent[k] = entry->win_committed[k] + entry->win_pending[k]
+			- (wr->cgen[k] == entry->win_gen[k] ? wr->contrib[k] : 0)
+			+ (wr->tgen[k] == entry->win_gen[k] ? wr->charge[k] : 0)
+			+ entry->held + entry->pending_hold - wr->unhold;
+		usable[k] = true;
+	}
+	SpinLockRelease(&entry->mutex);
+	return ok;
+}
+
+/*
+ * Register a writer's amounts for a member before its row is written: a
+ * charge dated at, a new hold, a freed hold (see the top of the file).
+ * timezone is the pool's (NULL if unknown: a window to start then marks
+ * the entry stale).
+ */
+void
+MemberCapsRegister(int64 pool_id, const char *user_id, const char *timezone,
+				   TimestampTz at, Credits charge, Credits hold, Credits unhold)
+{
+	MemberKey	key;
+	int			w;
+	MemberEntry *entry;
+	MemberWriter *wr;
+	MemberOp   *op;
+
+	if (!MemberCapsEnabled() || (charge == 0 && hold == 0 && unhold == 0) ||
+		!MakeKey(pool_id, user_id, &key))
+		return;
+	if ((w = Enlist(&key)) < 0)
+		return;
+	entry = writers[w].entry;
+	if (!writers[w].counted)
+		return;					/* the base, read later, sees our rows */
+	if (charge != 0)
+		RollWindows(entry, timezone, at);
+	op = GetOp(w);
+	wr = &writers[w];
+	SpinLockAcquire(&entry->mutex);
+	entry->last_used = Max(entry->last_used, at);
+	for (int k = 0; charge != 0 && k < ESCROW_WINDOWS; k++)
+	{
+		uint32		gen = entry->win_gen[k];
+
+		if (!InWindow(entry, k, at))
+			continue;
+		if (op->gen[k] != gen)
+		{
+			op->gen[k] = gen;
+			op->charge[k] = 0;
+		}
+		op->charge[k] += charge;
+		if (wr->tgen[k] != gen)
+		{
+			wr->tgen[k] = gen;
+			wr->charge[k] = 0;
+		}
+		wr->charge[k] += charge;
+	}
+	op->hold += hold;
+	op->unhold += unhold;
+	wr->hold += hold;
+	wr->unhold += unhold;
+	entry->pending_hold += hold;
+	Recontribute(w);
+	SpinLockRelease(&entry->mutex);
+}
+
+/* Apply (commit) or drop (abort) every registration of the transaction. */
+static void
+MemberEnd(bool commit)
+{
+	for (int w = 0; w < nwriters; w++)
+	{
+		MemberWriter *wr = &writers[w];
+		MemberEntry *entry = wr->entry;
+
+		if (local_keys)
+			hash_search(local_keys, &wr->key, HASH_REMOVE, NULL);
+		SpinLockAcquire(&entry->mutex);
+		if (wr->counted)
+		{
+			for (int k = 0; k < ESCROW_WINDOWS; k++)
+			{
+				if (wr->cgen[k] == entry->win_gen[k])
+					entry->win_pending[k] -= wr->contrib[k];
+				if (commit && wr->tgen[k] == entry->win_gen[k])
+					entry->win_committed[k] += wr->charge[k];
+			}
+			entry->pending_hold -= wr->hold;
+			if (commit)
+				entry->held += wr->hold - wr->unhold;
+		}
+		entry->writers--;
+		SpinLockRelease(&entry->mutex);
+	}
+	nwriters = nops = 0;
+	for (int i = 0; i < nslotregs; i++)
+	{
+		if (local_keys)
+			hash_search(local_keys, &slotregs[i].key, HASH_REMOVE, NULL);
+		pg_atomic_fetch_sub_u32(&member_shared->inflight[slotregs[i].slot], 1);
+	}
+	nslotregs = 0;
+	if (local_keys && hash_get_num_entries(local_keys) > 0)
+	{
+		/* left by an error between two steps: start afresh */
+		hash_destroy(local_keys);
+		local_keys = NULL;
+	}
+	if (building)
+	{
+		SpinLockAcquire(&building->mutex);
+		building->pins--;
+		SpinLockRelease(&building->mutex);
+		building = NULL;
+	}
+}
+
+/* Transaction callback: apply at commit, drop at abort. */
+static void
+MemberXactCallback(XactEvent event, void *arg)
+{
+	if (member_hash == NULL)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			MemberEnd(true);
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* a transaction with registrations cannot prepare (escrow.c) */
+			MemberEnd(false);
+			break;
+		default:
+			break;
+	}
+}
+
+/* Subtransaction callback: a rolled back savepoint drops its amounts. */
+static void
+MemberSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (member_hash == NULL)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		int			keep = 0;
+		bool		changed = false;
+
+		for (int i = 0; i < nops; i++)
+		{
+			MemberOp   *op = &ops[i];
+			MemberWriter *wr = &writers[op->writer];
+
+			if (op->nest_level < level)
+			{
+				ops[keep++] = *op;
+				continue;
+			}
+			/* take the op out of its writer's totals */
+			for (int k = 0; k < ESCROW_WINDOWS; k++)
+				if (op->gen[k] == wr->tgen[k])
+					wr->charge[k] -= op->charge[k];
+			wr->hold -= op->hold;
+			wr->unhold -= op->unhold;
+			if (wr->counted && op->hold != 0)
+			{
+				SpinLockAcquire(&wr->entry->mutex);
+				wr->entry->pending_hold -= op->hold;
+				SpinLockRelease(&wr->entry->mutex);
+			}
+			changed = true;
+		}
+		nops = keep;
+		if (!changed)
+			return;
+		for (int w = 0; w < nwriters; w++)
+			writers[w].last_op = -1;
+		for (int i = 0; i < nops; i++)
+			writers[ops[i].writer].last_op = i;
+		for (int w = 0; w < nwriters; w++)
+			if (writers[w].counted)
+			{
+				SpinLockAcquire(&writers[w].entry->mutex);
+				Recontribute(w);
+				SpinLockRelease(&writers[w].entry->mutex);
+			}
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (int i = 0; i < nops; i++)
+			if (ops[i].nest_level >= level)
+				ops[i].nest_level = level - 1;
+	}
+}
+
+/* Install hooks and callbacks (from _PG_init). */
+void
+MemberCapsInit(void)
+{
+	if (process_shared_preload_libraries_in_progress)
+	{
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = MemberShmemRequest;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = MemberShmemStartup;
+	}
+	RegisterXactCallback(MemberXactCallback, NULL);
+	RegisterSubXactCallback(MemberSubXactCallback, NULL);
+}
