@@ -125,6 +125,17 @@ psql_ -d hist -c "SELECT c.relname, pg_size_pretty(pg_relation_size(c.oid)) AS s
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = 'quota' AND c.relname LIKE 'ledger%' ORDER BY pg_relation_size(c.oid) DESC"
 
+# What the maintenance job does every minute in production (this instance
+# has no pg_cron): seal the ledger, so the tail after the seal holds only
+# the last minute's charges.
+seal_all() {
+    local db
+    for db in empty hist; do
+        psql_ -d "$db" -Atc "SELECT quota.quota_seal('1 minute')" >/dev/null
+    done
+}
+seal_all
+
 charge() { echo "SELECT quota.quota_charge('model-2', 1200, 300, 'probe-' || pg_backend_pid() || '-' || clock_timestamp(), user_id => '$1')"; }
 declare -A R
 # After a restart: the first charge on the Students Pool (rebuilds its
@@ -175,6 +186,7 @@ done
 R[tps-empty]=$(printf '%.0f' "$(echo "$e / 2" | bc -l)")
 R[tps-hist]=$(printf '%.0f' "$(echo "$h / 2" | bc -l)")
 
+seal_all
 say "locked mode (quota not in shared_preload_libraries)"
 cp "$pg/postgresql.auto.conf" "$dir/auto.conf"
 echo "shared_preload_libraries = ''" >> "$pg/postgresql.auto.conf"
@@ -187,6 +199,7 @@ done
 cp "$dir/auto.conf" "$pg/postgresql.auto.conf"
 restart
 
+seal_all
 say "streaming standby (pg_basebackup)"
 as_pg pg_basebackup -h "$dir" -p "$port" -U postgres -D "$dir/standby" -R -X stream >/dev/null
 {
