@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "credits.h"
+#include "escrow.h"
 #include "guard.h"
 #include "pools.h"
 #include "seal.h"
@@ -122,7 +123,7 @@ quota_archive(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
-	(void) SealLedger(SealLedgerRelid(), 1000, false);
+	(void) SealLedger(QuotaLedgerRelid(false), 1000, false);
 	/* SealLedger holds the seal's row lock: no seal runs until we commit */
 	if (SPI_execute("SELECT s.sealed_upto FROM quota.ledger_seal s", false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)

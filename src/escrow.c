@@ -356,14 +356,17 @@ EscrowIsShared(void)
 	return escrow_requested && escrow_hash != NULL;
 }
 
-/* The OID of quota.ledger, looked up through the syscache on every call. */
-static Oid
-LedgerRelid(void)
+/*
+ * The OID of quota.ledger, looked up through the syscache on every call;
+ * InvalidOid when missing and missing_ok, else an error.
+ */
+Oid
+QuotaLedgerRelid(bool missing_ok)
 {
-	Oid			nsp = get_namespace_oid("quota", false);
-	Oid			relid = get_relname_relid("ledger", nsp);
+	Oid			nsp = get_namespace_oid("quota", missing_ok);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("ledger", nsp) : InvalidOid;
 
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) && !missing_ok)
 		elog(ERROR, "quota.ledger is missing");
 	return relid;
 }
@@ -669,7 +672,7 @@ FindEntry(const EscrowPool *pool, bool reading)
 		elog(ERROR, "quota: no escrow entry may be used during recovery");
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
-	key.ledger = LedgerRelid();
+	key.ledger = QuotaLedgerRelid(false);
 	key.pool_id = pool->pool_id;
 
 	LWLockAcquire(escrow->lock, LW_SHARED);

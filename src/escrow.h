@@ -47,6 +47,7 @@ typedef struct EscrowPool
 } EscrowPool;
 
 extern void EscrowInit(void);
+extern Oid	QuotaLedgerRelid(bool missing_ok);
 extern bool EscrowIsShared(void);
 extern uint64 EscrowRouteGeneration(void);
 extern void EscrowRouteBump(void);

@@ -111,6 +111,7 @@
 #include "utils/timestamp.h"
 
 #include "caps.h"
+#include "escrow.h"
 #include "member_caps.h"
 #include "pools.h"
 #include "quota.h"
@@ -302,13 +303,11 @@ static bool
 MakeKey(int64 pool_id, const char *user_id, MemberKey *key)
 {
 	size_t		len = strlen(user_id);
-	Oid			nsp;
 	Oid			ledger;
 
 	if (len >= MEMBER_USER_LEN)
 		return false;
-	nsp = get_namespace_oid("quota", true);
-	ledger = OidIsValid(nsp) ? get_relname_relid("ledger", nsp) : InvalidOid;
+	ledger = QuotaLedgerRelid(true);
 	if (!OidIsValid(ledger))
 		return false;
 	memset(key, 0, sizeof(MemberKey));

@@ -28,6 +28,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "escrow.h"
 #include "quota.h"
 #include "ratelimit.h"
 
@@ -121,14 +122,6 @@ RefusalNote(const char *user_id, const char *pool)
 	note_has_pool = (pool != NULL);
 }
 
-/* The OID of this database's quota.ledger, or InvalidOid. */
-static Oid
-LedgerOid(void)
-{
-	Oid			nsp = get_namespace_oid("quota", true);
-
-	return OidIsValid(nsp) ? get_relname_relid("ledger", nsp) : InvalidOid;
-}
 
 /* Count one refusal of the noted request with this SQLSTATE. */
 static void
@@ -142,7 +135,7 @@ RefusalCount(int sqlstate)
 		return;
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
-	key.ledger = LedgerOid();
+	key.ledger = QuotaLedgerRelid(true);
 	key.sqlstate = sqlstate;
 	key.has_pool = note_has_pool;
 	memcpy(key.pool, note_pool, REFUSAL_NAME_BYTES);
@@ -230,7 +223,7 @@ quota_refusal_counts(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HASH_SEQ_STATUS status;
 	RefusalEntry *e;
-	Oid			ledger = LedgerOid();
+	Oid			ledger = QuotaLedgerRelid(true);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (refusal_hash == NULL)

@@ -74,6 +74,7 @@
 #include "utils/timestamp.h"
 
 #include "credits.h"
+#include "escrow.h"
 #include "seal.h"
 #include "standby.h"
 
@@ -116,6 +117,7 @@ SealedBalance(const char *pool, Snapshot snapshot, bool *in_range)
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	bool		isnull;
+	Datum		d;
 	Credits		result = 0;
 	int			rc;
 
@@ -126,49 +128,34 @@ SealedBalance(const char *pool, Snapshot snapshot, bool *in_range)
 		!OidIsValid(get_relname_relid("ledger_seal", get_namespace_oid("quota", false))))
 	{
 		/* a restore's load, or 0.1 on this library: the whole sum */
-		rc = SPI_execute_with_args("SELECT quota.sum(amount) FROM quota.ledger "
+		rc = SPI_execute_with_args("SELECT coalesce(quota.sum(amount), '0') FROM quota.ledger "
 								   "WHERE pool OPERATOR(pg_catalog.=) $1",
 								   1, types, args, NULL, true, 1);
-		PopActiveSnapshot();
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "quota: could not sum pool \"%s\"", pool);
-		{
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull);
-
-			result = isnull ? 0 : DatumGetCredits(d);
-		}
-		SPI_finish();
-		*in_range = true;
-		return result;
 	}
-	rc = SPI_execute_with_args(SEAL_POOL_SQL, 1, types, args, NULL, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "quota: could not read the seal of pool \"%s\"", pool);
-	args[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	args[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	if (isnull)
-		nulls[2] = 'n';
+	else
+	{
+		rc = SPI_execute_with_args(SEAL_POOL_SQL, 1, types, args, NULL, true, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "quota: could not read the seal of pool \"%s\"", pool);
+		args[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		args[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (isnull)
+			nulls[2] = 'n';
 
-	/*
-	 * Planned with the values (a one-shot plan): the primary key's range
-	 * above the seal holds a few minutes of entries, the pool's whole
-	 * history does not.
-	 */
-	rc = SPI_execute_with_args(SEAL_TAIL_SQL, 3, types, args, nulls, true, 1);
+		/*
+		 * Planned with the values (a one-shot plan): the primary key's range
+		 * above the seal holds a few minutes of entries, the pool's whole
+		 * history does not.
+		 */
+		rc = SPI_execute_with_args(SEAL_TAIL_SQL, 3, types, args, nulls, true, 1);
+	}
 	PopActiveSnapshot();
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "quota: could not sum pool \"%s\"", pool);
-	*in_range = true;
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (isnull)
-			*in_range = false;
-		else
-			result = DatumGetCredits(d);
-	}
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	*in_range = !isnull;
+	if (!isnull)
+		result = DatumGetCredits(d);
 	SPI_finish();
 	return result;
 }
@@ -338,17 +325,6 @@ SealLedger(Oid ledger, int64 wait_ms, bool quiet)
 	return last;
 }
 
-/* The OID of quota.ledger. */
-Oid
-SealLedgerRelid(void)
-{
-	Oid			relid = get_relname_relid("ledger", get_namespace_oid("quota", false));
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "quota.ledger is missing");
-	return relid;
-}
-
 /* Refuse what a seal cannot do: a standby, or a snapshot older than now. */
 void
 SealCheckContext(const char *function)
@@ -392,7 +368,7 @@ quota_seal(PG_FUNCTION_ARGS)
 				 errdetail("The wait lies between 0 and 1 hour."),
 				 errhint("Use for example '1 second'.")));
 	SPI_connect();
-	sealed = SealLedger(SealLedgerRelid(), wait_ms, quiet);
+	sealed = SealLedger(QuotaLedgerRelid(false), wait_ms, quiet);
 	SPI_finish();
 	if (sealed < 0)
 		PG_RETURN_NULL();

@@ -13,7 +13,6 @@ extern bool SealIgnored;
 
 extern Credits SealedBalance(const char *pool, Snapshot snapshot, bool *in_range);
 extern int64 SealLedger(Oid ledger, int64 wait_ms, bool quiet);
-extern Oid	SealLedgerRelid(void);
 extern void SealCheckContext(const char *function);
 
 #endif							/* QUOTA_SEAL_H */
