@@ -101,6 +101,7 @@
 #include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -356,19 +357,42 @@ EscrowIsShared(void)
 	return escrow_requested && escrow_hash != NULL;
 }
 
+/* quota.ledger's OID as last looked up (InvalidOid: look it up again). */
+static Oid	ledger_relid = InvalidOid;
+static bool ledger_callbacks = false;
+
+/* Syscache callback: a schema or a relation's name changed; forget the OID. */
+static void
+LedgerRelidReset(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ledger_relid = InvalidOid;
+}
+
 /*
- * The OID of quota.ledger, looked up through the syscache on every call;
- * InvalidOid when missing and missing_ok, else an error.
+ * The OID of quota.ledger; InvalidOid when missing and missing_ok, else an
+ * error.  Kept between calls (the charge path asks several times per
+ * request) until a change to pg_namespace or to a relation's name or schema
+ * is seen: dropping or recreating the extension, renaming the schema.
  */
 Oid
 QuotaLedgerRelid(bool missing_ok)
 {
-	Oid			nsp = get_namespace_oid("quota", missing_ok);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("ledger", nsp) : InvalidOid;
+	Oid			nsp;
 
-	if (!OidIsValid(relid) && !missing_ok)
+	if (OidIsValid(ledger_relid))
+		return ledger_relid;
+	if (!ledger_callbacks)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACENAME, LedgerRelidReset, (Datum) 0);
+		CacheRegisterSyscacheCallback(RELNAMENSP, LedgerRelidReset, (Datum) 0);
+		ledger_callbacks = true;
+	}
+	nsp = get_namespace_oid("quota", missing_ok);
+	if (OidIsValid(nsp))
+		ledger_relid = get_relname_relid("ledger", nsp);
+	if (!OidIsValid(ledger_relid) && !missing_ok)
 		elog(ERROR, "quota.ledger is missing");
-	return relid;
+	return ledger_relid;
 }
 
 /* Take the pool's transaction advisory lock (rebuild, or locked mode). */
@@ -1368,4 +1392,18 @@ bool
 EscrowHasPending(void)
 {
 	return npending > 0;
+}
+
+/* Entries of the pools' table in use (every database), or -1 without one. */
+long
+EscrowEntriesUsed(void)
+{
+	long		n;
+
+	if (escrow_hash == NULL)
+		return -1;
+	LWLockAcquire(escrow->lock, LW_SHARED);
+	n = hash_get_num_entries(escrow_hash);
+	LWLockRelease(escrow->lock);
+	return n;
 }

@@ -16,13 +16,22 @@
  * wait at most one second longer than it strictly must.
  *
  * Admission is a compare-and-add under the entries' spinlocks (both
- * entries, pool first when a pool has both limits, always in address
- * order, held for a loop over 61 buckets): the window's sums plus the new
+ * entries, always in address order): the window's sums plus the new
  * request are compared with the limits and, only if every limit holds,
  * added to the current second.  So concurrent requests see each other at
  * once and no interleaving admits one request too many.  The hash table's
  * LWLock is held shared around it (exclusive to add entries), so an entry
  * cannot be reclaimed under an admission.
+ *
+ * The window's sums are kept in the entry beside its buckets, so that an
+ * admission reads a few bytes, not 61 buckets (a member's entry is cold:
+ * 61 buckets are 16 cache lines): moving an entry's window to a later
+ * second subtracts the seconds that leave it (usually one).  An entry's
+ * window never moves back: a backend whose clock reading is older than the
+ * entry's newest second (read before another one's, or a clock stepped
+ * back) counts its request in that newest second, which keeps it in the
+ * window longer, never shorter.  A clock stepped back by more than a
+ * window starts the entry afresh.
  *
  * What counts: a new request, when it is admitted, that is an unreserved
  * quota_charge (one request; input + cached input + output tokens) or a
@@ -97,7 +106,9 @@ typedef struct RateEntry
 {
 	RateKey		key;
 	slock_t		mutex;
-	int32		newest;			/* the last second anything was admitted */
+	int32		newest;			/* the window is (newest - RATE_SLOTS, newest] */
+	int32		requests;		/* the sums of the window's buckets */
+	int64		tokens;
 	RateBucket	buckets[RATE_SLOTS];
 } RateEntry;
 
@@ -219,10 +230,13 @@ RateForget(int from_level)
 				RateBucket *b = &e->buckets[p->second % RATE_SLOTS];
 
 				SpinLockAcquire(&e->mutex);
-				if (b->second == p->second)
+				/* only while its second is still in the window's sums */
+				if (b->second == p->second && p->second > e->newest - RATE_SLOTS)
 				{
 					b->requests -= p->requests;
 					b->tokens -= p->tokens;
+					e->requests -= p->requests;
+					e->tokens -= p->tokens;
 				}
 				SpinLockRelease(&e->mutex);
 			}
@@ -460,25 +474,62 @@ RateNow(int64 *now_us)
 }
 
 /*
- * Compare one counter (its spinlock held) with its rule for a request of
- * these tokens; on refusal fill *v and return false.
+ * Move a counter's window (its spinlock held) to end at now_s, or at its
+ * newest second if that is later; returns the second the window ends at,
+ * where a request admitted now is counted.
+ */
+static int32
+RateAdvance(RateEntry *e, int32 now_s)
+{
+	int32		from = e->newest;
+
+	if (now_s <= from && now_s > from - RATE_SLOTS)
+		return from;
+	if (now_s <= from)
+	{
+		/* the clock went back more than a window: start afresh */
+		e->requests = 0;
+		e->tokens = 0;
+		memset(e->buckets, 0, sizeof(e->buckets));
+	}
+	else if (now_s - from >= RATE_SLOTS)
+	{
+		/* every second of the window has left it */
+		e->requests = 0;
+		e->tokens = 0;
+	}
+	else
+	{
+		/* the seconds (from - RATE_SLOTS, now_s - RATE_SLOTS] leave */
+		for (int32 t = from - RATE_SLOTS + 1; t <= now_s - RATE_SLOTS; t++)
+		{
+			RateBucket *b = &e->buckets[t % RATE_SLOTS];
+
+			if (b->second == t)
+			{
+				e->requests -= b->requests;
+				e->tokens -= b->tokens;
+			}
+		}
+	}
+	e->newest = now_s;
+	return now_s;
+}
+
+/*
+ * Compare one counter (its spinlock held, its window ending at now_s) with
+ * its rule for a request of these tokens; on refusal fill *v and return
+ * false.
  */
 static bool
 RateFits(RateEntry *e, const RateRule *rule, int64 tokens, int32 now_s,
 		 int64 now_us, RateVerdict *v)
 {
-	int64		requests = 0;
-	int128		total = 0;
+	int64		requests = e ? e->requests : 0;
+	int128		total = e ? e->tokens : 0;
 	int128		need;
 	bool		by_tokens;
 
-	if (e != NULL)
-		for (int i = 0; i < RATE_SLOTS; i++)
-			if (e->buckets[i].second > now_s - RATE_SLOTS)
-			{
-				requests += e->buckets[i].requests;
-				total += e->buckets[i].tokens;
-			}
 	if (rule->requests > 0 && requests + 1 > rule->requests)
 	{
 		by_tokens = false;
@@ -515,7 +566,7 @@ RateFits(RateEntry *e, const RateRule *rule, int64 tokens, int32 now_s,
 	return false;
 }
 
-/* Add an admission to a counter (its spinlock held). */
+/* Add an admission to a counter (its spinlock held, its window ending at now_s). */
 static void
 RateAdd(RateEntry *e, int64 tokens, int32 now_s)
 {
@@ -529,7 +580,8 @@ RateAdd(RateEntry *e, int64 tokens, int32 now_s)
 	}
 	b->requests += 1;
 	b->tokens += tokens;
-	e->newest = Max(e->newest, now_s);
+	e->requests += 1;
+	e->tokens += tokens;
 }
 
 /* Remove every counter with nothing in the window (exclusive lock held). */
@@ -565,6 +617,8 @@ RateEntryFor(const RateKey *key, bool create)
 	{
 		SpinLockInit(&e->mutex);
 		e->newest = 0;
+		e->requests = 0;
+		e->tokens = 0;
 		memset(e->buckets, 0, sizeof(e->buckets));
 	}
 	return e;
@@ -627,7 +681,7 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 	int			missing = 0;
 	int64		now_us;
 	int32		now_s;
-	Oid			nsp;
+	int32		seconds[2];
 	Oid			ledger;
 	bool		fits = true;
 	LWLockMode	mode = LW_SHARED;
@@ -638,8 +692,7 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 	n = PoolRules(pool, rules);
 	if (n == 0)
 		return true;
-	nsp = get_namespace_oid("quota", false);
-	ledger = get_relname_relid("ledger", nsp);
+	ledger = QuotaLedgerRelid(false);
 	for (int i = 0; i < n; i++)
 		RateKeyFor(&keys[i], ledger, pool, &rules[i], user_id);
 	now_s = RateNow(&now_us);
@@ -686,12 +739,14 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 		for (int i = 0; i < n; i++)
 			if (entries[i])
 				SpinLockAcquire(&entries[i]->mutex);
+	for (int i = 0; i < n; i++)
+		seconds[i] = entries[i] ? RateAdvance(entries[i], now_s) : now_s;
 	for (int i = 0; i < n && fits; i++)
-		fits = RateFits(entries[i], &rules[i], tokens, now_s, now_us, v);
+		fits = RateFits(entries[i], &rules[i], tokens, seconds[i], now_us, v);
 	/* tokens only where they are limited: then the window never passes the limit */
 	if (fits && count)
 		for (int i = 0; i < n; i++)
-			RateAdd(entries[i], rules[i].tokens > 0 ? tokens : 0, now_s);
+			RateAdd(entries[i], rules[i].tokens > 0 ? tokens : 0, seconds[i]);
 	for (int i = n - 1; i >= 0; i--)
 		if (entries[i])
 			SpinLockRelease(&entries[i]->mutex);
@@ -700,7 +755,7 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 	/* remember the admissions, to take them back if the transaction rolls back */
 	if (fits && count)
 		for (int i = 0; i < n; i++)
-			RateRemember(&keys[i], now_s, rules[i].tokens > 0 ? tokens : 0);
+			RateRemember(&keys[i], seconds[i], rules[i].tokens > 0 ? tokens : 0);
 	return fits;
 }
 
@@ -756,4 +811,18 @@ RateLimitTokens(int64 in, int64 cached, int64 out)
 	int128		sum = (int128) in + cached + out;
 
 	return sum > PG_INT64_MAX ? PG_INT64_MAX : (int64) sum;
+}
+
+/* Rate limit counters in use (every database), or -1 without the table. */
+long
+RateEntriesUsed(void)
+{
+	long		n;
+
+	if (rate_hash == NULL)
+		return -1;
+	LWLockAcquire(rate_lock, LW_SHARED);
+	n = hash_get_num_entries(rate_hash);
+	LWLockRelease(rate_lock);
+	return n;
 }

@@ -4,6 +4,7 @@
 # members already counted go on (their repeats too), and a pool without
 # rate limits needs no counter.  Counters are not durable: a restart
 # empties them (rate limits are not durable, like every rate limiter's).
+# The window slides by the second (a minute's wait).
 use strict;
 use warnings;
 use QuotaNode;
@@ -57,6 +58,45 @@ like($err, qr/rate limit of pool "Limited" exceeded/, 'and its limit still holds
 is($node->safe_psql('postgres', q{
     SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'o101', user_id => 'u101', pool => 'Open')}),
    '1', 'a pool without rate limits is not concerned');
+
+is($node->safe_psql('postgres', q{
+    SELECT used || '/' || size FROM quota.quota_shared_memory() WHERE setting = 'quota.rate_limit_entries'}),
+   '100/100', 'quota_shared_memory shows the counters used up');
+
+# The window slides second by second: a request leaves it 60 to 61 s after
+# it was admitted, the later ones stay (each counter keeps the window's sums
+# and takes out the seconds that leave it).
+my $t0 = time;
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'w1', user_id => 'u3', pool => 'Limited')}),
+   '1', 'u3: a second request (the first was a minute-old r3)');
+($rc, $out, $err) = $node->psql('postgres',
+    q{SELECT quota.quota_charge('free', 1, 1, 'w2', user_id => 'u3', pool => 'Limited')});
+like($err, qr/rate limit of pool "Limited" exceeded/, 'u3: a third within the minute is refused');
+sleep 30;
+my $t1 = time;
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'w3', user_id => 'u4', pool => 'Limited')}),
+   '1', 'u4: a second request half a minute later');
+# 62 s after the start: r3 and w1 have left u3's window, r4 has left u4's, w3 has not
+sleep(($t0 + 62 - time) > 0 ? $t0 + 62 - time : 0);
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'w2', user_id => 'u3', pool => 'Limited')}),
+   '1', 'u3: admitted again once its requests left the window');
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'w4', user_id => 'u4', pool => 'Limited')}),
+   '1', 'u4: one more (its first request left the window)');
+($rc, $out, $err) = $node->psql('postgres',
+    q{SELECT quota.quota_charge('free', 1, 1, 'w5', user_id => 'u4', pool => 'Limited')});
+if (time < $t1 + 60)
+{
+    like($err, qr/rate limit of pool "Limited" exceeded/,
+         'u4: but not two: the request of half a minute ago still counts');
+}
+else
+{
+    pass('u4: (the machine was too slow to check the half-minute-old request)');
+}
 
 # a restart empties the counters
 $node->restart;
