@@ -35,7 +35,8 @@ OBJS = \
 	src/ratelimit.o \
 	src/refusals.o \
 	src/seal.o \
-	src/archive.o
+	src/archive.o \
+	src/shmem_usage.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per

@@ -149,6 +149,10 @@ RESET ROLE;
 SELECT 'quota.pool_caps'::regclass = ANY (extconfig) AS dumped
   FROM pg_extension WHERE extname = 'quota';
 
+-- the members charged above have counters in shared memory
+SELECT used > 0 AS members_counted FROM quota.quota_shared_memory()
+ WHERE setting = 'quota.max_members';
+
 -- Clean up what later tests should not see.
 SELECT quota_set_cap('Cap Pool', per, NULL, scope) FROM quota.pool_caps;
 SELECT * FROM invariant() WHERE NOT ok;

@@ -168,3 +168,14 @@ SELECT pg_get_function_result('quota.quota_check(text, text, text)'::regprocedur
 SELECT pool, user_id, sqlstate, refused, last_at IS NOT NULL AS has_last_at
   FROM quota.refusals WHERE pool IN ('Rate Lab', 'Token Lab', 'Both Lab')
  ORDER BY pool COLLATE "C", user_id COLLATE "C", sqlstate COLLATE "C";
+
+-- quota_shared_memory: how full each shared table is, beside its setting
+-- (this database's rate limited members and pools are counted, at least).
+SELECT setting, used > 0 AS in_use, size = current_setting(setting)::bigint AS sized
+  FROM quota.quota_shared_memory() ORDER BY setting COLLATE "C";
+SELECT used >= 5 AS counted_members_and_pools FROM quota.quota_shared_memory()
+ WHERE setting = 'quota.rate_limit_entries';
+-- a pool administrator may not look (quota_admin only)
+SET ROLE regress_rl_admin;
+SELECT try($$SELECT * FROM quota.quota_shared_memory()$$);
+RESET ROLE;

@@ -1030,3 +1030,17 @@ MemberCapsInit(void)
 	RegisterXactCallback(MemberXactCallback, NULL);
 	RegisterSubXactCallback(MemberSubXactCallback, NULL);
 }
+
+/* Member entries in use (every database), or -1 without the table. */
+long
+MemberEntriesUsed(void)
+{
+	long		n;
+
+	if (member_hash == NULL)
+		return -1;
+	LWLockAcquire(member_shared->lock, LW_SHARED);
+	n = hash_get_num_entries(member_hash);
+	LWLockRelease(member_shared->lock);
+	return n;
+}

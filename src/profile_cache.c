@@ -283,3 +283,17 @@ ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *pro
 	LWLockRelease(profile_lock);
 	return e != NULL;
 }
+
+/* Profiles in the shared table (every database), or -1 without it. */
+long
+ProfileEntriesUsed(void)
+{
+	long		n;
+
+	if (profile_hash == NULL)
+		return -1;
+	LWLockAcquire(profile_lock, LW_SHARED);
+	n = hash_get_num_entries(profile_hash);
+	LWLockRelease(profile_lock);
+	return n;
+}

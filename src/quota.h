@@ -33,6 +33,13 @@ extern int	quota_rate_limit_entries;
 extern int	quota_refusal_entries;
 extern int	quota_max_members;
 
+/* Entries in use in each shared table, -1 without it (shmem_usage.c reports them). */
+extern long EscrowEntriesUsed(void);
+extern long MemberEntriesUsed(void);
+extern long RateEntriesUsed(void);
+extern long ProfileEntriesUsed(void);
+extern long RefusalEntriesUsed(void);
+
 /* uninstall.c: DROP EXTENSION takes the pg_cron job along. */
 extern void UninstallInit(void);
 

@@ -249,3 +249,17 @@ quota_refusal_counts(PG_FUNCTION_ARGS)
 	LWLockRelease(refusal_lock);
 	return (Datum) 0;
 }
+
+/* Refusal counts in the shared table (every database), or -1 without it. */
+long
+RefusalEntriesUsed(void)
+{
+	long		n;
+
+	if (refusal_hash == NULL)
+		return -1;
+	LWLockAcquire(refusal_lock, LW_SHARED);
+	n = hash_get_num_entries(refusal_hash);
+	LWLockRelease(refusal_lock);
+	return n;
+}

@@ -144,18 +144,25 @@ AS $$
                   JOIN quota.users u ON g.group_name = ANY (u.groups)) x
          WHERE x.user_id = quota.current_user_id() OR quota._admins_pool(x.pool)
          ORDER BY x.pool, x.user_id, x.rank),
+    -- once per pool (not per member): room under the pool's own caps
+    pool_room AS (
+        SELECT c.pool,
+               min(c.amount::numeric - quota._cap_spent(c.pool, NULL, w.window_start, w.window_end)) AS headroom
+          FROM quota.pool_caps c
+          JOIN quota.pool_defs d ON d.pool = c.pool
+         CROSS JOIN LATERAL quota._cap_window(c.per, d.reset_timezone, now()) w
+         WHERE c.scope = 'pool' AND c.pool IN (SELECT s.pool FROM members s)
+         GROUP BY c.pool),
     figures AS (
         SELECT m.pool, m.user_id,
                coalesce(m.member_limit, d.member_limit) AS member_limit,
                s.period + h.held AS used, s.day + h.held AS day_used,
                s.week + h.held AS week_used, s.month + h.held AS month_used,
                cd.amount AS day_cap, cw.amount AS week_cap, cm.amount AS month_cap,
-               (SELECT min(c.amount::numeric - quota._cap_spent(c.pool, NULL, w.window_start, w.window_end))
-                  FROM quota.pool_caps c
-                 CROSS JOIN LATERAL quota._cap_window(c.per, d.reset_timezone, now()) w
-                 WHERE c.pool = m.pool AND c.scope = 'pool') AS pool_headroom
+               pr.headroom AS pool_headroom
           FROM members m
           JOIN quota.pool_defs d ON d.pool = m.pool
+          LEFT JOIN pool_room pr ON pr.pool = m.pool
          CROSS JOIN LATERAL quota._cap_window('day', d.reset_timezone, now()) wd
          CROSS JOIN LATERAL quota._cap_window('week', d.reset_timezone, now()) ww
          CROSS JOIN LATERAL quota._cap_window('month', d.reset_timezone, now()) wm

@@ -1183,18 +1183,25 @@ AS $$
                   JOIN quota.users u ON g.group_name = ANY (u.groups)) x
          WHERE x.user_id = quota.current_user_id() OR quota._admins_pool(x.pool)
          ORDER BY x.pool, x.user_id, x.rank),
+    -- once per pool (not per member): room under the pool's own caps
+    pool_room AS (
+        SELECT c.pool,
+               min(c.amount::numeric - quota._cap_spent(c.pool, NULL, w.window_start, w.window_end)) AS headroom
+          FROM quota.pool_caps c
+          JOIN quota.pool_defs d ON d.pool = c.pool
+         CROSS JOIN LATERAL quota._cap_window(c.per, d.reset_timezone, now()) w
+         WHERE c.scope = 'pool' AND c.pool IN (SELECT s.pool FROM members s)
+         GROUP BY c.pool),
     figures AS (
         SELECT m.pool, m.user_id,
                coalesce(m.member_limit, d.member_limit) AS member_limit,
                s.period + h.held AS used, s.day + h.held AS day_used,
                s.week + h.held AS week_used, s.month + h.held AS month_used,
                cd.amount AS day_cap, cw.amount AS week_cap, cm.amount AS month_cap,
-               (SELECT min(c.amount::numeric - quota._cap_spent(c.pool, NULL, w.window_start, w.window_end))
-                  FROM quota.pool_caps c
-                 CROSS JOIN LATERAL quota._cap_window(c.per, d.reset_timezone, now()) w
-                 WHERE c.pool = m.pool AND c.scope = 'pool') AS pool_headroom
+               pr.headroom AS pool_headroom
           FROM members m
           JOIN quota.pool_defs d ON d.pool = m.pool
+          LEFT JOIN pool_room pr ON pr.pool = m.pool
          CROSS JOIN LATERAL quota._cap_window('day', d.reset_timezone, now()) wd
          CROSS JOIN LATERAL quota._cap_window('week', d.reset_timezone, now()) ww
          CROSS JOIN LATERAL quota._cap_window('month', d.reset_timezone, now()) wm
@@ -1616,6 +1623,18 @@ END
 $$;
 COMMENT ON FUNCTION quota.quota_run_due() IS
     'apply every due reset once, release expired reservations (each pool on its own) and seal the ledger (run every minute by pg_cron)';
+
+-- 18: how full quota's shared tables are (quota.max_members and
+-- quota.rate_limit_entries size the new ones)
+
+CREATE FUNCTION quota.quota_shared_memory()
+    RETURNS TABLE(setting text, used bigint, size bigint)
+    AS 'MODULE_PATHNAME', 'quota_shared_memory'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION quota.quota_shared_memory() IS
+    'entries in use in each of quota''s fixed-size shared tables (all databases of the server), beside the setting that sizes it; no rows when quota is not preloaded';
+REVOKE ALL ON FUNCTION quota.quota_shared_memory() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION quota.quota_shared_memory() TO quota_admin;
 
 -- 16.5: a comment on every user-visible column (keep this block last)
 COMMENT ON COLUMN quota.models.model IS 'model name, as the gateway passes it';
