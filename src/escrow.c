@@ -1398,12 +1398,5 @@ EscrowHasPending(void)
 long
 EscrowEntriesUsed(void)
 {
-	long		n;
-
-	if (escrow_hash == NULL)
-		return -1;
-	LWLockAcquire(escrow->lock, LW_SHARED);
-	n = hash_get_num_entries(escrow_hash);
-	LWLockRelease(escrow->lock);
-	return n;
+	return QuotaHashEntries(escrow_hash, escrow_hash ? escrow->lock : NULL);
 }

@@ -1035,12 +1035,5 @@ MemberCapsInit(void)
 long
 MemberEntriesUsed(void)
 {
-	long		n;
-
-	if (member_hash == NULL)
-		return -1;
-	LWLockAcquire(member_shared->lock, LW_SHARED);
-	n = hash_get_num_entries(member_hash);
-	LWLockRelease(member_shared->lock);
-	return n;
+	return QuotaHashEntries(member_hash, member_hash ? member_shared->lock : NULL);
 }

@@ -288,12 +288,5 @@ ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *pro
 long
 ProfileEntriesUsed(void)
 {
-	long		n;
-
-	if (profile_hash == NULL)
-		return -1;
-	LWLockAcquire(profile_lock, LW_SHARED);
-	n = hash_get_num_entries(profile_hash);
-	LWLockRelease(profile_lock);
-	return n;
+	return QuotaHashEntries(profile_hash, profile_hash ? profile_lock : NULL);
 }

@@ -34,6 +34,9 @@ extern int	quota_refusal_entries;
 extern int	quota_max_members;
 
 /* Entries in use in each shared table, -1 without it (shmem_usage.c reports them). */
+struct HTAB;
+struct LWLock;
+extern long QuotaHashEntries(struct HTAB *hash, struct LWLock *lock);
 extern long EscrowEntriesUsed(void);
 extern long MemberEntriesUsed(void);
 extern long RateEntriesUsed(void);

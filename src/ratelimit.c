@@ -817,12 +817,5 @@ RateLimitTokens(int64 in, int64 cached, int64 out)
 long
 RateEntriesUsed(void)
 {
-	long		n;
-
-	if (rate_hash == NULL)
-		return -1;
-	LWLockAcquire(rate_lock, LW_SHARED);
-	n = hash_get_num_entries(rate_hash);
-	LWLockRelease(rate_lock);
-	return n;
+	return QuotaHashEntries(rate_hash, rate_hash ? rate_lock : NULL);
 }

@@ -254,12 +254,5 @@ quota_refusal_counts(PG_FUNCTION_ARGS)
 long
 RefusalEntriesUsed(void)
 {
-	long		n;
-
-	if (refusal_hash == NULL)
-		return -1;
-	LWLockAcquire(refusal_lock, LW_SHARED);
-	n = hash_get_num_entries(refusal_hash);
-	LWLockRelease(refusal_lock);
-	return n;
+	return QuotaHashEntries(refusal_hash, refusal_hash ? refusal_lock : NULL);
 }

@@ -8,11 +8,27 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "storage/lwlock.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 
 #include "quota.h"
 
 PG_FUNCTION_INFO_V1(quota_shared_memory);
+
+/* Entries of a shared table read under its lock; -1 when it was not created. */
+long
+QuotaHashEntries(HTAB *hash, LWLock *lock)
+{
+	long		n;
+
+	if (hash == NULL)
+		return -1;
+	LWLockAcquire(lock, LW_SHARED);
+	n = hash_get_num_entries(hash);
+	LWLockRelease(lock);
+	return n;
+}
 
 /*
  * SQL: quota.shared_memory() -> (setting, used, size): one row per shared

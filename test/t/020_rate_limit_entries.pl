@@ -25,18 +25,37 @@ SELECT quota.quota_add_member(p, 'u' || i) FROM generate_series(1, 101) i,
 SELECT quota.quota_set_rate_limit('Limited', 2);
 });
 
+# One request of a user to a pool ('free': costs nothing, one request, two
+# tokens): charged() expects it through, refusal() returns its error.
+sub charge_sql
+{
+	my ($request, $user, $pool) = @_;
+	return "SELECT count(*) FROM quota.quota_charge('free', 1, 1, '$request', "
+	  . "user_id => '$user', pool => '$pool')";
+}
+sub charged
+{
+	my ($request, $user, $pool, $name) = @_;
+	is($node->safe_psql('postgres', charge_sql($request, $user, $pool)), '1', $name);
+}
+sub refusal
+{
+	my ($request, $user, $pool) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', charge_sql($request, $user, $pool));
+	return $err;
+}
+
 # 100 members, one request each: a counter each
 is($node->safe_psql('postgres', q{
     SELECT count(*) FROM generate_series(1, 100) i,
            LATERAL quota.quota_charge('free', 1, 1, 'r' || i, user_id => 'u' || i, pool => 'Limited') c}),
    '100', 'a hundred members are counted');
 
-my ($rc, $out, $err) = $node->psql('postgres',
-    q{SELECT quota.quota_charge('free', 1, 1, 'r101', user_id => 'u101', pool => 'Limited')});
+my $err = refusal('r101', 'u101', 'Limited');
 like($err, qr/too many rate limited members for quota\.rate_limit_entries/,
      'the 101st member in the same minute is refused');
 like($err, qr/Raise quota\.rate_limit_entries/, 'with a hint');
-($rc, $out, $err) = $node->psql('postgres',
+(undef, undef, $err) = $node->psql('postgres',
     q{\set VERBOSITY verbose
       SELECT quota.quota_charge('free', 1, 1, 'r101', user_id => 'u101', pool => 'Limited')});
 like($err, qr/53400/, 'as 53400');
@@ -44,20 +63,13 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM quota.ledger WHERE reques
    '0', 'and nothing was charged');
 
 # counted members go on, a repeat returns its charge, their limit still holds
-is($node->safe_psql('postgres', q{
-    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'r1b', user_id => 'u1', pool => 'Limited')}),
-   '1', 'a member with a counter goes on');
-is($node->safe_psql('postgres', q{
-    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'r2', user_id => 'u2', pool => 'Limited')}),
-   '1', 'a repeat needs no counter');
-($rc, $out, $err) = $node->psql('postgres',
-    q{SELECT quota.quota_charge('free', 1, 1, 'r1c', user_id => 'u1', pool => 'Limited')});
-like($err, qr/rate limit of pool "Limited" exceeded/, 'and its limit still holds');
+charged('r1b', 'u1', 'Limited', 'a member with a counter goes on');
+charged('r2', 'u2', 'Limited', 'a repeat needs no counter');
+like(refusal('r1c', 'u1', 'Limited'), qr/rate limit of pool "Limited" exceeded/,
+     'and its limit still holds');
 
 # a pool without rate limits needs no counter
-is($node->safe_psql('postgres', q{
-    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'o101', user_id => 'u101', pool => 'Open')}),
-   '1', 'a pool without rate limits is not concerned');
+charged('o101', 'u101', 'Open', 'a pool without rate limits is not concerned');
 
 is($node->safe_psql('postgres', q{
     SELECT used || '/' || size FROM quota.quota_shared_memory() WHERE setting = 'quota.rate_limit_entries'}),
@@ -67,30 +79,20 @@ is($node->safe_psql('postgres', q{
 # it was admitted, the later ones stay (each counter keeps the window's sums
 # and takes out the seconds that leave it).
 my $t0 = time;
-is($node->safe_psql('postgres', q{
-    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'w1', user_id => 'u3', pool => 'Limited')}),
-   '1', 'u3: a second request (the first was a minute-old r3)');
-($rc, $out, $err) = $node->psql('postgres',
-    q{SELECT quota.quota_charge('free', 1, 1, 'w2', user_id => 'u3', pool => 'Limited')});
-like($err, qr/rate limit of pool "Limited" exceeded/, 'u3: a third within the minute is refused');
+charged('w1', 'u3', 'Limited', 'u3: a second request (the first was a minute-old r3)');
+like(refusal('w2', 'u3', 'Limited'), qr/rate limit of pool "Limited" exceeded/,
+     'u3: a third within the minute is refused');
 sleep 30;
 my $t1 = time;
-is($node->safe_psql('postgres', q{
-    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'w3', user_id => 'u4', pool => 'Limited')}),
-   '1', 'u4: a second request half a minute later');
+charged('w3', 'u4', 'Limited', 'u4: a second request half a minute later');
 # 62 s after the start: r3 and w1 have left u3's window, r4 has left u4's, w3 has not
 sleep(($t0 + 62 - time) > 0 ? $t0 + 62 - time : 0);
-is($node->safe_psql('postgres', q{
-    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'w2', user_id => 'u3', pool => 'Limited')}),
-   '1', 'u3: admitted again once its requests left the window');
-is($node->safe_psql('postgres', q{
-    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'w4', user_id => 'u4', pool => 'Limited')}),
-   '1', 'u4: one more (its first request left the window)');
-($rc, $out, $err) = $node->psql('postgres',
-    q{SELECT quota.quota_charge('free', 1, 1, 'w5', user_id => 'u4', pool => 'Limited')});
+charged('w2', 'u3', 'Limited', 'u3: admitted again once its requests left the window');
+charged('w4', 'u4', 'Limited', 'u4: one more (its first request left the window)');
+my $late = refusal('w5', 'u4', 'Limited');
 if (time < $t1 + 60)
 {
-    like($err, qr/rate limit of pool "Limited" exceeded/,
+    like($late, qr/rate limit of pool "Limited" exceeded/,
          'u4: but not two: the request of half a minute ago still counts');
 }
 else
@@ -100,12 +102,8 @@ else
 
 # a restart empties the counters
 $node->restart;
-is($node->safe_psql('postgres', q{
-    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'r1c', user_id => 'u1', pool => 'Limited')}),
-   '1', 'counters start from zero after a restart');
-is($node->safe_psql('postgres', q{
-    SELECT count(*) FROM quota.quota_charge('free', 1, 1, 'r101', user_id => 'u101', pool => 'Limited')}),
-   '1', 'and have room again');
+charged('r1c', 'u1', 'Limited', 'counters start from zero after a restart');
+charged('r101', 'u101', 'Limited', 'and have room again');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM quota.refusals}), '0',
    'refusal counts start from zero too');
 
