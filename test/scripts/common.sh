@@ -74,12 +74,18 @@ private_copy() {
 
 # Start a throwaway instance for a benchmark: bench_instance PORT [CONF...].
 # Sets BENCH_DIR and bench_psql; the instance is removed on exit.
+# Like a production server (README, "Settings"), it runs on huge pages: as
+# root, the pages its shared memory needs are reserved for it if the
+# system has too few free, and handed back at exit.  On a virtual machine
+# small pages cost every workload much more CPU in address translation
+# (test/bench/README.md).  QUOTA_BENCH_HUGE_PAGES=off runs without them.
 bench_instance() {
-    local port=$1 line
+    local port=$1 line need
     shift
     BENCH_DIR=$(mktemp -d /tmp/quota-bench.XXXXXX)
+    BENCH_HUGE_RESTORE=
     [ "$(id -u)" -ne 0 ] || chown "$PG_USER": "$BENCH_DIR"
-    trap 'as_pg pg_ctl -D "$BENCH_DIR/pg" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$BENCH_DIR"' EXIT
+    trap 'as_pg pg_ctl -D "$BENCH_DIR/pg" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$BENCH_DIR"; bench_huge_release' EXIT
     as_pg initdb -D "$BENCH_DIR/pg" -A trust -U postgres >/dev/null
     {
         echo "port = $port"
@@ -92,8 +98,39 @@ bench_instance() {
         echo "checkpoint_timeout = '30min'"
         for line in "$@"; do echo "$line"; done
     } >> "$BENCH_DIR/pg/postgresql.conf"
+    BENCH_HUGE_PAGES=off
+    if [ "${QUOTA_BENCH_HUGE_PAGES:-on}" = on ]; then
+        need=$(as_pg postgres -D "$BENCH_DIR/pg" -C shared_memory_size_in_huge_pages 2>/dev/null || echo 0)
+        if [ "$need" -gt 0 ] && bench_huge_reserve "$need"; then
+            BENCH_HUGE_PAGES=on
+        fi
+    fi
+    echo "huge_pages = $BENCH_HUGE_PAGES" >> "$BENCH_DIR/pg/postgresql.conf"
+    echo "instance on port $port: huge pages $BENCH_HUGE_PAGES"
     as_pg pg_ctl -D "$BENCH_DIR/pg" -l "$BENCH_DIR/server.log" -w start >/dev/null
     BENCH_PORT=$port
+}
+
+# Make sure N huge pages are free (reserving more as root); false if not.
+bench_huge_reserve() {
+    local need=$1 total free
+    total=$(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo)
+    free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+    [ -n "$total" ] || return 1
+    [ "$free" -lt "$need" ] || return 0
+    [ "$(id -u)" -eq 0 ] || return 1
+    BENCH_HUGE_RESTORE=$total
+    echo $((total + need - free)) > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+    free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+    [ "$free" -ge "$need" ]
+}
+
+# Hand back the huge pages bench_huge_reserve reserved.
+bench_huge_release() {
+    if [ -n "${BENCH_HUGE_RESTORE:-}" ]; then
+        echo "$BENCH_HUGE_RESTORE" > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+        BENCH_HUGE_RESTORE=
+    fi
 }
 
 # psql against the benchmark instance.
