@@ -94,3 +94,46 @@ ALTER SEQUENCE quota.ledger_entry_id_seq CACHE 10;
 SELECT quota_seal();
 ALTER SEQUENCE quota.ledger_entry_id_seq CACHE 1;
 SELECT quota_seal() >= :before AS seals_again;
+
+-- a pool cap's window: its sealed days from the rollups (the pool's first
+-- rollups were counted in its zone: since -infinity), its unsealed
+-- charges from the ledger; the same sum as the ledger's
+SELECT zone, zone_since FROM quota.pool_seals WHERE pool = 'Hist Pool';
+SELECT final_cost FROM quota_charge('hist-m', 1000, 1000, 'hist-10', user_id => 'regress_hana');
+CREATE FUNCTION pg_temp.ledger_window(p text, s timestamptz, e timestamptz) RETURNS numeric
+    LANGUAGE sql AS $$
+    SELECT coalesce(-sum(amount::numeric), 0) FROM quota.ledger
+     WHERE pool = p AND kind = 'charge' AND at >= s AND at < e $$;
+SELECT per, quota._pool_window_charges('Hist Pool', w.window_start, w.window_end) AS charges,
+       quota._pool_window_charges('Hist Pool', w.window_start, w.window_end)
+         = pg_temp.ledger_window('Hist Pool', w.window_start, w.window_end) AS as_ledger
+  FROM unnest(ARRAY['day', 'week', 'month']) per,
+       LATERAL quota._cap_window(per, 'Pacific/Kiritimati', now()) w;
+-- (the rollups are read indeed: a change to them shows; rolled back)
+BEGIN;
+UPDATE quota.usage_rollup SET final_cost = final_cost + 1000 WHERE pool = 'Hist Pool';
+SELECT quota._pool_window_charges('Hist Pool', w.window_start, w.window_end)
+         - pg_temp.ledger_window('Hist Pool', w.window_start, w.window_end) AS from_rollups
+  FROM quota._cap_window('day', 'Pacific/Kiritimati', now()) w;
+-- a window that is not whole days of the zone is summed from the ledger
+SELECT quota._pool_window_charges('Hist Pool', w.window_start + interval '1 hour', w.window_end)
+         - pg_temp.ledger_window('Hist Pool', w.window_start + interval '1 hour', w.window_end) AS from_ledger
+  FROM quota._cap_window('day', 'Pacific/Kiritimati', now()) w;
+ROLLBACK;
+-- after a change of the pool's zone the rollups' days do not match its
+-- windows: the next seal notes the new zone from now on, and windows that
+-- began before are summed from the ledger
+UPDATE quota.pools SET reset_timezone = 'Asia/Hong_Kong' WHERE pool = 'Hist Pool';
+SELECT final_cost FROM quota_charge('hist-m', 1000, 1000, 'hist-11', user_id => 'regress_hana');
+SELECT quota_seal() = (SELECT max(entry_id) FROM quota.ledger) AS sealed;
+SELECT zone, zone_since > now() - interval '1 hour' AND zone_since <= clock_timestamp() AS since_this_seal
+  FROM quota.pool_seals WHERE pool = 'Hist Pool';
+BEGIN;
+UPDATE quota.usage_rollup SET final_cost = final_cost + 1000 WHERE pool = 'Hist Pool';
+SELECT per, quota._pool_window_charges('Hist Pool', w.window_start, w.window_end)
+         = pg_temp.ledger_window('Hist Pool', w.window_start, w.window_end) AS from_ledger
+  FROM unnest(ARRAY['day', 'week', 'month']) per,
+       LATERAL quota._cap_window(per, 'Asia/Hong_Kong', now()) w;
+ROLLBACK;
+SELECT * FROM quota._pool_window_charges(NULL, now(), now());
+SELECT quota._pool_window_charges('No Such Pool', now() - interval '1 day', now()) AS no_pool;

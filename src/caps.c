@@ -170,12 +170,9 @@ static QuotaQuery member_spent_q = {
 	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
-/* The same for the whole pool. */
+/* The same for the whole pool (its charges read from the rollups where it can). */
 static QuotaQuery pool_spent_q = {
-	"SELECT LEAST(coalesce((SELECT -pg_catalog.sum(l.amount::pg_catalog.numeric) "
-	"    FROM quota.ledger l WHERE l.pool OPERATOR(pg_catalog.=) $1 "
-	"      AND l.kind OPERATOR(pg_catalog.=) 'charge' "
-	"      AND l.at OPERATOR(pg_catalog.>=) $2 AND l.at OPERATOR(pg_catalog.<) $3), 0) "
+	"SELECT LEAST(quota._pool_window_charges($1, $2, $3) "
 	"  OPERATOR(pg_catalog.+) coalesce((SELECT pg_catalog.sum(r.held::pg_catalog.numeric) "
 	"    FROM quota.reservations r WHERE r.pool OPERATOR(pg_catalog.=) $1 "
 	"      AND r.settled_at IS NULL), 0), "

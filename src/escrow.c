@@ -907,36 +907,22 @@ PoolTimezone(const EscrowPool *pool)
  * with an entry_id up to the ledger's last one when the entry was created
  * (every later charge of the pool was admitted through the entry).  They
  * were all committed then, so a snapshot taken now sees each of them.
+ * Read from the rollups where it can (seal.c): a month of a busy pool is
+ * millions of charges.  A sum past the range counts as the range's end
+ * (past any cap).
  */
 static int128
 WindowBase(const EscrowPool *pool, TimestampTz start, TimestampTz end, int64 seq)
 {
-	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
-	Datum		args[4];
-	int128		result = 0;
-	bool		isnull;
-	Datum		d;
+	Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
+	Numeric		sum = SealWindowCharges(pool->pool, start, end, seq, latest);
+	Numeric		max = CreditsToNumeric(CREDITS_MAX);
 
-	args[0] = CStringGetTextDatum(pool->pool);
-	args[1] = TimestampTzGetDatum(start);
-	args[2] = TimestampTzGetDatum(end);
-	args[3] = Int64GetDatum(seq);
-	SPI_connect();
-	PushActiveSnapshot(GetLatestSnapshot());
-	if (SPI_execute_with_args("SELECT quota.sum(amount) "
-							  "FROM quota.ledger WHERE pool OPERATOR(pg_catalog.=) $1 "
-							  "AND kind OPERATOR(pg_catalog.=) 'charge' "
-							  "AND at OPERATOR(pg_catalog.>=) $2 AND at OPERATOR(pg_catalog.<) $3 "
-							  "AND entry_id OPERATOR(pg_catalog.<=) $4",
-							  4, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "quota: could not sum the window of pool \"%s\"", pool->pool);
-	PopActiveSnapshot();
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!isnull)
-		result = -(int128) DatumGetInt64(d);	/* charges are negative amounts */
-	SPI_finish();
-	return result;
+	UnregisterSnapshot(latest);
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(sum),
+										  NumericGetDatum(max))) > 0)
+		return CREDITS_MAX;
+	return NumericToCredits(sum);
 }
 
 /*

@@ -49,6 +49,19 @@
  * sealed: after a change of a pool's time zone, earlier days stay as they
  * were counted.
  *
+ * A pool cap's window (a day, week or month of the pool's zone) is summed
+ * the same way (SealWindowCharges): its sealed days from the rollups, its
+ * charges above the seal from the ledger, in one snapshot.  That is exact
+ * only if every sealed charge dated in the window was counted in the
+ * window's zone.  So pool_seals notes, per pool, the zone of its rollup
+ * days and since when (zone, zone_since): the seal that first counts a
+ * pool's days in another zone sets zone_since to the clock as it writes
+ * them, later than every charge an earlier seal counted (a pool's first
+ * rollups: -infinity).
+ * A window that starts before zone_since, or does not start and end on a
+ * day of the zone, or a tail longer than SEAL_WINDOW_TAIL_MAX (no seals
+ * running), is summed from the ledger instead.
+ *
  * Archiving (archive.c) removes sealed entries and puts in their place one
  * carry-forward entry per pool with the id and the sum of the last one it
  * removed, so neither pool_seals, the tail nor any sum of the ledger
@@ -79,6 +92,14 @@
 #include "standby.h"
 
 PG_FUNCTION_INFO_V1(quota_seal);
+PG_FUNCTION_INFO_V1(quota_pool_window_charges);
+
+/*
+ * A window's charges are read from the rollups only while the entries
+ * above the seal (read by the primary key, every pool's) are at most this
+ * many: about a minute of a busy server between quota_run_due's seals.
+ */
+#define SEAL_WINDOW_TAIL_MAX	1000000
 
 /* The ledger's last handed-out entry id (the sequence has no cache). */
 #define SEAL_LAST_ENTRY_SQL \
@@ -158,6 +179,114 @@ SealedBalance(const char *pool, Snapshot snapshot, bool *in_range)
 		result = DatumGetCredits(d);
 	SPI_finish();
 	return result;
+}
+
+/*
+ * A window of a pool, as SealWindowCharges reads it: the seal, the last
+ * entry id, and whether the window is whole days of the zone in which the
+ * pool's rollup days were counted since before the window began.
+ */
+#define SEAL_WINDOW_SQL \
+	"SELECT coalesce((SELECT s.sealed_upto FROM quota.ledger_seal s), 0), " \
+	"       (SELECT CASE WHEN q.is_called THEN q.last_value ELSE q.last_value - 1 END " \
+	"          FROM quota.ledger_entry_id_seq q), " \
+	"       coalesce(p.zone OPERATOR(pg_catalog.=) d.reset_timezone " \
+	"         AND $2 OPERATOR(pg_catalog.>=) p.zone_since " \
+	"         AND pg_catalog.timezone(d.reset_timezone, $2)::pg_catalog.date OPERATOR(pg_catalog.>) " \
+	"             pg_catalog.timezone(d.reset_timezone, $2 OPERATOR(pg_catalog.-) " \
+	"                                 '1 microsecond'::pg_catalog.interval)::pg_catalog.date " \
+	"         AND pg_catalog.timezone(d.reset_timezone, $3)::pg_catalog.date OPERATOR(pg_catalog.>) " \
+	"             pg_catalog.timezone(d.reset_timezone, $3 OPERATOR(pg_catalog.-) " \
+	"                                 '1 microsecond'::pg_catalog.interval)::pg_catalog.date, false), " \
+	"       d.reset_timezone " \
+	"FROM quota.pool_defs d LEFT JOIN quota.pool_seals p ON p.pool OPERATOR(pg_catalog.=) d.pool " \
+	"WHERE d.pool OPERATOR(pg_catalog.=) $1"
+
+/* The window's sealed days from the rollups, plus its charges in the tail. */
+#define SEAL_WINDOW_FAST_SQL \
+	"SELECT coalesce((SELECT pg_catalog.sum(r.final_cost) FROM quota.usage_rollup r " \
+	"    WHERE r.pool OPERATOR(pg_catalog.=) $1 " \
+	"      AND r.day OPERATOR(pg_catalog.>=) pg_catalog.timezone($6, $2)::pg_catalog.date " \
+	"      AND r.day OPERATOR(pg_catalog.<) pg_catalog.timezone($6, $3)::pg_catalog.date), 0) " \
+	"  OPERATOR(pg_catalog.+) coalesce((SELECT -pg_catalog.sum(l.amount::pg_catalog.numeric) " \
+	"    FROM quota.ledger l " \
+	"    WHERE l.entry_id OPERATOR(pg_catalog.>) $4 AND l.entry_id OPERATOR(pg_catalog.<=) $5 " \
+	"      AND l.pool OPERATOR(pg_catalog.=) $1 AND l.kind OPERATOR(pg_catalog.=) 'charge' " \
+	"      AND l.at OPERATOR(pg_catalog.>=) $2 AND l.at OPERATOR(pg_catalog.<) $3), 0)"
+
+/* The window's charges from the ledger, through its (pool, at) index. */
+#define SEAL_WINDOW_LEDGER_SQL \
+	"SELECT coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric), 0) FROM quota.ledger l " \
+	"WHERE l.pool OPERATOR(pg_catalog.=) $1 AND l.kind OPERATOR(pg_catalog.=) 'charge' " \
+	"  AND l.at OPERATOR(pg_catalog.>=) $2 AND l.at OPERATOR(pg_catalog.<) $3 " \
+	"  AND l.entry_id OPERATOR(pg_catalog.<=) $4"
+
+/*
+ * The charges (a positive numeric) of a pool dated in [start, end) with
+ * entry_id <= upto, read with the snapshot: a cap window's use.  From the
+ * rollups and the tail above the seal when the window is whole days of the
+ * zone the pool's rollups were counted in (see the top of this file), so
+ * that the cost does not grow with the window's charges; else from the
+ * ledger.  Both give the same sum.
+ */
+Numeric
+SealWindowCharges(const char *pool, TimestampTz start, TimestampTz end,
+				  int64 upto, Snapshot snapshot)
+{
+	Oid			types[6] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID};
+	Datum		args[6];
+	bool		fast = false;
+	bool		isnull;
+	int			rc;
+	Datum		sum;
+
+	args[0] = CStringGetTextDatum(pool);
+	args[1] = TimestampTzGetDatum(start);
+	args[2] = TimestampTzGetDatum(end);
+	SPI_connect();
+	PushActiveSnapshot(snapshot);
+	if (!SealIgnored &&
+		OidIsValid(get_relname_relid("ledger_seal", get_namespace_oid("quota", false))))
+	{
+		rc = SPI_execute_with_args(SEAL_WINDOW_SQL, 3, types, args, NULL, true, 1);
+		if (rc == SPI_OK_SELECT && SPI_processed == 1)
+		{
+			HeapTuple	row = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			int64		sealed = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
+			int64		last = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
+
+			/*
+			 * The rollups hold the sealed charges: none above upto may be
+			 * among them, and the tail must be short to beat the index.
+			 */
+			fast = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull)) &&
+				sealed <= upto && last - sealed <= SEAL_WINDOW_TAIL_MAX;
+			if (fast)
+			{
+				args[3] = Int64GetDatum(sealed);
+				args[4] = Int64GetDatum(upto);
+				args[5] = SPI_getbinval(row, desc, 4, &isnull);
+				/* a one-shot plan: the primary key's range above the seal */
+				rc = SPI_execute_with_args(SEAL_WINDOW_FAST_SQL, 6, types, args,
+										   NULL, true, 1);
+			}
+		}
+	}
+	if (!fast)
+	{
+		args[3] = Int64GetDatum(upto);
+		rc = SPI_execute_with_args(SEAL_WINDOW_LEDGER_SQL, 4, types, args, NULL, true, 1);
+	}
+	PopActiveSnapshot();
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "quota: could not sum a window of pool \"%s\"", pool);
+	/* copied to the caller's memory context, and only then unpacked there */
+	sum = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull),
+							false, -1);
+	SPI_finish();
+	return DatumGetNumeric(sum);
 }
 
 /*
@@ -298,16 +427,23 @@ SealLedger(Oid ledger, int64 wait_ms, bool quiet)
 			 "   SET balance = pg_catalog.trim_scale(p.balance OPERATOR(pg_catalog.+) excluded.balance), "
 			 "       entries = p.entries OPERATOR(pg_catalog.+) excluded.entries",
 			 2, types, args, SPI_OK_INSERT);
-	SealExec("INSERT INTO quota.usage_rollup AS u (pool, day, model, requests, "
+	/*
+	 * The rollups, and in the same statement (one reading of the pools'
+	 * zones) the zone each pool's days were counted in: when it changes,
+	 * zone_since moves to now, after every charge sealed before (a pool's
+	 * first rollups have no earlier days: -infinity).
+	 */
+	SealExec("WITH z AS MATERIALIZED (SELECT d.pool, d.reset_timezone AS tz FROM quota.pool_defs d), "
+			 "r AS (INSERT INTO quota.usage_rollup AS u (pool, day, model, requests, "
 			 "       input_tokens, cached_input_tokens, output_tokens, original_cost, final_cost) "
-			 "SELECT l.pool, pg_catalog.timezone(d.reset_timezone, l.at)::pg_catalog.date, "
+			 "SELECT l.pool, pg_catalog.timezone(z.tz, l.at)::pg_catalog.date, "
 			 "       coalesce(l.model, ''), pg_catalog.count(*), "
 			 "       coalesce(pg_catalog.sum(l.input_tokens), 0), "
 			 "       coalesce(pg_catalog.sum(l.cached_input_tokens), 0), "
 			 "       coalesce(pg_catalog.sum(l.output_tokens), 0), "
 			 "       coalesce(pg_catalog.sum(l.original_cost::pg_catalog.numeric), 0), "
 			 "       coalesce(pg_catalog.sum(l.final_cost::pg_catalog.numeric), 0) "
-			 "  FROM quota.ledger l JOIN quota.pool_defs d ON d.pool OPERATOR(pg_catalog.=) l.pool "
+			 "  FROM quota.ledger l JOIN z ON z.pool OPERATOR(pg_catalog.=) l.pool "
 			 " WHERE l.entry_id OPERATOR(pg_catalog.>) $1 AND l.entry_id OPERATOR(pg_catalog.<=) $2 "
 			 "   AND l.kind OPERATOR(pg_catalog.=) 'charge' "
 			 " GROUP BY 1, 2, 3 "
@@ -317,8 +453,14 @@ SealLedger(Oid ledger, int64 wait_ms, bool quiet)
 			 "       cached_input_tokens = u.cached_input_tokens OPERATOR(pg_catalog.+) excluded.cached_input_tokens, "
 			 "       output_tokens = u.output_tokens OPERATOR(pg_catalog.+) excluded.output_tokens, "
 			 "       original_cost = u.original_cost OPERATOR(pg_catalog.+) excluded.original_cost, "
-			 "       final_cost = u.final_cost OPERATOR(pg_catalog.+) excluded.final_cost",
-			 2, types, args, SPI_OK_INSERT);
+			 "       final_cost = u.final_cost OPERATOR(pg_catalog.+) excluded.final_cost) "
+			 "UPDATE quota.pool_seals p SET zone = z.tz, "
+			 "       zone_since = CASE WHEN EXISTS (SELECT FROM quota.usage_rollup o "
+			 "                                       WHERE o.pool OPERATOR(pg_catalog.=) p.pool) "
+			 "                         THEN pg_catalog.clock_timestamp() "
+			 "                         ELSE '-infinity'::pg_catalog.timestamptz END "
+			 "  FROM z WHERE z.pool OPERATOR(pg_catalog.=) p.pool AND p.zone IS DISTINCT FROM z.tz",
+			 2, types, args, SPI_OK_UPDATE);
 	SealExec("UPDATE quota.ledger_seal SET sealed_upto = $2, sealed_at = pg_catalog.now() "
 			 "WHERE $1 IS NOT NULL",
 			 2, types, args, SPI_OK_UPDATE);
@@ -373,4 +515,19 @@ quota_seal(PG_FUNCTION_ARGS)
 	if (sealed < 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(sealed);
+}
+
+/*
+ * quota._pool_window_charges(pool, window_start, window_end): the charges of
+ * a pool dated in the window (caps, quota.member_usage), read with the
+ * statement's snapshot.
+ */
+Datum
+quota_pool_window_charges(PG_FUNCTION_ARGS)
+{
+	char	   *pool = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_NUMERIC(SealWindowCharges(pool, PG_GETARG_TIMESTAMPTZ(1),
+										PG_GETARG_TIMESTAMPTZ(2), PG_INT64_MAX,
+										GetActiveSnapshot()));
 }

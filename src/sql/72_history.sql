@@ -19,13 +19,17 @@ COMMENT ON COLUMN quota.ledger_seal.sealed_at IS 'when the last seal ran';
 CREATE TABLE quota.pool_seals (
     pool            text PRIMARY KEY,
     balance         numeric NOT NULL,
-    entries         bigint NOT NULL
+    entries         bigint NOT NULL,
+    zone            text,
+    zone_since      timestamptz
 );
 COMMENT ON TABLE quota.pool_seals IS
     'per pool: the sum and count of its ledger entries up to ledger_seal.sealed_upto; balance = this sum + the later entries';
 COMMENT ON COLUMN quota.pool_seals.pool IS 'the pool';
 COMMENT ON COLUMN quota.pool_seals.balance IS 'sum of the pool''s sealed entries';
 COMMENT ON COLUMN quota.pool_seals.entries IS 'number of the pool''s sealed entries (archived ones count as their carry-forward entry)';
+COMMENT ON COLUMN quota.pool_seals.zone IS 'the time zone in which the last seal counted the pool''s rollup days';
+COMMENT ON COLUMN quota.pool_seals.zone_since IS 'every sealed charge of the pool dated from then on has its rollup day in zone (so a cap window that starts then or later is summed from the rollups)';
 
 CREATE TABLE quota.usage_rollup (
     pool                text NOT NULL,
@@ -163,6 +167,13 @@ CREATE FUNCTION quota._seal(wait interval, quiet boolean) RETURNS bigint
 COMMENT ON FUNCTION quota._seal(interval, boolean) IS
     'internal (quota_run_due): quota_seal(), with no NOTICE when quiet';
 
+CREATE FUNCTION quota._pool_window_charges(pool text, window_start timestamptz,
+        window_end timestamptz) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'quota_pool_window_charges'
+    LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION quota._pool_window_charges(text, timestamptz, timestamptz) IS
+    'internal (pool caps): the charges of a pool dated in a window, from the usage rollups and the unsealed entries where the window is whole days of the rollups'' time zone, else from the ledger';
+
 CREATE FUNCTION quota.quota_archive(before timestamptz)
     RETURNS TABLE(pool text, entries bigint, carried quota.credits)
     AS 'MODULE_PATHNAME', 'quota_archive'
@@ -230,7 +241,8 @@ REVOKE ALL ON FUNCTION
     quota.quota_verify(),
     quota._unsealed_usage(),
     quota._own_usage(),
-    quota._seal(interval, boolean)
+    quota._seal(interval, boolean),
+    quota._pool_window_charges(text, timestamptz, timestamptz)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     quota.quota_seal(interval),

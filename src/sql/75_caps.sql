@@ -112,9 +112,11 @@ CREATE FUNCTION quota._cap_spent(pool text, user_id text, window_start timestamp
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
-    SELECT coalesce((SELECT -sum(l.amount::numeric) FROM quota.ledger l
-                      WHERE l.pool = $1 AND ($2 IS NULL OR l.user_id = $2)
-                        AND l.kind = 'charge' AND l.at >= $3 AND l.at < $4), 0)
+    SELECT CASE WHEN $2 IS NULL THEN quota._pool_window_charges($1, $3, $4)
+                ELSE coalesce((SELECT -sum(l.amount::numeric) FROM quota.ledger l
+                                WHERE l.pool = $1 AND l.user_id = $2
+                                  AND l.kind = 'charge' AND l.at >= $3 AND l.at < $4), 0)
+           END
          + coalesce((SELECT sum(r.held::numeric) FROM quota.reservations r
                       WHERE r.pool = $1 AND ($2 IS NULL OR r.user_id = $2)
                         AND r.settled_at IS NULL), 0)

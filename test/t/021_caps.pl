@@ -50,6 +50,29 @@ is($node->safe_psql('postgres', q{SELECT allowed::text || ' ' || reason FROM quo
 # a repeat of a charged request is returned, not refused
 is($node->safe_psql('postgres', q{SELECT final_cost FROM quota.quota_charge('m', 0, 700000, 'a5', user_id => 'u1', pool => 'p')}),
    '0.7', 'a repeat is never refused');
+
+# a sealed window: after a restart its sealed days are read from the usage
+# rollups and its later charges from the ledger; the cap is as exact
+$node->safe_psql('postgres', q{
+SELECT quota.quota_create_pool('q', 100, reset_timezone => 'America/New_York');
+SELECT quota.quota_add_member('q', 'u1');
+SELECT quota.quota_set_cap('q', 'day', 2, 'pool');
+SELECT quota.quota_charge('m', 0, 700000, 'q1', user_id => 'u1', pool => 'q');
+SELECT quota.quota_seal();
+SELECT quota.quota_charge('m', 0, 600000, 'q2', user_id => 'u1', pool => 'q');
+});
+is($node->safe_psql('postgres', q{SELECT zone || ' ' || zone_since FROM quota.pool_seals WHERE pool = 'q'}),
+   'America/New_York -infinity', 'the rollups of the pool are in its zone');
+$node->restart;
+$node->psql('postgres', q{SELECT quota.quota_charge('m', 0, 800000, 'q3', user_id => 'u1', pool => 'q')},
+            stderr => \$err);
+like($err, qr/1\.3 are used or held this day/, 'after a restart: sealed and unsealed charges both count');
+is($node->safe_psql('postgres', q{SELECT final_cost FROM quota.quota_charge('m', 0, 700000, 'q4', user_id => 'u1', pool => 'q')}),
+   '0.7', 'after a restart: what fits is charged');
+is($node->safe_psql('postgres', q{SELECT allowed::text || ' ' || reason FROM quota.quota_check('m', 'u1', 'q')}),
+   'false daily cap of 2 credits for the pool reached', 'after a restart: the sealed window is full');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM quota.quota_verify() WHERE NOT ok}),
+   '0', 'quota_verify agrees');
 $node->stop;
 
 # locked mode: the same cap, exact, through the pool's cap lock
