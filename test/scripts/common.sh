@@ -106,23 +106,34 @@ bench_instance() {
         fi
     fi
     echo "huge_pages = $BENCH_HUGE_PAGES" >> "$BENCH_DIR/pg/postgresql.conf"
+    if ! as_pg pg_ctl -D "$BENCH_DIR/pg" -l "$BENCH_DIR/server.log" -w start >/dev/null; then
+        [ "$BENCH_HUGE_PAGES" = on ] || { tail -5 "$BENCH_DIR/server.log" >&2; return 1; }
+        tail -2 "$BENCH_DIR/server.log"
+        BENCH_HUGE_PAGES="off (the server did not start with them)"
+        echo "huge_pages = off" >> "$BENCH_DIR/pg/postgresql.conf"
+        as_pg pg_ctl -D "$BENCH_DIR/pg" -l "$BENCH_DIR/server.log" -w start >/dev/null
+    fi
     echo "instance on port $port: huge pages $BENCH_HUGE_PAGES"
-    as_pg pg_ctl -D "$BENCH_DIR/pg" -l "$BENCH_DIR/server.log" -w start >/dev/null
     BENCH_PORT=$port
 }
 
-# Make sure N huge pages are free (reserving more as root); false if not.
+# Huge pages nobody has claimed: free ones less those that running servers
+# reserved but have not touched yet.
+bench_huge_unclaimed() {
+    awk '/^HugePages_Free:/ {f = $2} /^HugePages_Rsvd:/ {r = $2} END {print f - r}' /proc/meminfo
+}
+
+# Make sure N huge pages are unclaimed (reserving more as root); false if not.
 bench_huge_reserve() {
     local need=$1 total free
     total=$(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo)
-    free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
     [ -n "$total" ] || return 1
+    free=$(bench_huge_unclaimed)
     [ "$free" -lt "$need" ] || return 0
     [ "$(id -u)" -eq 0 ] || return 1
-    BENCH_HUGE_RESTORE=$total
+    BENCH_HUGE_RESTORE=${BENCH_HUGE_RESTORE:-$total}
     echo $((total + need - free)) > /proc/sys/vm/nr_hugepages 2>/dev/null || true
-    free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
-    [ "$free" -ge "$need" ]
+    [ "$(bench_huge_unclaimed)" -ge "$need" ]
 }
 
 # Hand back the huge pages bench_huge_reserve reserved.
