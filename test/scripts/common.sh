@@ -83,7 +83,7 @@ bench_instance() {
     local port=$1 line need
     shift
     BENCH_DIR=$(mktemp -d /tmp/quota-bench.XXXXXX)
-    BENCH_HUGE_RESTORE=
+    BENCH_HUGE_RESTORE=${BENCH_HUGE_RESTORE:-}   # the value before this script reserved any
     [ "$(id -u)" -ne 0 ] || chown "$PG_USER": "$BENCH_DIR"
     trap 'as_pg pg_ctl -D "$BENCH_DIR/pg" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$BENCH_DIR"; bench_huge_release' EXIT
     as_pg initdb -D "$BENCH_DIR/pg" -A trust -U postgres >/dev/null
