@@ -127,6 +127,17 @@ PG_FUNCTION_INFO_V1(quota_pool_window_charges);
 bool		SealIgnored = false;
 
 /*
+ * May readers use the seals?  Not during a restore's load (above), nor
+ * with the 0.1 SQL (no quota.ledger_seal), which this library serves too.
+ */
+static bool
+SealsReadable(void)
+{
+	return !SealIgnored &&
+		OidIsValid(get_relname_relid("ledger_seal", get_namespace_oid("quota", false)));
+}
+
+/*
  * The pool's balance, exact: its sealed total plus its later entries, both
  * read with the given snapshot.  *in_range is false (and 0 returned) when
  * the sum does not fit quota.credits.
@@ -145,8 +156,7 @@ SealedBalance(const char *pool, Snapshot snapshot, bool *in_range)
 	args[0] = CStringGetTextDatum(pool);
 	SPI_connect();
 	PushActiveSnapshot(snapshot);
-	if (SealIgnored ||
-		!OidIsValid(get_relname_relid("ledger_seal", get_namespace_oid("quota", false))))
+	if (!SealsReadable())
 	{
 		/* a restore's load, or 0.1 on this library: the whole sum */
 		rc = SPI_execute_with_args("SELECT coalesce(quota.sum(amount), '0') FROM quota.ledger "
@@ -245,8 +255,7 @@ SealWindowCharges(const char *pool, TimestampTz start, TimestampTz end,
 	args[2] = TimestampTzGetDatum(end);
 	SPI_connect();
 	PushActiveSnapshot(snapshot);
-	if (!SealIgnored &&
-		OidIsValid(get_relname_relid("ledger_seal", get_namespace_oid("quota", false))))
+	if (SealsReadable())
 	{
 		rc = SPI_execute_with_args(SEAL_WINDOW_SQL, 3, types, args, NULL, true, 1);
 		if (rc == SPI_OK_SELECT && SPI_processed == 1)

@@ -1,6 +1,6 @@
 /*
  * shmem_usage.c
- *		quota.shared_memory(): how full quota's fixed-size shared tables
+ *		quota.quota_shared_memory(): how full quota's fixed-size shared tables
  *		are, so that a DBA sees a setting to raise before requests slow down
  *		(member caps summed from the ledger) or fail (53400).
  */

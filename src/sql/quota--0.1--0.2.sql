@@ -1146,14 +1146,25 @@ COMMENT ON COLUMN quota.pool_limits.pool_week_cap IS 'most credits all members t
 COMMENT ON COLUMN quota.pool_limits.pool_month_cap IS 'most credits all members together may spend per calendar month; NULL: no cap';
 COMMENT ON COLUMN quota.pool_limits.reset_timezone IS 'the time zone of the pool''s calendar windows (and of its reset schedule)';
 
+-- (a pool's window is summed by quota._pool_window_charges, from the usage
+-- rollups of block 17 where it can: see src/seal.c)
+CREATE FUNCTION quota._pool_window_charges(pool text, window_start timestamptz,
+        window_end timestamptz) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'quota_pool_window_charges'
+    LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION quota._pool_window_charges(text, timestamptz, timestamptz) IS
+    'internal (pool caps): the charges of a pool dated in a window, from the usage rollups and the unsealed entries where the window is whole days of the rollups'' time zone, else from the ledger';
+
 CREATE FUNCTION quota._cap_spent(pool text, user_id text, window_start timestamptz,
         window_end timestamptz) RETURNS numeric
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
-    SELECT coalesce((SELECT -sum(l.amount::numeric) FROM quota.ledger l
-                      WHERE l.pool = $1 AND ($2 IS NULL OR l.user_id = $2)
-                        AND l.kind = 'charge' AND l.at >= $3 AND l.at < $4), 0)
+    SELECT CASE WHEN $2 IS NULL THEN quota._pool_window_charges($1, $3, $4)
+                ELSE coalesce((SELECT -sum(l.amount::numeric) FROM quota.ledger l
+                                WHERE l.pool = $1 AND l.user_id = $2
+                                  AND l.kind = 'charge' AND l.at >= $3 AND l.at < $4), 0)
+           END
          + coalesce((SELECT sum(r.held::numeric) FROM quota.reservations r
                       WHERE r.pool = $1 AND ($2 IS NULL OR r.user_id = $2)
                         AND r.settled_at IS NULL), 0)
@@ -1480,13 +1491,6 @@ CREATE FUNCTION quota._seal(wait interval, quiet boolean) RETURNS bigint
 COMMENT ON FUNCTION quota._seal(interval, boolean) IS
     'internal (quota_run_due): quota_seal(), with no NOTICE when quiet';
 
-CREATE FUNCTION quota._pool_window_charges(pool text, window_start timestamptz,
-        window_end timestamptz) RETURNS numeric
-    AS 'MODULE_PATHNAME', 'quota_pool_window_charges'
-    LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION quota._pool_window_charges(text, timestamptz, timestamptz) IS
-    'internal (pool caps): the charges of a pool dated in a window, from the usage rollups and the unsealed entries where the window is whole days of the rollups'' time zone, else from the ledger';
-
 CREATE FUNCTION quota.quota_archive(before timestamptz)
     RETURNS TABLE(pool text, entries bigint, carried quota.credits)
     AS 'MODULE_PATHNAME', 'quota_archive'
@@ -1635,25 +1639,6 @@ END
 $$;
 COMMENT ON FUNCTION quota.quota_run_due() IS
     'apply every due reset once, release expired reservations (each pool on its own) and seal the ledger (run every minute by pg_cron)';
-
--- 17: a pool cap's window is summed from the usage rollups and the
--- unsealed entries (quota._pool_window_charges, defined above)
-CREATE OR REPLACE FUNCTION quota._cap_spent(pool text, user_id text, window_start timestamptz,
-        window_end timestamptz) RETURNS numeric
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, quota, pg_temp
-AS $$
-    SELECT CASE WHEN $2 IS NULL THEN quota._pool_window_charges($1, $3, $4)
-                ELSE coalesce((SELECT -sum(l.amount::numeric) FROM quota.ledger l
-                                WHERE l.pool = $1 AND l.user_id = $2
-                                  AND l.kind = 'charge' AND l.at >= $3 AND l.at < $4), 0)
-           END
-         + coalesce((SELECT sum(r.held::numeric) FROM quota.reservations r
-                      WHERE r.pool = $1 AND ($2 IS NULL OR r.user_id = $2)
-                        AND r.settled_at IS NULL), 0)
-$$;
-COMMENT ON FUNCTION quota._cap_spent(text, text, timestamptz, timestamptz) IS
-    'internal: what a member (or with a NULL user_id the whole pool) spent in a window: charges dated in it plus active holds';
 
 -- 18: how full quota's shared tables are (quota.max_members and
 -- quota.rate_limit_entries size the new ones)
