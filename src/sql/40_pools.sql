@@ -112,7 +112,12 @@ CREATE TABLE quota.ledger (
 );
 CREATE UNIQUE INDEX ledger_request_id ON quota.ledger (request_id)
     WHERE request_id IS NOT NULL;
-CREATE INDEX ledger_pool_at ON quota.ledger (pool, at);
+-- A pool's entries by pool (deduplicated: a few bytes per entry) and by
+-- time.  Not (pool, at): every pool appends at its own end of such an
+-- index, nbtree splits those pages in half, and it grows half empty at
+-- 76 bytes per entry against 9 + 23 for these two.
+CREATE INDEX ledger_pool ON quota.ledger (pool);
+CREATE INDEX ledger_at ON quota.ledger (at);
 CREATE INDEX ledger_user_at ON quota.ledger (user_id, at);
 COMMENT ON TABLE quota.ledger IS
     'every balance movement; a pool''s balance is the sum of its amounts';
