@@ -23,12 +23,18 @@ SELECT try($$SELECT quota_charge('gpt-test', 1000, 500, 'req-1', user_id => 'reg
 SELECT try($$SELECT quota_charge('nano', 1000, 500, 'req-1', user_id => 'regress_bob')$$);
 SELECT try($$SELECT quota_charge('gpt-test', 1000, 500, 'req-1', 'conv-2', user_id => 'regress_bob')$$);
 SELECT try($$SELECT quota_charge('gpt-test', 1000, 500, 'req-1', user_id => 'regress_bob', pool => 'Archive')$$);
--- The ledger entry keeps prices, costs and the discount.
-SELECT pool, user_id, kind, amount, model, service, conversation_id, request_id,
-       input_tokens, cached_input_tokens, output_tokens, input_price,
-       cached_input_price, output_price, request_price, original_cost,
-       discount_rate, final_cost, balance_after
-  FROM quota.ledger WHERE request_id = 'req-1';
+-- The ledger entry keeps costs, the discount and its prices' row, which
+-- quota.charges shows.
+SELECT l.pool, l.user_id, l.kind, l.amount, l.model, l.service, l.conversation_id,
+       l.request_id, l.input_tokens, l.cached_input_tokens, l.output_tokens,
+       p.input_price, p.cached_input_price, p.output_price, p.request_price,
+       l.original_cost, l.discount_rate, l.final_cost, l.balance_after,
+       l.price_id = m.price_id AS current_prices
+  FROM quota.ledger l JOIN quota.model_prices p USING (price_id)
+  JOIN quota.models m ON m.model = l.model
+ WHERE l.request_id = 'req-1';
+SELECT input_price, cached_input_price, output_price, request_price
+  FROM quota.charges WHERE request_id = 'req-1';
 
 -- Exhaustion: 1,000,000 output tokens cost 10 x 0.8 = 8; the second does not fit.
 SELECT pool, final_cost, balance

@@ -137,3 +137,33 @@ SELECT per, quota._pool_window_charges('Hist Pool', w.window_start, w.window_end
 ROLLBACK;
 SELECT * FROM quota._pool_window_charges(NULL, now(), now());
 SELECT quota._pool_window_charges('No Such Pool', now() - interval '1 day', now()) AS no_pool;
+
+-- Prices change: setting the same prices keeps the model's row of
+-- quota.model_prices; new prices get a new row, which later charges
+-- record; earlier charges keep theirs.
+SELECT price_id AS old_prices FROM quota.models WHERE model = 'hist-m' \gset
+SELECT quota_set_model('hist-m', 1, 2);
+SELECT price_id = :old_prices AS same_row FROM quota.models WHERE model = 'hist-m';
+SELECT quota_set_model('hist-m', 2, 4, cached_input_price => 0.5, request_price => 0.001);
+SELECT price_id > :old_prices AS new_row FROM quota.models WHERE model = 'hist-m';
+SELECT final_cost FROM quota_charge('hist-m', 1000, 500, 'hist-price', user_id => 'regress_hana');
+SELECT request_id, input_price, cached_input_price, output_price, request_price,
+       original_cost, final_cost
+  FROM quota.charges WHERE request_id IN ('hist-1', 'hist-price') ORDER BY request_id;
+SELECT model, input_price, cached_input_price, output_price, request_price
+  FROM quota.model_prices WHERE model = 'hist-m' ORDER BY price_id;
+-- back to the old prices: a row of their own again (rows are only added)
+SELECT quota_set_model('hist-m', 1, 2);
+SELECT count(*) AS rows_of_hist_m FROM quota.model_prices WHERE model = 'hist-m';
+-- a change written into quota.models directly gets its row too
+UPDATE quota.models SET output_price = 3, price_id = 1 WHERE model = 'hist-m';
+SELECT m.output_price, p.output_price AS recorded, m.price_id > 1 AS own_row
+  FROM quota.models m JOIN quota.model_prices p USING (price_id) WHERE m.model = 'hist-m';
+SELECT quota_set_model('hist-m', 1, 2);
+-- a role of the service reads the prices, cannot change them
+SET ROLE regress_hana;
+SELECT input_price FROM quota.charges WHERE request_id = 'hist-price';
+SELECT try($$UPDATE quota.model_prices SET input_price = 0$$);
+SELECT try($$INSERT INTO quota.model_prices (model, input_price, cached_input_price, output_price, request_price) VALUES ('x', 0, 0, 0, 0)$$);
+RESET ROLE;
+SELECT count(*) FILTER (WHERE NOT ok) AS mismatches FROM quota_verify();

@@ -80,14 +80,21 @@ LoadModels(void)
 {
 	HASHCTL		info;
 
+	/* 0.1's quota.models has no price_id (a charge then writes the prices) */
+	bool		versioned = get_attnum(models_relid, "price_id") != InvalidAttrNumber;
+
 	info.keysize = sizeof(((QuotaModel *) 0)->model);
 	info.entrysize = sizeof(QuotaModel);
 	info.hcxt = CatalogContext;
 	model_hash = hash_create("quota model cache", 64, &info,
 							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
-	if (SPI_execute("SELECT model, service, input_price, cached_input_price, "
-					"output_price, request_price, enabled FROM quota.models",
+	if (SPI_execute(versioned ?
+					"SELECT model, service, input_price, cached_input_price, "
+					"output_price, request_price, enabled, price_id FROM quota.models" :
+					"SELECT model, service, input_price, cached_input_price, "
+					"output_price, request_price, enabled, NULL::pg_catalog.int4 "
+					"FROM quota.models",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "quota: could not read quota.models");
 
@@ -109,6 +116,9 @@ LoadModels(void)
 		m->output_price = DatumGetCredits(GetCol(tuple, desc, 5, &isnull));
 		m->request_price = DatumGetCredits(GetCol(tuple, desc, 6, &isnull));
 		m->enabled = DatumGetBool(GetCol(tuple, desc, 7, &isnull));
+		m->price_id = DatumGetInt32(GetCol(tuple, desc, 8, &isnull));
+		if (isnull)
+			m->price_id = 0;
 	}
 }
 

@@ -19,6 +19,7 @@ typedef struct QuotaModel
 	Credits		cached_input_price;
 	Credits		output_price;
 	Credits		request_price;
+	int32		price_id;		/* the quota.model_prices row of these prices */
 	bool		enabled;
 	struct QuotaDiscount **discounts;	/* the rules of its service and model */
 	int			ndiscounts;

@@ -403,6 +403,7 @@ ChargeRequest(PG_FUNCTION_ARGS)
 		row.input_tokens = in;
 		row.cached_input_tokens = cached;
 		row.output_tokens = out;
+		row.price_id = target.model->price_id;
 		row.input_price = target.model->input_price;
 		row.cached_input_price = target.model->cached_input_price;
 		row.output_price = target.model->output_price;

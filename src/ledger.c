@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -32,18 +33,16 @@ typedef enum LedgerColumn
 {
 	LC_ENTRY_ID, LC_AT, LC_POOL, LC_USER_ID, LC_KIND, LC_AMOUNT, LC_MODEL,
 	LC_SERVICE, LC_CONVERSATION_ID, LC_REQUEST_ID, LC_INPUT_TOKENS,
-	LC_CACHED_INPUT_TOKENS, LC_OUTPUT_TOKENS, LC_INPUT_PRICE,
-	LC_CACHED_INPUT_PRICE, LC_OUTPUT_PRICE, LC_REQUEST_PRICE,
-	LC_ORIGINAL_COST, LC_DISCOUNT_RATE, LC_FINAL_COST, LC_BALANCE_AFTER,
+	LC_CACHED_INPUT_TOKENS, LC_OUTPUT_TOKENS, LC_ORIGINAL_COST,
+	LC_DISCOUNT_RATE, LC_FINAL_COST, LC_BALANCE_AFTER, LC_PRICE_ID,
 	LC_COUNT
 } LedgerColumn;
 
 static const char *const ledger_column_names[LC_COUNT] = {
 	"entry_id", "at", "pool", "user_id", "kind", "amount", "model",
 	"service", "conversation_id", "request_id", "input_tokens",
-	"cached_input_tokens", "output_tokens", "input_price",
-	"cached_input_price", "output_price", "request_price",
-	"original_cost", "discount_rate", "final_cost", "balance_after"
+	"cached_input_tokens", "output_tokens", "original_cost",
+	"discount_rate", "final_cost", "balance_after", "price_id"
 };
 
 /* Their types, in this order (InvalidOid stands for quota.credits). */
@@ -51,12 +50,22 @@ static const Oid ledger_column_types[LC_COUNT] = {
 	INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, InvalidOid, TEXTOID,
 	TEXTOID, TEXTOID, TEXTOID, INT8OID,
 	INT8OID, INT8OID, InvalidOid,
-	InvalidOid, InvalidOid, InvalidOid,
-	InvalidOid, NUMERICOID, InvalidOid, InvalidOid
+	NUMERICOID, InvalidOid, InvalidOid, INT4OID
+};
+
+/* 0.1's ledger has the four unit prices where 0.2's has price_id. */
+#define LEGACY_PRICES 4
+static const char *const legacy_price_names[LEGACY_PRICES] = {
+	"input_price", "cached_input_price", "output_price", "request_price"
+};
+static const Oid legacy_price_types[LEGACY_PRICES] = {
+	InvalidOid, InvalidOid, InvalidOid, InvalidOid
 };
 
 /* The ledger's column numbers and identity sequence, per catalog version. */
 static AttrNumber ledger_attnum[LC_COUNT];
+static AttrNumber legacy_price_attnum[LEGACY_PRICES];
+static bool ledger_has_price_id = true;
 static Oid	entry_id_seq = InvalidOid;
 static uint64 ledger_version = 0;
 
@@ -83,8 +92,15 @@ LedgerColumns(Relation ledger)
 {
 	if (ledger_version == QuotaCatalogVersion())
 		return;
-	TypedColumns(ledger, ledger_column_names, ledger_column_types, LC_COUNT,
+	TypedColumns(ledger, ledger_column_names, ledger_column_types, LC_PRICE_ID,
 				 ledger_attnum);
+	ledger_has_price_id = get_attnum(RelationGetRelid(ledger), "price_id") !=
+		InvalidAttrNumber;
+	if (ledger_has_price_id)
+		ledger_attnum[LC_PRICE_ID] = QuotaColumnTyped(ledger, "price_id", INT4OID);
+	else
+		TypedColumns(ledger, legacy_price_names, legacy_price_types,
+					 LEGACY_PRICES, legacy_price_attnum);
 	entry_id_seq = getIdentitySequence(RelationGetRelid(ledger),
 									   ledger_attnum[LC_ENTRY_ID], false);
 	ledger_version = QuotaCatalogVersion();
@@ -228,14 +244,21 @@ LedgerInsertCharge(LedgerCharge *charge)
 	DirectSetAttr(&w, a[LC_INPUT_TOKENS], Int64GetDatum(charge->input_tokens));
 	DirectSetAttr(&w, a[LC_CACHED_INPUT_TOKENS], Int64GetDatum(charge->cached_input_tokens));
 	DirectSetAttr(&w, a[LC_OUTPUT_TOKENS], Int64GetDatum(charge->output_tokens));
-	DirectSetAttr(&w, a[LC_INPUT_PRICE], CreditsGetDatum(charge->input_price));
-	DirectSetAttr(&w, a[LC_CACHED_INPUT_PRICE], CreditsGetDatum(charge->cached_input_price));
-	DirectSetAttr(&w, a[LC_OUTPUT_PRICE], CreditsGetDatum(charge->output_price));
-	DirectSetAttr(&w, a[LC_REQUEST_PRICE], CreditsGetDatum(charge->request_price));
 	DirectSetAttr(&w, a[LC_ORIGINAL_COST], CreditsGetDatum(charge->original_cost));
 	DirectSetAttr(&w, a[LC_DISCOUNT_RATE], charge->discount_rate);
 	DirectSetAttr(&w, a[LC_FINAL_COST], CreditsGetDatum(charge->final_cost));
 	DirectSetAttr(&w, a[LC_BALANCE_AFTER], CreditsGetDatum(charge->balance_after));
+	if (!ledger_has_price_id)
+	{
+		AttrNumber *p = legacy_price_attnum;
+
+		DirectSetAttr(&w, p[0], CreditsGetDatum(charge->input_price));
+		DirectSetAttr(&w, p[1], CreditsGetDatum(charge->cached_input_price));
+		DirectSetAttr(&w, p[2], CreditsGetDatum(charge->output_price));
+		DirectSetAttr(&w, p[3], CreditsGetDatum(charge->request_price));
+	}
+	else if (charge->price_id != 0)
+		DirectSetAttr(&w, a[LC_PRICE_ID], Int32GetDatum(charge->price_id));
 	/* the row the ledger's insert guard lets through */
 	GuardExpect(charge->pool, "charge", -charge->final_cost);
 	PG_TRY();

@@ -26,8 +26,10 @@ typedef struct LedgerCharge
 	int64		input_tokens;
 	int64		cached_input_tokens;
 	int64		output_tokens;
-	Credits		input_price;
-	Credits		cached_input_price;
+	int32		price_id;		/* quota.model_prices row of the prices used
+								 * (0: none; written, not read back) */
+	Credits		input_price;	/* the prices used: written only into 0.1's */
+	Credits		cached_input_price;	/* ledger, which has no price_id */
 	Credits		output_price;
 	Credits		request_price;
 	Credits		original_cost;

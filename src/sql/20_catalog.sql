@@ -52,12 +52,66 @@ CREATE TABLE quota.models (
     output_price        quota.credits NOT NULL CHECK (output_price >= '0'),
     request_price       quota.credits NOT NULL DEFAULT 0 CHECK (request_price >= '0'),
     enabled             boolean NOT NULL DEFAULT true,
-    updated_at          timestamptz NOT NULL DEFAULT now()
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    price_id            integer
 );
 COMMENT ON TABLE quota.models IS
     'priced models: credits per 1,000,000 tokens, request_price per request';
 COMMENT ON COLUMN quota.models.cached_input_price IS
     'price of cached input tokens; set to input_price when not given';
+
+-- Every price a model has had.  A charge records the row of the prices it
+-- used (quota.ledger.price_id) instead of repeating the four prices: the
+-- model cache reads a model's prices and its price_id from the same row of
+-- quota.models, so the row names exactly the prices of the charge even
+-- while the prices change.  Rows are only added.
+CREATE TABLE quota.model_prices (
+    price_id            integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model               text NOT NULL,
+    input_price         quota.credits NOT NULL,
+    cached_input_price  quota.credits NOT NULL,
+    output_price        quota.credits NOT NULL,
+    request_price       quota.credits NOT NULL,
+    since               timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE quota.model_prices IS
+    'every price a model has had; a charge''s price_id names the prices it used';
+
+CREATE FUNCTION quota._price_version() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+DECLARE
+    -- the model's newest prices (quota_set_model's INSERT ... ON CONFLICT
+    -- fires this trigger for the insert it tries, then for the update)
+    known integer := (SELECT max(p.price_id) FROM quota.model_prices p
+                       WHERE p.model = NEW.model);
+BEGIN
+    -- a restore (row_security off) loads the rows of model_prices as well
+    IF TG_OP = 'INSERT' AND NEW.price_id IS NOT NULL
+       AND current_setting('row_security') = 'off' THEN
+        RETURN NEW;
+    END IF;
+    IF known IS NOT NULL AND EXISTS (
+           SELECT FROM quota.model_prices p
+            WHERE p.price_id = known AND p.model = NEW.model
+              AND p.input_price = NEW.input_price
+              AND p.cached_input_price = NEW.cached_input_price
+              AND p.output_price = NEW.output_price
+              AND p.request_price = NEW.request_price) THEN
+        NEW.price_id := known;
+    ELSE
+        INSERT INTO quota.model_prices (model, input_price, cached_input_price,
+                                        output_price, request_price)
+        VALUES (NEW.model, NEW.input_price, NEW.cached_input_price,
+                NEW.output_price, NEW.request_price)
+        RETURNING price_id INTO NEW.price_id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION quota._price_version() IS
+    'internal: give a model row whose prices are new a new row of quota.model_prices';
 
 CREATE TABLE quota.discounts (
     discount_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -84,6 +138,10 @@ CREATE TRIGGER models_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON quota.models FOR EACH STATEMENT EXECUTE FUNCTION quota._catalog_changed();
 COMMENT ON TRIGGER models_changed ON quota.models IS
     'reload the model cache of every backend';
+CREATE TRIGGER models_price_version BEFORE INSERT OR UPDATE
+    ON quota.models FOR EACH ROW EXECUTE FUNCTION quota._price_version();
+COMMENT ON TRIGGER models_price_version ON quota.models IS
+    'record new prices in quota.model_prices and point the model at them';
 CREATE TRIGGER discounts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON quota.discounts FOR EACH STATEMENT EXECUTE FUNCTION quota._catalog_changed();
 COMMENT ON TRIGGER discounts_changed ON quota.discounts IS

@@ -100,15 +100,12 @@ CREATE TABLE quota.ledger (
     input_tokens        bigint,
     cached_input_tokens bigint,
     output_tokens       bigint,
-    input_price         quota.credits,
-    cached_input_price  quota.credits,
-    output_price        quota.credits,
-    request_price       quota.credits,
     original_cost       quota.credits,
     discount_rate       numeric,
     final_cost          quota.credits,
     balance_after       quota.credits,
-    note                text
+    note                text,
+    price_id            integer
 );
 CREATE UNIQUE INDEX ledger_request_id ON quota.ledger (request_id)
     WHERE request_id IS NOT NULL;

@@ -235,9 +235,10 @@ COMMENT ON VIEW quota.my_pools IS
 CREATE VIEW quota.charges WITH (security_invoker = true) AS
 SELECT l.entry_id AS charge_id, l.at, l.pool, l.user_id, l.model, l.service,
        l.request_id, l.conversation_id, l.input_tokens, l.cached_input_tokens,
-       l.output_tokens, l.input_price, l.cached_input_price, l.output_price,
-       l.request_price, l.original_cost, l.discount_rate, l.final_cost
+       l.output_tokens, p.input_price, p.cached_input_price, p.output_price,
+       p.request_price, l.original_cost, l.discount_rate, l.final_cost
   FROM quota.ledger l
+  LEFT JOIN quota.model_prices p ON p.price_id = l.price_id
  WHERE l.kind = 'charge';
 COMMENT ON VIEW quota.charges IS
     'the ledger''s charge entries (original cost crossed out, final cost charged)';

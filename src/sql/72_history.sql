@@ -72,15 +72,12 @@ COMMENT ON COLUMN quota.ledger_archive.request_id IS 'the archived entry''s requ
 COMMENT ON COLUMN quota.ledger_archive.input_tokens IS 'the archived entry''s input_tokens (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.cached_input_tokens IS 'the archived entry''s cached_input_tokens (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.output_tokens IS 'the archived entry''s output_tokens (as in quota.ledger)';
-COMMENT ON COLUMN quota.ledger_archive.input_price IS 'the archived entry''s input_price (as in quota.ledger)';
-COMMENT ON COLUMN quota.ledger_archive.cached_input_price IS 'the archived entry''s cached_input_price (as in quota.ledger)';
-COMMENT ON COLUMN quota.ledger_archive.output_price IS 'the archived entry''s output_price (as in quota.ledger)';
-COMMENT ON COLUMN quota.ledger_archive.request_price IS 'the archived entry''s request_price (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.original_cost IS 'the archived entry''s original_cost (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.discount_rate IS 'the archived entry''s discount_rate (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.final_cost IS 'the archived entry''s final_cost (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.balance_after IS 'the archived entry''s balance_after (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.note IS 'the archived entry''s note (as in quota.ledger)';
+COMMENT ON COLUMN quota.ledger_archive.price_id IS 'the archived entry''s price_id (as in quota.ledger; quota.model_prices keeps the prices)';
 
 -- The two parts of usage_daily that read the ledger, as SECURITY DEFINER
 -- functions that filter by the caller themselves: row-level security would

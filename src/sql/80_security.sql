@@ -5,7 +5,7 @@
 
 -- Tables: read under row-level security; written only by quota's functions.
 REVOKE ALL ON ALL TABLES IN SCHEMA quota FROM PUBLIC;
-GRANT SELECT ON quota.models, quota.discounts, quota.users, quota.pool_defs,
+GRANT SELECT ON quota.models, quota.model_prices, quota.discounts, quota.users, quota.pool_defs,
     quota.pool_members, quota.pool_groups, quota.personal_policies,
     quota.user_state, quota.ledger, quota.reservations
     TO quota_admin, quota_app, quota_user;
@@ -147,6 +147,7 @@ REVOKE ALL ON FUNCTION
     quota._require(text[], boolean[]),
     quota._caller_is_admin(),
     quota._catalog_changed(),
+    quota._price_version(),
     quota._append_only(),
     quota._ledger_guard(),
     quota._routes_changed(),

@@ -49,12 +49,15 @@ END
 $cron$;
 
 COMMENT ON SEQUENCE quota.discounts_discount_id_seq IS 'ids of quota.discounts';
+COMMENT ON SEQUENCE quota.model_prices_price_id_seq IS 'ids of quota.model_prices';
 COMMENT ON SEQUENCE quota.pool_defs_pool_id_seq IS 'ids of quota.pool_defs';
 COMMENT ON SEQUENCE quota.ledger_entry_id_seq IS 'ids of quota.ledger entries (and charge ids)';
 COMMENT ON SEQUENCE quota.alert_log_alert_id_seq IS 'ids of quota.alert_log (quota.alerts)';
 
 -- Every table's data is dumped by pg_dump.
 SELECT pg_catalog.pg_extension_config_dump('quota.models', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.model_prices', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.model_prices_price_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.discounts', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.users', '');
 SELECT pg_catalog.pg_extension_config_dump('quota.pool_defs', '');

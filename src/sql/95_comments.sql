@@ -11,6 +11,15 @@ COMMENT ON COLUMN quota.models.output_price IS 'credits per 1,000,000 output tok
 COMMENT ON COLUMN quota.models.request_price IS 'credits per request, added to the token cost';
 COMMENT ON COLUMN quota.models.enabled IS 'false: the model is refused everywhere (QU002)';
 COMMENT ON COLUMN quota.models.updated_at IS 'when the model''s prices or state last changed';
+COMMENT ON COLUMN quota.models.price_id IS 'the row of quota.model_prices with the model''s current prices (charges record it)';
+
+COMMENT ON COLUMN quota.model_prices.price_id IS 'id of the prices, recorded by every charge that used them (quota.ledger.price_id)';
+COMMENT ON COLUMN quota.model_prices.model IS 'the model';
+COMMENT ON COLUMN quota.model_prices.input_price IS 'credits per 1,000,000 input tokens (cached input excluded)';
+COMMENT ON COLUMN quota.model_prices.cached_input_price IS 'credits per 1,000,000 cached input tokens';
+COMMENT ON COLUMN quota.model_prices.output_price IS 'credits per 1,000,000 output tokens';
+COMMENT ON COLUMN quota.model_prices.request_price IS 'credits per request, added to the token cost';
+COMMENT ON COLUMN quota.model_prices.since IS 'when the model got these prices (first, for prices of 0.1 charges)';
 
 COMMENT ON COLUMN quota.discounts.discount_id IS 'id of the discount, for quota_drop_discount';
 COMMENT ON COLUMN quota.discounts.service IS 'service the discount applies to';
@@ -71,14 +80,11 @@ COMMENT ON COLUMN quota.ledger.conversation_id IS 'the conversation, as the appl
 COMMENT ON COLUMN quota.ledger.input_tokens IS 'input tokens, cached input excluded (charges)';
 COMMENT ON COLUMN quota.ledger.cached_input_tokens IS 'cached input tokens (charges)';
 COMMENT ON COLUMN quota.ledger.output_tokens IS 'output tokens (charges)';
-COMMENT ON COLUMN quota.ledger.input_price IS 'input price used, credits per 1M tokens (charges)';
-COMMENT ON COLUMN quota.ledger.cached_input_price IS 'cached input price used, credits per 1M tokens (charges)';
-COMMENT ON COLUMN quota.ledger.output_price IS 'output price used, credits per 1M tokens (charges)';
-COMMENT ON COLUMN quota.ledger.request_price IS 'request price used (charges)';
 COMMENT ON COLUMN quota.ledger.original_cost IS 'cost before discount: the crossed-out price (charges)';
 COMMENT ON COLUMN quota.ledger.discount_rate IS 'discount rate applied (charges)';
 COMMENT ON COLUMN quota.ledger.final_cost IS 'cost charged = original_cost x discount_rate (charges)';
 COMMENT ON COLUMN quota.ledger.note IS 'why the balance was changed (top-ups, adjustments)';
+COMMENT ON COLUMN quota.ledger.price_id IS 'the unit prices used: a row of quota.model_prices (charges)';
 
 COMMENT ON COLUMN quota.reservations.request_id IS 'the request; settle it with quota_charge and the same request_id';
 COMMENT ON COLUMN quota.reservations.pool IS 'the pool holding the credits';

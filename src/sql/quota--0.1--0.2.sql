@@ -1327,6 +1327,135 @@ CREATE OR REPLACE FUNCTION quota._append_only() RETURNS trigger
 COMMENT ON FUNCTION quota._append_only() IS
     'internal: refuse changes to the ledger (but quota_archive()''s moves)';
 
+-- 17: a charge records the row of quota.model_prices with the prices it
+-- used (quota.ledger.price_id) instead of the four prices.  The prices of
+-- 0.1's charges become rows of quota.model_prices (one per model and set of
+-- prices, dated by its first charge); every charge row is updated once to
+-- name its row, then the four columns are dropped.
+ALTER TABLE quota.models ADD COLUMN price_id integer;
+-- Every price a model has had.  A charge records the row of the prices it
+-- used (quota.ledger.price_id) instead of repeating the four prices: the
+-- model cache reads a model's prices and its price_id from the same row of
+-- quota.models, so the row names exactly the prices of the charge even
+-- while the prices change.  Rows are only added.
+CREATE TABLE quota.model_prices (
+    price_id            integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model               text NOT NULL,
+    input_price         quota.credits NOT NULL,
+    cached_input_price  quota.credits NOT NULL,
+    output_price        quota.credits NOT NULL,
+    request_price       quota.credits NOT NULL,
+    since               timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE quota.model_prices IS
+    'every price a model has had; a charge''s price_id names the prices it used';
+
+CREATE FUNCTION quota._price_version() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+DECLARE
+    -- the model's newest prices (quota_set_model's INSERT ... ON CONFLICT
+    -- fires this trigger for the insert it tries, then for the update)
+    known integer := (SELECT max(p.price_id) FROM quota.model_prices p
+                       WHERE p.model = NEW.model);
+BEGIN
+    -- a restore (row_security off) loads the rows of model_prices as well
+    IF TG_OP = 'INSERT' AND NEW.price_id IS NOT NULL
+       AND current_setting('row_security') = 'off' THEN
+        RETURN NEW;
+    END IF;
+    IF known IS NOT NULL AND EXISTS (
+           SELECT FROM quota.model_prices p
+            WHERE p.price_id = known AND p.model = NEW.model
+              AND p.input_price = NEW.input_price
+              AND p.cached_input_price = NEW.cached_input_price
+              AND p.output_price = NEW.output_price
+              AND p.request_price = NEW.request_price) THEN
+        NEW.price_id := known;
+    ELSE
+        INSERT INTO quota.model_prices (model, input_price, cached_input_price,
+                                        output_price, request_price)
+        VALUES (NEW.model, NEW.input_price, NEW.cached_input_price,
+                NEW.output_price, NEW.request_price)
+        RETURNING price_id INTO NEW.price_id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION quota._price_version() IS
+    'internal: give a model row whose prices are new a new row of quota.model_prices';
+
+INSERT INTO quota.model_prices (model, input_price, cached_input_price,
+                                output_price, request_price, since)
+SELECT l.model, l.input_price, l.cached_input_price, l.output_price,
+       l.request_price, min(l.at)
+  FROM quota.ledger l
+ WHERE l.kind = 'charge' AND l.model IS NOT NULL
+   AND l.input_price IS NOT NULL AND l.cached_input_price IS NOT NULL
+   AND l.output_price IS NOT NULL AND l.request_price IS NOT NULL
+ GROUP BY 1, 2, 3, 4, 5
+ ORDER BY min(l.at), 1;
+ALTER TABLE quota.ledger ADD COLUMN price_id integer;
+ALTER TABLE quota.ledger DISABLE TRIGGER ledger_append_only;
+UPDATE quota.ledger l SET price_id = p.price_id
+  FROM quota.model_prices p
+ WHERE l.kind = 'charge' AND p.model = l.model
+   AND p.input_price = l.input_price
+   AND p.cached_input_price = l.cached_input_price
+   AND p.output_price = l.output_price AND p.request_price = l.request_price;
+ALTER TABLE quota.ledger ENABLE ALWAYS TRIGGER ledger_append_only;
+DO $$
+BEGIN
+    -- a charge whose prices were not all recorded keeps them: the update stops
+    IF EXISTS (SELECT FROM quota.ledger l
+                WHERE l.price_id IS NULL AND (l.input_price IS NOT NULL
+                      OR l.cached_input_price IS NOT NULL
+                      OR l.output_price IS NOT NULL OR l.request_price IS NOT NULL)) THEN
+        RAISE EXCEPTION 'ledger entries with incomplete unit prices cannot be moved to quota.model_prices'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A charge entry has some but not all of input_price, cached_input_price, output_price and request_price, or prices without a model.',
+                  HINT = 'Find them with SELECT * FROM quota.ledger WHERE model IS NULL OR num_nulls(input_price, cached_input_price, output_price, request_price) BETWEEN 1 AND 3, and correct them in a restored copy before updating.';
+    END IF;
+END
+$$;
+CREATE OR REPLACE VIEW quota.charges WITH (security_invoker = true) AS
+SELECT l.entry_id AS charge_id, l.at, l.pool, l.user_id, l.model, l.service,
+       l.request_id, l.conversation_id, l.input_tokens, l.cached_input_tokens,
+       l.output_tokens, p.input_price, p.cached_input_price, p.output_price,
+       p.request_price, l.original_cost, l.discount_rate, l.final_cost
+  FROM quota.ledger l
+  LEFT JOIN quota.model_prices p ON p.price_id = l.price_id
+ WHERE l.kind = 'charge';
+ALTER TABLE quota.ledger DROP COLUMN input_price, DROP COLUMN cached_input_price,
+    DROP COLUMN output_price, DROP COLUMN request_price;
+COMMENT ON COLUMN quota.ledger.price_id IS 'the unit prices used: a row of quota.model_prices (charges)';
+-- the models' current prices: their row of model_prices, or a new one
+UPDATE quota.models m SET price_id = (
+    SELECT max(p.price_id) FROM quota.model_prices p
+     WHERE p.model = m.model AND p.input_price = m.input_price
+       AND p.cached_input_price = m.cached_input_price
+       AND p.output_price = m.output_price AND p.request_price = m.request_price);
+CREATE TRIGGER models_price_version BEFORE INSERT OR UPDATE
+    ON quota.models FOR EACH ROW EXECUTE FUNCTION quota._price_version();
+COMMENT ON TRIGGER models_price_version ON quota.models IS
+    'record new prices in quota.model_prices and point the model at them';
+UPDATE quota.models SET price_id = NULL WHERE price_id IS NULL;
+REVOKE ALL ON FUNCTION quota._price_version() FROM PUBLIC;
+REVOKE ALL ON quota.model_prices FROM PUBLIC;
+GRANT SELECT ON quota.model_prices TO quota_admin, quota_app, quota_user;
+SELECT pg_catalog.pg_extension_config_dump('quota.model_prices', '');
+SELECT pg_catalog.pg_extension_config_dump('quota.model_prices_price_id_seq', '');
+COMMENT ON SEQUENCE quota.model_prices_price_id_seq IS 'ids of quota.model_prices';
+COMMENT ON COLUMN quota.models.price_id IS 'the row of quota.model_prices with the model''s current prices (charges record it)';
+COMMENT ON COLUMN quota.model_prices.price_id IS 'id of the prices, recorded by every charge that used them (quota.ledger.price_id)';
+COMMENT ON COLUMN quota.model_prices.model IS 'the model';
+COMMENT ON COLUMN quota.model_prices.input_price IS 'credits per 1,000,000 input tokens (cached input excluded)';
+COMMENT ON COLUMN quota.model_prices.cached_input_price IS 'credits per 1,000,000 cached input tokens';
+COMMENT ON COLUMN quota.model_prices.output_price IS 'credits per 1,000,000 output tokens';
+COMMENT ON COLUMN quota.model_prices.request_price IS 'credits per request, added to the token cost';
+COMMENT ON COLUMN quota.model_prices.since IS 'when the model got these prices (first, for prices of 0.1 charges)';
+
 -- The ledger's pool index: by pool alone (deduplicated) and by time,
 -- instead of (pool, at), which grows half empty (see 40_pools.sql).
 DROP INDEX quota.ledger_pool_at;
@@ -1402,15 +1531,12 @@ COMMENT ON COLUMN quota.ledger_archive.request_id IS 'the archived entry''s requ
 COMMENT ON COLUMN quota.ledger_archive.input_tokens IS 'the archived entry''s input_tokens (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.cached_input_tokens IS 'the archived entry''s cached_input_tokens (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.output_tokens IS 'the archived entry''s output_tokens (as in quota.ledger)';
-COMMENT ON COLUMN quota.ledger_archive.input_price IS 'the archived entry''s input_price (as in quota.ledger)';
-COMMENT ON COLUMN quota.ledger_archive.cached_input_price IS 'the archived entry''s cached_input_price (as in quota.ledger)';
-COMMENT ON COLUMN quota.ledger_archive.output_price IS 'the archived entry''s output_price (as in quota.ledger)';
-COMMENT ON COLUMN quota.ledger_archive.request_price IS 'the archived entry''s request_price (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.original_cost IS 'the archived entry''s original_cost (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.discount_rate IS 'the archived entry''s discount_rate (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.final_cost IS 'the archived entry''s final_cost (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.balance_after IS 'the archived entry''s balance_after (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.note IS 'the archived entry''s note (as in quota.ledger)';
+COMMENT ON COLUMN quota.ledger_archive.price_id IS 'the archived entry''s price_id (as in quota.ledger; quota.model_prices keeps the prices)';
 
 -- The two parts of usage_daily that read the ledger, as SECURITY DEFINER
 -- functions that filter by the caller themselves: row-level security would
@@ -1726,10 +1852,6 @@ COMMENT ON COLUMN quota.ledger.conversation_id IS 'the conversation, as the appl
 COMMENT ON COLUMN quota.ledger.input_tokens IS 'input tokens, cached input excluded (charges)';
 COMMENT ON COLUMN quota.ledger.cached_input_tokens IS 'cached input tokens (charges)';
 COMMENT ON COLUMN quota.ledger.output_tokens IS 'output tokens (charges)';
-COMMENT ON COLUMN quota.ledger.input_price IS 'input price used, credits per 1M tokens (charges)';
-COMMENT ON COLUMN quota.ledger.cached_input_price IS 'cached input price used, credits per 1M tokens (charges)';
-COMMENT ON COLUMN quota.ledger.output_price IS 'output price used, credits per 1M tokens (charges)';
-COMMENT ON COLUMN quota.ledger.request_price IS 'request price used (charges)';
 COMMENT ON COLUMN quota.ledger.original_cost IS 'cost before discount: the crossed-out price (charges)';
 COMMENT ON COLUMN quota.ledger.discount_rate IS 'discount rate applied (charges)';
 COMMENT ON COLUMN quota.ledger.final_cost IS 'cost charged = original_cost x discount_rate (charges)';

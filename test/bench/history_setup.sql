@@ -42,21 +42,24 @@ DECLARE
     total bigint := current_setting('quota_bench.rows')::bigint;
     step bigint := 1000000;
     lo bigint := 1;
+    -- each charge names the row of its model's prices (quota.model_prices)
+    price_ids integer[] := (SELECT array_agg(m.price_id ORDER BY split_part(m.model, '-', 2)::int)
+                              FROM quota.models m);
 BEGIN
     WHILE lo <= total LOOP
         INSERT INTO quota.ledger (at, pool, user_id, kind, amount, model, service,
                                   conversation_id, request_id, input_tokens,
-                                  cached_input_tokens, output_tokens, input_price,
-                                  cached_input_price, output_price, request_price,
+                                  cached_input_tokens, output_tokens, price_id,
                                   original_cost, discount_rate, final_cost)
         SELECT now() - interval '365 days' + g * (interval '365 days' / total),
                CASE WHEN g % 10 < 7 THEN 'Students Pool' ELSE 'personal:staff' || (g / 10 % 1000 + 1) END,
                CASE WHEN g % 10 < 7 THEN 'student' || (g / 10 % 9000 + 1) ELSE 'staff' || (g / 10 % 1000 + 1) END,
                'charge', '-0.00288',
-               'model-' || CASE WHEN g % 10 < 7 THEN g / 7 % 19 + 1 ELSE g / 10 % 3 + 1 END, 'chat',
-               'conv-' || (g / 20), 'h' || g, 1200, 0, 300,
-               '0.5', '0.25', '3', '0', '0.0036', 0.8, '0.00288'
-          FROM generate_series(lo, least(lo + step - 1, total)) g;
+               'model-' || x.m, 'chat', 'conv-' || (g / 20), 'h' || g, 1200, 0, 300,
+               price_ids[x.m], '0.0036', 0.8, '0.00288'
+          FROM generate_series(lo, least(lo + step - 1, total)) g,
+               LATERAL (SELECT CASE WHEN g % 10 < 7 THEN g / 7 % 19 + 1
+                                    ELSE g / 10 % 3 + 1 END AS m) x;
         lo := lo + step;
     END LOOP;
 END

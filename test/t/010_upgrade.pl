@@ -74,14 +74,28 @@ $node->safe_psql('walked',
 my $load = university_sql(member_limit => 8);
 my $data = q{SELECT (SELECT string_agg(format('%s=%s/%s', pool, balance, allowance), ', ' ORDER BY pool)
                        FROM quota.pools)
-             || ' ' || (SELECT count(*) || ':' || md5(string_agg(l::text, '|' ORDER BY entry_id))
+             || ' ' || (SELECT count(*) || ':' || md5(string_agg(concat_ws(',', l.entry_id, l.at, l.pool,
+                              l.user_id, l.kind, l.amount, l.model, l.service, l.conversation_id,
+                              l.request_id, l.input_tokens, l.cached_input_tokens, l.output_tokens,
+                              l.original_cost, l.discount_rate, l.final_cost, l.balance_after, l.note),
+                              '|' ORDER BY entry_id))
                        FROM quota.ledger l)
+             || ' ' || (SELECT md5(string_agg(concat_ws(',', c.charge_id, c.input_price,
+                              c.cached_input_price, c.output_price, c.request_price),
+                              '|' ORDER BY charge_id))
+                       FROM quota.charges c)
              || ' ' || (SELECT md5(string_agg(r::text, '|' ORDER BY request_id)) FROM quota.reservations r)
              || ' ' || (SELECT md5(string_agg(s.user_id || s.active_pool, '|' ORDER BY user_id))
                        FROM quota.user_state s)
              || ' ' || (SELECT string_agg(format('%s=%s', pool, held), ', ' ORDER BY pool)
                        FROM quota.pool_status)};
 $node->safe_psql('walked', $load);
+# 0.2 keeps a charge's unit prices in quota.model_prices: charges at two
+# prices of one model before the walk
+$node->safe_psql('walked', q{
+SELECT quota.quota_set_model('gpt-test', '5', '20', 'chat', '1', '0.001');
+SELECT quota.quota_charge('gpt-test', 1000, 100, 'price-2', user_id => 'ann');
+});
 my $before = $node->safe_psql('walked', $data);
 like($before, qr/Students Pool=/, "data loaded with $versions[0]");
 
@@ -115,6 +129,21 @@ SELECT quota.quota_charge('gpt-test', 1000, 1000, 'held-1', user_id => 'ann');
 SELECT quota.quota_charge('gpt-test', 500, 100, 'after-1', user_id => 'ann');
 SELECT quota.quota_reset('personal:ben');
 });
+is($node->safe_psql('walked', q{
+    SELECT string_agg(format('%s %s/%s/%s/%s', m.model, p.input_price, p.cached_input_price,
+                             p.output_price, p.request_price), ', ' ORDER BY p.price_id)
+      FROM quota.model_prices p JOIN quota.models m USING (model) WHERE m.model = 'gpt-test'}),
+   (join ', ', map { "gpt-test $_" } (split /\n/, $node->safe_psql('walked', q{
+    SELECT format('%s/%s/%s/%s', input_price, cached_input_price, output_price, request_price)
+      FROM quota.charges WHERE model = 'gpt-test'
+     GROUP BY 1 ORDER BY min(at)}))),
+   'each set of prices of the charges before the walk is one row of quota.model_prices');
+is($node->safe_psql('walked', q{
+    SELECT format('%s/%s/%s/%s %s', p.input_price, p.cached_input_price, p.output_price,
+                  p.request_price, m.price_id = (SELECT max(price_id) FROM quota.model_prices
+                                                  WHERE model = 'gpt-test'))
+      FROM quota.models m JOIN quota.model_prices p USING (price_id) WHERE m.model = 'gpt-test'}),
+   '5/1/20/0.001 t', 'the model points at its current prices');
 is($node->safe_psql('walked', q{SELECT count(*) FROM quota.ledger WHERE request_id = 'r1'}),
    '1', 'a retry of a request charged before the walk is not billed again');
 is($node->safe_psql('walked', q{
