@@ -17,7 +17,6 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -94,8 +93,7 @@ LedgerColumns(Relation ledger)
 		return;
 	TypedColumns(ledger, ledger_column_names, ledger_column_types, LC_PRICE_ID,
 				 ledger_attnum);
-	ledger_has_price_id = get_attnum(RelationGetRelid(ledger), "price_id") !=
-		InvalidAttrNumber;
+	ledger_has_price_id = QuotaColumn(ledger, "price_id") != InvalidAttrNumber;
 	if (ledger_has_price_id)
 		ledger_attnum[LC_PRICE_ID] = QuotaColumnTyped(ledger, "price_id", INT4OID);
 	else
