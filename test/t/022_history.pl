@@ -165,6 +165,12 @@ is($s->(q{SELECT min(at) > now() - interval '6 months' FROM quota.ledger WHERE k
    'no archived charge is left in the ledger');
 isnt(scalar $standby->psql('big', 'DELETE FROM quota.ledger WHERE entry_id = (SELECT max(entry_id) FROM quota.ledger)'), 0,
      'the ledger is still append-only outside quota_archive()');
+# the README's export: every archived charge with the unit prices it was billed
+is($s->(q{SELECT count(*) || ' ' || count(*) FILTER (WHERE e.kind = 'charge' AND e.input_price IS NULL)
+            FROM (SELECT a.*, p.input_price, p.cached_input_price, p.output_price, p.request_price
+                    FROM quota.ledger_archive a LEFT JOIN quota.model_prices p USING (price_id)
+                   ORDER BY a.entry_id) e}),
+   "$entries 0", 'the export gives every archived charge its unit prices');
 $s->(q{TRUNCATE quota.ledger_archive});
 
 # 7. pg_dump and restore of the archived ledger: the same figures.
