@@ -224,7 +224,7 @@ SealedBalance(const char *pool, Snapshot snapshot, bool *in_range)
 	"      AND l.pool OPERATOR(pg_catalog.=) $1 AND l.kind OPERATOR(pg_catalog.=) 'charge' " \
 	"      AND l.at OPERATOR(pg_catalog.>=) $2 AND l.at OPERATOR(pg_catalog.<) $3), 0)"
 
-/* The window's charges from the ledger, through its (pool, at) index. */
+/* The window's charges from the ledger, through its pool and time indexes. */
 #define SEAL_WINDOW_LEDGER_SQL \
 	"SELECT coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric), 0) FROM quota.ledger l " \
 	"WHERE l.pool OPERATOR(pg_catalog.=) $1 AND l.kind OPERATOR(pg_catalog.=) 'charge' " \

@@ -1407,15 +1407,16 @@ UPDATE quota.ledger l SET price_id = p.price_id
 ALTER TABLE quota.ledger ENABLE ALWAYS TRIGGER ledger_append_only;
 DO $$
 BEGIN
-    -- a charge whose prices were not all recorded keeps them: the update stops
+    -- prices that have no row to move to (not all four, no model, not a
+    -- charge) are kept: the update stops
     IF EXISTS (SELECT FROM quota.ledger l
-                WHERE l.price_id IS NULL AND (l.input_price IS NOT NULL
-                      OR l.cached_input_price IS NOT NULL
-                      OR l.output_price IS NOT NULL OR l.request_price IS NOT NULL)) THEN
+                WHERE l.price_id IS NULL
+                  AND num_nonnulls(l.input_price, l.cached_input_price,
+                                   l.output_price, l.request_price) > 0) THEN
         RAISE EXCEPTION 'ledger entries with incomplete unit prices cannot be moved to quota.model_prices'
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'A charge entry has some but not all of input_price, cached_input_price, output_price and request_price, or prices without a model.',
-                  HINT = 'Find them with SELECT * FROM quota.ledger WHERE model IS NULL OR num_nulls(input_price, cached_input_price, output_price, request_price) BETWEEN 1 AND 3, and correct them in a restored copy before updating.';
+                  DETAIL = 'An entry has unit prices but is not a charge, has no model, or lacks some of input_price, cached_input_price, output_price and request_price.',
+                  HINT = 'List them with SELECT * FROM quota.ledger WHERE num_nonnulls(input_price, cached_input_price, output_price, request_price) > 0 AND (kind <> ''charge'' OR model IS NULL OR num_nulls(input_price, cached_input_price, output_price, request_price) > 0); complete them in a dump, restore it, and update again.';
     END IF;
 END
 $$;

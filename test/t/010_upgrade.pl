@@ -184,5 +184,27 @@ like($node->safe_psql('oldest', $data), qr/Students Pool=/,
 # its quota_check declares four columns: the library fills those
 like($node->safe_psql('oldest', q{SELECT c::text FROM quota.quota_check('gpt-test', 'ann') c}),
      qr/^\(t,"Students Pool",[0-9.]+,\)$/, "$versions[0]'s quota_check returns its four columns");
+# a 0.1 ledger with prices that have no row to move to (a charge loaded
+# with one of its four prices): the update refuses and changes nothing
+$node->safe_psql('postgres', 'CREATE DATABASE partial');
+$node->safe_psql('partial',
+    "SET client_min_messages = warning; CREATE EXTENSION quota VERSION '$versions[0]'");
+$node->safe_psql('partial', q{
+BEGIN;
+SET LOCAL row_security = off;
+INSERT INTO quota.ledger (pool, kind, amount) VALUES ('P', 'grant', '10');
+INSERT INTO quota.ledger (pool, user_id, kind, amount, model, service, request_id,
+                          input_tokens, cached_input_tokens, output_tokens, input_price, final_cost)
+VALUES ('P', 'u1', 'charge', '-1', 'm', 'chat', 'old-1', 0, 0, 0, '1', '1');
+COMMIT;
+});
+($rc, $out, $err) = $node->psql('partial', 'ALTER EXTENSION quota UPDATE',
+    extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/55000: ledger entries with incomplete unit prices cannot be moved to quota.model_prices/,
+     'the update refuses a charge with some of its unit prices (55000)');
+is($node->safe_psql('partial', q{
+    SELECT extversion || ' ' || (SELECT count(*) FROM quota.ledger WHERE input_price IS NOT NULL)
+      FROM pg_extension WHERE extname = 'quota'}),
+   "$versions[0] 1", 'and leaves the installation as it was');
 $node->stop;
 done_testing();
