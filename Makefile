@@ -62,6 +62,7 @@ EXTRA_CLEAN	= tmp_check tmp_check_iso test/output_iso results regression.diffs r
 
 # Warnings are errors in the test build only (make test sets COPT=-Werror),
 # not for packagers building with a newer compiler.
+PG_CPPFLAGS	+= -DQUOTA_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS	+= -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 		   -Wno-missing-field-initializers
 

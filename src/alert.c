@@ -24,6 +24,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"

@@ -25,6 +25,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"

@@ -123,6 +123,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/htup_details.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"

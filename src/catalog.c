@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"

@@ -33,6 +33,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"

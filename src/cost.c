@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/htup_details.h"
 #include "funcapi.h"
 #include "utils/builtins.h"

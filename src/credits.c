@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "common/hashfn.h"
 #include "common/int.h"
 #include "fmgr.h"
@@ -30,10 +32,10 @@
 #include "credits.h"
 #include "quota.h"
 
-static void CreditsOutOfRange(void) pg_attribute_noreturn();
-static void CreditsValueOutOfRange(const char *value) pg_attribute_noreturn();
-static void CreditsDivisionByZero(void) pg_attribute_noreturn();
-static void CreditsParseError(CreditsParseResult res, const char *str) pg_attribute_noreturn();
+pg_noreturn static void CreditsOutOfRange(void);
+pg_noreturn static void CreditsValueOutOfRange(const char *value);
+pg_noreturn static void CreditsDivisionByZero(void);
+pg_noreturn static void CreditsParseError(CreditsParseResult res, const char *str);
 
 PG_FUNCTION_INFO_V1(credits_in);
 PG_FUNCTION_INFO_V1(credits_out);

@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "utils/memutils.h"

@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "fmgr.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"

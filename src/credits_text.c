@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include <ctype.h>
 
 #include "credits.h"

@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/xact.h"
 #include "fmgr.h"
 #include "pgtime.h"

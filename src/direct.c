@@ -16,6 +16,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -139,7 +141,7 @@ ProbeBegin(Relation heap, QuotaRelation index, const char *key,
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   irel->rd_indcollation[0], F_TEXTEQ,
 						   CStringGetTextDatum(key));
-	scan = index_beginscan(heap, irel, snapshot, 1, 0);
+	scan = index_beginscan(heap, irel, snapshot, NULL, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	return scan;
 }
@@ -266,16 +268,17 @@ DirectPrepareChecks(DirectWrite *w, QuotaRelation table)
 		old = MemoryContextSwitchTo(pc->cxt);
 		pc->exprs = palloc(constr->num_check * sizeof(Expr *));
 		for (int i = 0; i < constr->num_check; i++)
-			pc->exprs[i] = expression_planner((Expr *) stringToNode(constr->check[i].ccbin));
+			pc->exprs[i] = ConstrCheckEnforced(&constr->check[i]) ?
+				expression_planner((Expr *) stringToNode(constr->check[i].ccbin)) : NULL;
 		MemoryContextSwitchTo(old);
 		pc->relid = RelationGetRelid(w->rel);
 		pc->n = constr->num_check;
 		pc->version = QuotaCatalogVersion();
 	}
 	old = MemoryContextSwitchTo(w->estate->es_query_cxt);
-	w->rri->ri_ConstraintExprs = palloc(pc->n * sizeof(ExprState *));
+	w->rri->ri_CheckConstraintExprs = palloc(pc->n * sizeof(ExprState *));
 	for (int i = 0; i < pc->n; i++)
-		w->rri->ri_ConstraintExprs[i] = ExecInitExpr(pc->exprs[i], NULL);
+		w->rri->ri_CheckConstraintExprs[i] = ExecInitExpr(pc->exprs[i], NULL);
 	MemoryContextSwitchTo(old);
 }
 
@@ -284,6 +287,7 @@ void
 DirectBegin(DirectWrite *w, QuotaRelation table)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	List	   *perminfos = NIL;
 	Oid			relid = QuotaRel(table);
 	TupleDesc	desc;
 
@@ -294,7 +298,8 @@ DirectBegin(DirectWrite *w, QuotaRelation table)
 	rte->relid = relid;
 	rte->relkind = get_rel_relkind(relid);
 	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(w->estate, list_make1(rte));
+	addRTEPermissionInfo(&perminfos, rte);
+	ExecInitRangeTable(w->estate, list_make1(rte), perminfos, bms_make_singleton(1));
 	w->rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(w->estate, w->rri, 1);
 	w->rel = w->rri->ri_RelationDesc;
@@ -476,7 +481,7 @@ DirectUpdate(DirectWrite *w, ItemPointer tid)
 			w->slot->tts_isnull[i] = old->tts_isnull[i];
 		}
 	ExecStoreVirtualTuple(w->slot);
-	EvalPlanQualInit(&epq, w->estate, NULL, NIL, -1);
+	EvalPlanQualInit(&epq, w->estate, NULL, NIL, -1, NIL);
 	AfterTriggerBeginQuery();
 	ExecSimpleRelationUpdate(w->rri, w->estate, &epq, old, w->slot);
 	DirectWritten(w);

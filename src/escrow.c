@@ -81,6 +81,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -659,9 +661,9 @@ EscrowHasRoom(Oid current_ledger)
 	LWLockRelease(escrow->lock);
 	if (n < quota_max_pools)
 		return true;
-	if (reclaimed_in == MyProc->lxid)
+	if (reclaimed_in == ProcLocalXid(MyProc))
 		return false;
-	reclaimed_in = MyProc->lxid;
+	reclaimed_in = ProcLocalXid(MyProc);
 	return EscrowReclaim(current_ledger) > 0;
 }
 

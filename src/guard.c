@@ -35,6 +35,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -237,7 +239,7 @@ LoadAllowed(Relation ledger)
 
 	if (row_security)
 		return false;
-	if (load_lxid == MyProc->lxid)
+	if (load_lxid == ProcLocalXid(MyProc))
 		return true;
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(ledger, snapshot, 0, NULL);
@@ -247,7 +249,7 @@ LoadAllowed(Relation ledger)
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	if (empty)
-		load_lxid = MyProc->lxid;
+		load_lxid = ProcLocalXid(MyProc);
 	return empty;
 }
 

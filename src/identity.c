@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"

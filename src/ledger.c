@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -99,8 +101,7 @@ LedgerColumns(Relation ledger)
 	else
 		TypedColumns(ledger, legacy_price_names, legacy_price_types,
 					 LEGACY_PRICES, legacy_price_attnum);
-	entry_id_seq = getIdentitySequence(RelationGetRelid(ledger),
-									   ledger_attnum[LC_ENTRY_ID], false);
+	entry_id_seq = getIdentitySequence(ledger, ledger_attnum[LC_ENTRY_ID], false);
 	ledger_version = QuotaCatalogVersion();
 }
 

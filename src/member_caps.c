@@ -91,6 +91,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
@@ -567,9 +569,9 @@ Reclaim(Oid current_ledger, TimestampTz now)
 	bool		have_oldest = false;
 	long		freed = 0;
 
-	if (reclaimed_in == MyProc->lxid)
+	if (reclaimed_in == ProcLocalXid(MyProc))
 		return false;
-	reclaimed_in = MyProc->lxid;
+	reclaimed_in = ProcLocalXid(MyProc);
 	hash_seq_init(&seq, member_hash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{

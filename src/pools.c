@@ -5,6 +5,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/htup_details.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"

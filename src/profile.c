@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/table.h"
 #include "access/tableam.h"
 #include "executor/tuptable.h"

@@ -27,6 +27,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"

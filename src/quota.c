@@ -5,6 +5,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -16,7 +18,7 @@
 #include "quota.h"
 #include "ratelimit.h"
 
-PG_MODULE_MAGIC;
+PG_MODULE_MAGIC_EXT(.name = "quota", .version = QUOTA_VERSION);
 
 int			quota_max_pools = 100000;
 int			quota_route_cache_entries = 2000;
@@ -24,7 +26,7 @@ int			quota_max_reservation_ttl = 86400;
 int			quota_rate_limit_entries = 10000;
 int			quota_refusal_entries = 1000;
 int			quota_max_members = 10000;
-char	   *quota_user_id = NULL;
+static char *quota_user_id = NULL;
 
 void		_PG_init(void);
 

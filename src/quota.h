@@ -1,16 +1,12 @@
 /*
  * quota.h
- *		Shared declarations of the quota extension: SQLSTATEs, GUCs and
- *		the one place for PostgreSQL version shims.
+ *		Shared declarations of the quota extension: SQLSTATEs and GUCs
+ *		(version differences are in compat.h).
  */
 #ifndef QUOTA_H
 #define QUOTA_H
 
 #include "utils/elog.h"
-
-#if PG_VERSION_NUM < 150000
-#error "quota requires PostgreSQL 15 or later"
-#endif
 
 #ifndef HAVE_INT128
 #error "quota requires a compiler with 128-bit integer support"

@@ -57,6 +57,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"

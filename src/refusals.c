@@ -17,6 +17,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "catalog/namespace.h"
 #include "funcapi.h"
 #include "miscadmin.h"

@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "utils/builtins.h"
 
 #include "charge.h"

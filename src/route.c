@@ -36,6 +36,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "commands/trigger.h"

@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/inval.h"

@@ -69,6 +69,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -306,13 +308,13 @@ SealWindowCharges(const char *pool, TimestampTz start, TimestampTz end,
 static bool
 IsVacuum(VirtualTransactionId vxid)
 {
-	PGPROC	   *proc = BackendIdGetProc(vxid.backendId);
+	PGPROC	   *proc = VirtualXidGetProc(vxid);
 	bool		vacuum = false;
 
 	if (proc == NULL)
 		return false;
 	LWLockAcquire(ProcArrayLock, LW_SHARED);
-	if (proc->lxid == vxid.localTransactionId &&
+	if (ProcLocalXid(proc) == vxid.localTransactionId &&
 		(proc->statusFlags & (PROC_IS_AUTOVACUUM | PROC_IN_VACUUM)) != 0)
 		vacuum = true;
 	LWLockRelease(ProcArrayLock);

@@ -42,6 +42,8 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
+
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"

@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 secs=${QUOTA_FUZZ_SECONDS:-30}
-pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+pg_config=${PG_CONFIG:-pg_config}
 out=$(mktemp -d /tmp/quota-fuzz.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 

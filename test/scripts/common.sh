@@ -5,9 +5,19 @@
 set -euo pipefail
 
 QUOTA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PG_MAJOR=15
-# QUOTA_PG_BIN: another (relocated) PostgreSQL 15 installation to build and test against
+# The PostgreSQL major to build and test against: QUOTA_PG_MAJOR, else the
+# one this Debian release ships (12: 15, 13: 17, later: 18).
+debian_pg_major() {
+    case "$(cut -d. -f1 /etc/debian_version 2>/dev/null)" in
+        12) echo 15 ;;
+        13) echo 17 ;;
+        *) echo 18 ;;
+    esac
+}
+PG_MAJOR=${QUOTA_PG_MAJOR:-$(debian_pg_major)}
+# QUOTA_PG_BIN: another (relocated) installation of that major to use
 PG_BIN=${QUOTA_PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+export PG_CONFIG="$PG_BIN/pg_config"
 export PATH="$PG_BIN:$PATH"
 
 # Print a section heading.
@@ -17,7 +27,7 @@ say() { printf '\n== %s\n' "$*"; }
 ensure_packages() {
     local want=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
                 postgresql-$PG_MAJOR-cron make gcc libipc-run-perl pgbouncer
-                clang libclang-rt-14-dev)
+                clang libclang-rt-dev)
     local missing=()
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
