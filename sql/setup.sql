@@ -13,13 +13,18 @@ SELECT jobname, schedule, command FROM cron.job ORDER BY jobname;
 -- the three roles exist and cannot log in
 SELECT rolname, rolcanlogin FROM pg_roles
  WHERE rolname IN ('quota_admin', 'quota_app', 'quota_user') ORDER BY rolname;
--- every object of the extension has a comment
+-- every object of the extension has a comment (but the types PostgreSQL
+-- makes by itself: a table's or view's row type and every array type, which
+-- PostgreSQL 17 and later record as members too)
 SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS uncommented
   FROM pg_depend d
  WHERE d.refclassid = 'pg_extension'::regclass
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'quota')
    AND d.deptype = 'e'
    AND obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid)::name) IS NULL
+   AND NOT EXISTS (SELECT FROM pg_type t LEFT JOIN pg_class r ON r.oid = t.typrelid
+                    WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
+                      AND (r.relkind <> 'c' OR t.typcategory = 'A'))
  ORDER BY 1;
 
 -- Tests run with quota on the search path, in UTC.

@@ -38,7 +38,11 @@ SELECT without_comment FROM (
       FROM pg_depend d
      WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
        AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'quota')
-       AND obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid)::name) IS NULL) x
+       AND obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid)::name) IS NULL
+       -- not the row and array types PostgreSQL makes (17 and later list them)
+       AND NOT EXISTS (SELECT FROM pg_type t LEFT JOIN pg_class r ON r.oid = t.typrelid
+                        WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
+                          AND (r.relkind <> 'c' OR t.typcategory = 'A'))) x
  ORDER BY without_comment COLLATE "C";
 SELECT c.relname, a.attname AS column_without_comment
   FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -8,17 +8,22 @@
 #
 # The root file system is made when it is missing and kept for the next run
 # in QUOTA_ROOTFS_DIR (default /var/cache/quota-rootfs), one per major; the
-# packages of the suite are installed into it when missing.  The source tree
-# is copied into it afresh for each run.  /proc, /dev and /dev/shm are
-# mounted for the run and unmounted afterwards, whatever happens.  Runs as
+# suite installs the packages it needs into it when they are missing.  The
+# source tree is copied into it afresh for each run (rootfs.sh).  Runs as
 # root (mmdebstrap, chroot and mount need it).  The host's own major runs
 # without a chroot.
+#
+# The dump-and-restore major upgrade is tested too: a server of the host's
+# major (15 on Debian 12), started here on 127.0.0.1 with the university of
+# test/major/source.sql, is dumped by the newer major's pg_dump and restored
+# there (test/major/001_dump_from_older_major.pl).  QUOTA_CROSS_MAJOR=0
+# leaves it out.
 set -euo pipefail
 
 major=${1:?usage: run-major.sh 15|17|18 [script of test/scripts]}
 script=${2:-run-tests.sh}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-source "$root/test/scripts/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$QUOTA_ROOT/test/scripts/rootfs.sh"
 
 case "$major" in
     15) suite=bookworm ;;
@@ -28,7 +33,7 @@ case "$major" in
 esac
 
 if [ "$major" = "$(debian_pg_major)" ]; then
-    exec env QUOTA_PG_MAJOR="$major" bash "$root/test/scripts/$script"
+    exec env QUOTA_PG_MAJOR="$major" bash "$QUOTA_ROOT/test/scripts/$script"
 fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "run-major.sh: run as root (mmdebstrap, chroot and mount need it)" >&2
@@ -36,64 +41,41 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 dir=${QUOTA_ROOTFS_DIR:-/var/cache/quota-rootfs}/pg$major
-mirror=${QUOTA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-# unstable's Release file may be past its Valid-Until date on a mirror
-aptopt='Acquire::Check-Valid-Until "false"'
-packages=(postgresql-$major postgresql-server-dev-$major postgresql-$major-cron
-          make gcc libipc-run-perl pgbouncer clang libclang-rt-dev)
+rootfs_ensure "$dir" "$suite" \
+    "postgresql-$major,postgresql-server-dev-$major,postgresql-$major-cron,make,gcc,libipc-run-perl,pgbouncer,clang,libclang-rt-dev"
 
-if [ ! -x "$dir/usr/lib/postgresql/$major/bin/postgres" ]; then
-    if ! command -v mmdebstrap >/dev/null; then
-        say "installing mmdebstrap"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null \
-            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null; }
+# The older major's server for test/major, on the host, on loopback
+source_port=
+source_dir=
+stop_source() {
+    if [ -n "$source_dir" ]; then
+        as_pg pg_ctl -D "$source_dir/pg" -m immediate stop >/dev/null 2>&1 || true
+        rm -rf "$source_dir"
     fi
-    say "making a $suite root file system for PostgreSQL $major in $dir"
-    mkdir -p "$(dirname "$dir")"
-    rm -rf "$dir.tmp"
-    started=$SECONDS
-    mmdebstrap --quiet --variant=minbase --aptopt="$aptopt" \
-        --include="$(IFS=,; echo "${packages[*]}")" "$suite" "$dir.tmp" "$mirror"
-    rm -rf "$dir"
-    mv "$dir.tmp" "$dir"
-    echo "made in $((SECONDS - started)) s"
+    rootfs_unmount
+}
+trap stop_source EXIT
+trap 'exit 130' INT TERM
+if [ "${QUOTA_CROSS_MAJOR:-1}" != 0 ] && [ "$major" -gt "$PG_MAJOR" ]; then
+    ensure_packages
+    build_install
+    source_dir=$(mktemp -d /tmp/quota-source.XXXXXX)
+    chown "$PG_USER": "$source_dir"
+    source_port=$(( 56000 + RANDOM % 4000 ))
+    say "PostgreSQL $PG_MAJOR on 127.0.0.1:$source_port: the source of the dump-and-restore upgrade"
+    as_pg initdb -D "$source_dir/pg" -A trust -U postgres >/dev/null
+    cat >> "$source_dir/pg/postgresql.conf" <<CONF
+port = $source_port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$source_dir'
+shared_preload_libraries = 'quota'
+timezone = 'UTC'
+CONF
+    as_pg pg_ctl -D "$source_dir/pg" -l "$source_dir/server.log" -w start >/dev/null
+    as_pg createdb -h "$source_dir" -p "$source_port" -U postgres univ
+    as_pg psql -X -q -h "$source_dir" -p "$source_port" -U postgres -d univ \
+        -f "$QUOTA_ROOT/test/major/source.sql" >/dev/null
 fi
 
-# Mount what the servers need; unmount on any exit.
-mounted=()
-unmount_all() {
-    local i
-    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-        umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" 2>/dev/null || true
-    done
-    mounted=()
-}
-trap unmount_all EXIT
-trap 'exit 130' INT TERM
-mount_in() {
-    local target="$dir$2"
-    mountpoint -q "$target" && umount -l "$target"
-    mkdir -p "$target"
-    mount "${@:3}" "$1" "$target"
-    mounted+=("$target")
-}
-mount_in proc /proc -t proc
-mount_in /dev /dev --bind
-mount_in /dev/shm /dev/shm --bind
-cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
-
-# A fresh copy of the source tree, owned by root like a clone
-src=/build/quota
-rm -rf "$dir$src"
-mkdir -p "$dir$src"
-tar -C "$root" --exclude=.git --exclude=tmp_check --exclude=tmp_check_iso -cf - . | tar -C "$dir$src" -xf -
-
 say "PostgreSQL $major ($suite, $dir): test/scripts/$script"
-set +e
-chroot "$dir" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root LANG=C.UTF-8 TERM=dumb QUOTA_PG_MAJOR="$major" \
-    ${QUOTA_FUZZ_SECONDS:+QUOTA_FUZZ_SECONDS="$QUOTA_FUZZ_SECONDS"} \
-    bash "$src/test/scripts/$script"
-rc=$?
-set -e
-exit $rc
+rootfs_run "$dir" "$script" QUOTA_PG_MAJOR="$major" ${source_port:+QUOTA_SOURCE_PORT="$source_port"}

@@ -23,11 +23,11 @@ run_suite() {
     local name=$1 target=$2 log="$work/$1.log"
     say "$name suite"
     set +e
-    as_pg make -C "$work" -s PG_CONFIG="$PG_BIN/pg_config" "$target" 2>&1 | tee "$log"
+    as_pg make -C "$work" -s PG_CONFIG="$PG_BIN/pg_config" "${@:2}" 2>&1 | tee "$log"
     local rc=${PIPESTATUS[0]}
     set -e
     local p f
-    if [ "$name" = tap ]; then
+    if [ "$target" = tapcheck ]; then
         p=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\).*/\1/p' "$log" | tail -1)
         f=$(grep -c '^not ok' "$log" || true)
         p=$(( ${p:-0} - f ))
@@ -52,6 +52,11 @@ run_suite() {
 run_suite regression regresscheck
 run_suite isolation isolationcheck
 run_suite tap tapcheck
+# the dump-and-restore upgrade from an older major's server (run-major.sh)
+if [ -n "${QUOTA_SOURCE_PORT:-}" ]; then
+    run_suite cross-major tapcheck PROVE_TESTS='test/major/*.pl' \
+        QUOTA_SOURCE_PORT="$QUOTA_SOURCE_PORT"
+fi
 
 # libFuzzer on the credits text form, bounded (QUOTA_FUZZ_SECONDS, default 30)
 say "fuzz suite"
@@ -62,6 +67,6 @@ else
     status=1
 fi
 
-say "summary"
+say "summary (PostgreSQL $PG_MAJOR, $SECONDS s)"
 echo "$passed passed, $failed failed"
 exit $status
