@@ -13,6 +13,13 @@
  * insert and keep their values on update.
  * Row-level security is not applied: like the SPI statements they replace,
  * these run as the extension's owner, whom the policies do not restrict.
+ *
+ * The writes use the executor's single-row entry points (those of logical
+ * replication's apply worker), whose arguments changed in 16 and 18
+ * (compat.h).  The public alternative, SPI with a kept plan, was measured
+ * for release 0.3 on 15 and 18: about 1 us more per row written (7.8-9.2
+ * against 8.3-10.4 us in interleaved rounds of 200,000 ledger-like rows),
+ * never less, so the charge path keeps these.
  */
 #include "postgres.h"
 
