@@ -41,6 +41,25 @@ SELECT pool, final_cost, balance
   FROM quota_charge('gpt-test', 0, 1000000, 'req-2', user_id => 'regress_bob');
 SELECT * FROM try_full($$SELECT quota_charge('gpt-test', 0, 1000000, 'req-3', user_id => 'regress_bob')$$);
 SELECT count(*) AS failed_charge_recorded FROM quota.ledger WHERE request_id = 'req-3';
+-- the hint gives the restore time as the pool's own wall-clock time, and
+-- names the zone, whatever the session's zone (the pool restores at 01:00
+-- in Hong Kong)
+DO $$
+DECLARE
+    h text;
+    p record;
+BEGIN
+    PERFORM quota_charge('gpt-test', 0, 1000000, 'req-3', user_id => 'regress_bob');
+EXCEPTION WHEN SQLSTATE 'QU001' THEN
+    GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+    SELECT * INTO p FROM quota.pools WHERE pool = 'Students Pool';
+    RAISE NOTICE 'pool zone %: restore shown as local time %, at 01:00 %', p.reset_timezone,
+        h LIKE '%is next restored at '
+               || to_char(p.next_reset_at AT TIME ZONE p.reset_timezone, 'YYYY-MM-DD HH24:MI')
+               || ' (' || p.reset_timezone || ').%',
+        h ~ 'restored at \d{4}-\d\d-\d\d 01:00 \(Asia/Hong_Kong\)';
+END
+$$;
 -- the same for alice, who has another pool that can pay
 SELECT * FROM try_full($$SELECT quota_charge('gpt-test', 0, 1000000, 'req-4', user_id => 'regress_alice', pool => 'Students Pool')$$);
 -- a free model works with an empty pool and is recorded at cost 0

@@ -82,6 +82,8 @@ EXCEPTION WHEN OTHERS THEN
                             detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
     hint := regexp_replace(hint, '\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?',
                            '<time>', 'g');
+    -- a pool's next restore, in its own zone (its name follows)
+    hint := regexp_replace(hint, 'restored at \d{4}-\d\d-\d\d \d\d:\d\d', 'restored at <time>', 'g');
     RETURN NEXT;
 END
 $$;

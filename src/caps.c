@@ -183,11 +183,6 @@ static QuotaQuery pool_spent_q = {
 };
 
 /* A window's end as wall-clock time of the pool's zone, for the hint. */
-static QuotaQuery local_time_q = {
-	"SELECT pg_catalog.to_char(pg_catalog.timezone($2, $1), 'YYYY-MM-DD HH24:MI')",
-	2, {TIMESTAMPTZOID, TEXTOID}
-};
-
 /* One cap of a pool. */
 typedef struct PoolCap
 {
@@ -438,12 +433,9 @@ static void
 RaiseCap(const RequestTarget *target, const PoolCap *cap, Credits spent,
 		 Credits amount, TimestampTz end)
 {
-	Datum		v[2] = {TimestampTzGetDatum(end), CStringGetTextDatum(cap->timezone)};
 	char	   *name = CapName(cap);
-	char	   *local_end;
+	char	   *local_end = QuotaLocalTime(end, cap->timezone);
 
-	QuotaExec(&local_time_q, v, NULL, 1);
-	local_end = QuotaGetText(0, 1);
 	ereport(ERROR,
 			(errcode(ERRCODE_QUOTA_INSUFFICIENT),
 			 cap->pool_scope ?

@@ -406,3 +406,19 @@ quota_next_reset(PG_FUNCTION_ARGS)
 										 text_to_cstring(PG_GETARG_TEXT_PP(1)),
 										 PG_GETARG_TIMESTAMPTZ(2)));
 }
+
+/*
+ * A time as the wall-clock time of a zone, "YYYY-MM-DD HH24:MI" (for
+ * messages: a pool's times are shown in its reset_timezone).
+ */
+char *
+QuotaLocalTime(TimestampTz t, const char *timezone)
+{
+	Datum		local = DirectFunctionCall2(timestamptz_zone,
+											CStringGetTextDatum(timezone),
+											TimestampTzGetDatum(t));
+	Datum		shown = DirectFunctionCall2(timestamp_to_char, local,
+											CStringGetTextDatum("YYYY-MM-DD HH24:MI"));
+
+	return TextDatumGetCString(shown);
+}

@@ -22,5 +22,6 @@ typedef struct CronSchedule
 extern bool CronParse(const char *expr, CronSchedule *schedule, char **error_detail);
 extern void QuotaValidateSchedule(const char *cron, const char *timezone);
 extern TimestampTz QuotaNextReset(const char *cron, const char *timezone, TimestampTz after);
+extern char *QuotaLocalTime(TimestampTz t, const char *timezone);
 
 #endif							/* QUOTA_CRON_H */

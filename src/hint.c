@@ -13,6 +13,7 @@
 #include "utils/timestamp.h"
 
 #include "charge.h"
+#include "cron.h"
 #include "quota.h"
 
 static QuotaQuery free_models_q = {
@@ -25,6 +26,11 @@ static QuotaQuery free_models_q = {
 	"              WHERE p.enabled AND (p.models IS NULL "
 	"                    OR m.model OPERATOR(pg_catalog.=) ANY (p.models))) "
 	"ORDER BY m.model COLLATE \"C\"",
+	1, {TEXTOID}
+};
+
+static QuotaQuery pool_zone_q = {
+	"SELECT d.reset_timezone FROM quota.pool_defs d WHERE d.pool OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}
 };
 
@@ -61,9 +67,16 @@ InsufficientHint(const RequestTarget *target, Credits cost)
 	}
 
 	if (target->pool.has_next_reset)
-		appendStringInfo(&buf, "Pool \"%s\" is next restored at %s. ",
+	{
+		/* in the pool's own time zone, named, as its schedule reads */
+		Datum		pool = CStringGetTextDatum(target->pool.pool);
+		char	   *zone = QuotaExec(&pool_zone_q, &pool, NULL, 1) == 1 ?
+			QuotaGetText(0, 1) : "UTC";
+
+		appendStringInfo(&buf, "Pool \"%s\" is next restored at %s (%s). ",
 						 target->pool.pool,
-						 timestamptz_to_str(target->pool.next_reset_at));
+						 QuotaLocalTime(target->pool.next_reset_at, zone), zone);
+	}
 	else
 		appendStringInfo(&buf, "Pool \"%s\" has no scheduled restore; ask its administrator. ",
 						 target->pool.pool);
