@@ -44,7 +44,7 @@ $node->safe_psql('postgres', 'DROP ROLE quota_admin, quota_app, quota_user');
 
 for my $db (@dbs)
 {
-	is($node->safe_psql($db, q{SELECT count(*) FROM pg_namespace WHERE nspname = 'quota'}
+	is($node->safe_psql($db, q{SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'quota')}
 		  . q{ + (SELECT count(*) FROM pg_extension WHERE extname = 'quota')}
 		  . q{ + (SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE 'quota%')}
 		  . q{ + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'quota\_%')}),

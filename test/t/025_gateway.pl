@@ -1,0 +1,45 @@
+# The README's gateway flow, run by its client (test/gateway/gateway.py,
+# Python with psycopg2) against a stub model: concurrent users reserve,
+# stream, are cancelled mid-stream, time out, lose replies, crash before
+# settling (and settle from their journal after the hold expired), and the
+# Students Pool runs dry (refused at reserve, then served by the free model).
+# Every served token is billed exactly once, preloaded and in locked mode.
+use strict;
+use warnings;
+use FindBin;
+use JSON::PP;
+use QuotaNode;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $client = "$FindBin::RealBin/../gateway/gateway.py";
+$client = 'test/gateway/gateway.py' unless -f $client;
+
+for my $preload (1, 0)
+{
+	my $mode = $preload ? 'preloaded' : 'locked mode';
+	my $node = quota_node("gateway_$preload", preload => $preload,
+		conf => "max_connections = 40\n");
+	my ($out, $err);
+	my $ok = IPC::Run::run([ '/usr/bin/python3', $client, '--test',
+			$node->connstr('postgres') ], '>', \$out, '2>', \$err);
+	note $err if $err;
+	ok($ok, "$mode: the gateway client ran");
+	my ($last) = (split /\n/, $out)[-1];
+	my $s = eval { decode_json($last // '') } // {};
+	note "$mode: $last";
+
+	ok($s->{'billed exactly once'}, "$mode: every served request billed exactly once");
+	is($s->{'tokens billed'}, $s->{'tokens served'}, "$mode: tokens billed = tokens served ($s->{'tokens served'})");
+	is($s->{'requests billed'}, $s->{served}, "$mode: requests billed = requests served");
+	ok($s->{'ledger consistent'}, "$mode: every balance equals its ledger");
+	is($s->{held}, '0', "$mode: no hold left");
+	cmp_ok($s->{'refused QU001'}, '>', 0, "$mode: the pool ran dry: refused at reserve");
+	is($s->{'free model'}, $s->{'refused QU001'}, "$mode: each refused request served by the free model");
+	cmp_ok($s->{'cancelled streams'}, '>', 0, "$mode: cancelled streams billed for what was streamed");
+	cmp_ok($s->{retries}, '>', 0, "$mode: settlements retried after timeouts and lost replies");
+	cmp_ok($s->{'crashed before settling'}, '>', 0, "$mode: crashes before settling, settled on recovery");
+	cmp_ok($s->{'holds expired before settling'}, '>', 0, "$mode: holds expired before recovery");
+	$node->stop;
+}
+done_testing();
