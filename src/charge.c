@@ -323,7 +323,7 @@ ChargeRequest(PG_FUNCTION_ARGS)
 		Credits		usage = 0;
 		bool		limited;
 
-		QuotaCheckUserExists(target.user_id, &target.profile);
+		QuotaCheckUserExists(target.user_id, &target.profile, true);
 		target.model = QuotaFindModel(modelname, false);
 
 		/* a reservation of this request settles on its own pool */
@@ -479,7 +479,7 @@ quota_check(PG_FUNCTION_ARGS)
 	target.user_id = QuotaResolveUser(fcinfo, 1);
 
 	SPI_connect();
-	QuotaCheckUserExists(target.user_id, &target.profile);
+	QuotaCheckUserExists(target.user_id, &target.profile, true);
 	target.model = QuotaFindModel(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	if (PG_ARGISNULL(2))
 	{

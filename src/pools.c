@@ -8,6 +8,7 @@
 #include "compat.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -160,17 +161,48 @@ QuotaCheckPoolExists(const char *pool)
 		SPI_finish();
 }
 
+static QuotaQuery auto_register_q = {
+	"SELECT quota._auto_register($1)",
+	1, {TEXTOID}
+};
+
 /*
- * Raise 42704 unless the user is in the directory.  Fills *profile (the
- * last switch, groups, and what decides whether the routing of the user
- * depends on their groups alone), read by index probes (profile.c).
+ * Register an unknown user as quota_auto_register() set (caller is
+ * connected to SPI); false when it is off.  Concurrent first calls for the
+ * same user wait for each other on the users' primary key, so the user and
+ * their personal pools are made once.
+ */
+static bool
+AutoRegister(const char *user_id)
+{
+	Datum		v[1] = {CStringGetTextDatum(user_id)};
+	bool		isnull;
+
+	bool		registered;
+
+	if (RecoveryInProgress() || QuotaExec(&auto_register_q, v, NULL, 1) != 1)
+		return false;
+	registered = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											1, &isnull)) && !isnull;
+	/* the profile is read next: let its snapshot see the new row */
+	CommandCounterIncrement();
+	return registered;
+}
+
+/*
+ * Raise 42704 unless the user is in the directory; with may_register (a
+ * writing function) an unknown user is first registered if
+ * quota_auto_register() is on.  Fills *profile (the last switch, groups,
+ * and what decides whether the routing of the user depends on their groups
+ * alone), read by index probes (profile.c).
  */
 void
-QuotaCheckUserExists(const char *user_id, UserProfile *profile)
+QuotaCheckUserExists(const char *user_id, UserProfile *profile, bool may_register)
 {
 	if (RouteLookupUser(user_id, profile))
 		return;
-	if (!QuotaReadProfile(user_id, profile))
+	if (!QuotaReadProfile(user_id, profile) &&
+		!(may_register && AutoRegister(user_id) && QuotaReadProfile(user_id, profile)))
 	{
 		if (QuotaIsServiceRole(user_id))
 			ereport(ERROR,
@@ -677,7 +709,7 @@ quota_switch(PG_FUNCTION_ARGS)
 	user_id = QuotaResolveUser(fcinfo, 1);
 
 	SPI_connect();
-	QuotaCheckUserExists(user_id, &profile);
+	QuotaCheckUserExists(user_id, &profile, true);
 	if (!QuotaLoadPoolAs(pool, user_id, &profile, &info))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -719,7 +751,7 @@ quota_active_pool(PG_FUNCTION_ARGS)
 	text	   *result = NULL;
 
 	SPI_connect();
-	QuotaCheckUserExists(user_id, &profile);
+	QuotaCheckUserExists(user_id, &profile, false);
 	pool = QuotaActivePool(user_id, &profile, &explicit_choice, NULL);
 	if (pool)
 		result = (text *) SPI_palloc(VARHDRSZ + strlen(pool));

@@ -66,7 +66,8 @@ extern Oid	QuotaCreditsType(void);
 extern Datum QuotaGetDatum(int row, int col, bool *isnull);
 
 extern void QuotaCheckPoolExists(const char *pool);
-extern void QuotaCheckUserExists(const char *user_id, UserProfile *profile);
+extern void QuotaCheckUserExists(const char *user_id, UserProfile *profile,
+								 bool may_register);
 extern bool QuotaReadProfile(const char *user_id, UserProfile *profile);
 extern bool QuotaReadPool(const char *pool, PoolInfo *info);
 extern bool QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info);

@@ -205,7 +205,7 @@ ReserveRequest(PG_FUNCTION_ARGS)
 		if (LedgerFindCharge(request_id, snapshot, NULL))
 			Reused(request_id, "The request was already charged without a reservation.");
 		ConcurrentRequest(request_id);
-		QuotaCheckUserExists(target.user_id, &target.profile);
+		QuotaCheckUserExists(target.user_id, &target.profile, true);
 		target.model = QuotaFindModel(modelname, false);
 		QuotaChoosePool(&target, PG_ARGISNULL(5) ? NULL :
 						text_to_cstring(PG_GETARG_TEXT_PP(5)));

@@ -297,8 +297,6 @@ CREATE FUNCTION quota.quota_set_user(user_id text, groups text[] DEFAULT '{}')
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
-DECLARE
-    pol record;
 BEGIN
     PERFORM quota._require(ARRAY['user_id', 'groups'],
                            ARRAY[user_id IS NULL, groups IS NULL]);
@@ -316,12 +314,7 @@ BEGIN
     VALUES (quota_set_user.user_id, ARRAY(SELECT DISTINCT g FROM unnest(groups) g ORDER BY g))
     ON CONFLICT ON CONSTRAINT users_pkey DO UPDATE
         SET groups = excluded.groups, updated_at = now();
-    FOR pol IN SELECT * FROM quota.personal_policies p
-               WHERE p.group_name = ANY (quota_set_user.groups)
-               ORDER BY p.group_name LOOP
-        PERFORM quota._ensure_personal(quota_set_user.user_id, pol.allowance,
-                                       pol.reset_cron, pol.reset_timezone);
-    END LOOP;
+    PERFORM quota._apply_personal_policies(quota_set_user.user_id, quota_set_user.groups);
 END
 $$;
 COMMENT ON FUNCTION quota.quota_set_user(text, text[]) IS
