@@ -398,8 +398,8 @@ QuotaLedgerRelid(bool missing_ok)
 }
 
 /* Take the pool's transaction advisory lock (rebuild, or locked mode). */
-static void
-LockPool(int64 pool_id)
+void
+EscrowLockPool(int64 pool_id)
 {
 	LOCKTAG		tag;
 
@@ -708,7 +708,7 @@ FindEntry(const EscrowPool *pool, bool reading)
 		return entry;
 
 	/* Rebuild: one backend at a time per pool, then look again. */
-	LockPool(pool->pool_id);
+	EscrowLockPool(pool->pool_id);
 	LWLockAcquire(escrow->lock, LW_SHARED);
 	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
 	LWLockRelease(escrow->lock);
@@ -875,7 +875,7 @@ LockedState(const EscrowPool *pool, EscrowState *state)
 	Credits		balance;
 	Credits		held;
 
-	LockPool(pool->pool_id);
+	EscrowLockPool(pool->pool_id);
 	balance = LedgerSum(pool->pool);
 	held = SumForPool(HOLD_SUM_SQL, pool->pool);
 	SetState(state, balance, held, (int128) balance - held, balance);
@@ -1352,7 +1352,7 @@ EscrowUnhold(const EscrowPool *pool, Credits amount)
 	QuotaRefuseOnStandby("quota_release");
 	if (!EscrowIsShared())
 	{
-		LockPool(pool->pool_id);
+		EscrowLockPool(pool->pool_id);
 		return;
 	}
 	entry = GetEntry(pool);

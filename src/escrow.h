@@ -68,4 +68,6 @@ extern bool EscrowWindowSpent(const EscrowPool *pool, int window, TimestampTz at
 /* Has this transaction moved money not yet committed? */
 extern bool EscrowHasPending(void);
 
+extern void EscrowLockPool(int64 pool_id);
+
 #endif							/* QUOTA_ESCROW_H */

@@ -52,8 +52,22 @@
  * was used within the last 61 seconds, a request that needs a new one gets
  * 53400 (the limit cannot be enforced exactly) and nothing changes.
  *
- * The counters are lost at a restart (like every rate limiter's), and
- * without quota in shared_preload_libraries rate limits are not enforced.
+ * The counters are lost at a restart (like every rate limiter's).
+ *
+ * Locked mode (quota not in shared_preload_libraries: no shared memory)
+ * ------------------------------------------------------------------------
+ * Each admission is a row of the unlogged table quota.rate_window (pool,
+ * user, the clock time it was admitted, its tokens), written by the
+ * admitting transaction, so a rolled-back admission was never there.  An
+ * admission takes the pool's transaction advisory lock (the lock that
+ * serialises the pool's writers in locked mode), so no other admission to
+ * the pool is in flight; it reads the last 60 seconds of the pool's (or the
+ * member's) rows with a fresh snapshot, which sees every admission
+ * committed, at every isolation level; and only if every limit holds it
+ * adds its row.  So no 60 seconds hold more than the limit, exactly.  The
+ * rows older than a minute are deleted by the next admission to the pool.
+ * Unlogged: they vanish at a crash, like the counters, and are neither
+ * replicated nor dumped; a standby enforces nothing (it admits nothing).
  */
 #include "postgres.h"
 
@@ -74,6 +88,7 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "escrow.h"
@@ -668,6 +683,130 @@ RateLimitText(const RateVerdict *v)
 		psprintf("%d requests per minute", v->rule.requests);
 }
 
+static QuotaQuery window_prune_q = {
+	"DELETE FROM quota.rate_window WHERE pool OPERATOR(pg_catalog.=) $1 "
+	"AND admitted_at OPERATOR(pg_catalog.<=) $2",
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+static QuotaQuery window_pool_q = {
+	"SELECT admitted_at, tokens FROM quota.rate_window "
+	"WHERE pool OPERATOR(pg_catalog.=) $1 AND admitted_at OPERATOR(pg_catalog.>) $2 "
+	"ORDER BY admitted_at",
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+static QuotaQuery window_member_q = {
+	"SELECT admitted_at, tokens FROM quota.rate_window "
+	"WHERE pool OPERATOR(pg_catalog.=) $1 AND user_id OPERATOR(pg_catalog.=) $3 "
+	"  AND admitted_at OPERATOR(pg_catalog.>) $2 "
+	"ORDER BY admitted_at",
+	3, {TEXTOID, TIMESTAMPTZOID, TEXTOID}
+};
+
+static QuotaQuery window_add_q = {
+	"INSERT INTO quota.rate_window (pool, user_id, admitted_at, tokens) "
+	"VALUES ($1, $2, $3, $4)",
+	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}
+};
+
+/*
+ * Locked mode: compare one rule with the admissions of the last 60 seconds
+ * (read with snapshot) for a request of these tokens; on refusal fill *v
+ * and return false.  See the top of the file.
+ */
+static bool
+WindowFits(const PoolInfo *pool, const char *user_id, const RateRule *rule,
+		   int64 tokens, TimestampTz now, Snapshot snapshot, RateVerdict *v)
+{
+	Datum		args[3] = {CStringGetTextDatum(pool->pool),
+						   TimestampTzGetDatum(now - 60 * USECS_PER_SEC),
+						   CStringGetTextDatum(user_id)};
+	int			n = QuotaExecSnapshot(rule->pool_scope ? &window_pool_q : &window_member_q,
+									  args, NULL, snapshot, 0);
+	int128		total = 0;
+	int128		need;
+	bool		by_tokens;
+	bool		isnull;
+
+	for (int i = 0; i < n; i++)
+		total += DatumGetInt64(QuotaGetDatum(i, 2, &isnull));
+	if (rule->requests > 0 && n + 1 > rule->requests)
+	{
+		by_tokens = false;
+		need = n + 1 - rule->requests;
+	}
+	else if (rule->tokens > 0 && total + tokens > rule->tokens)
+	{
+		by_tokens = true;
+		need = total + tokens - rule->tokens;
+	}
+	else
+		return true;
+
+	v->rule = *rule;
+	v->by_tokens = by_tokens;
+	v->never = by_tokens && tokens > rule->tokens;
+	v->wait_us = 60 * USECS_PER_SEC;
+	if (v->never)
+		return false;
+	/* the oldest admissions leave first: when has enough left? */
+	for (int i = 0; i < n; i++)
+	{
+		need -= by_tokens ? DatumGetInt64(QuotaGetDatum(i, 2, &isnull)) : 1;
+		if (need <= 0)
+		{
+			TimestampTz at = DatumGetTimestampTz(QuotaGetDatum(i, 1, &isnull));
+
+			v->wait_us = Max(at + 60 * USECS_PER_SEC - now, 1);
+			break;
+		}
+	}
+	return false;
+}
+
+/*
+ * Locked mode: compare a request with the pool's rules from
+ * quota.rate_window and, when count is true and it fits, admit it (see the
+ * top of the file).  A standby, or a schema without the table (before
+ * ALTER EXTENSION UPDATE), enforces nothing.
+ */
+static bool
+WindowCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
+			  bool count, const RateRule *rules, int n, RateVerdict *v)
+{
+	Oid			nsp = get_namespace_oid("quota", true);
+	TimestampTz now;
+	Snapshot	snapshot;
+	bool		fits = true;
+
+	if (RecoveryInProgress() || !OidIsValid(nsp) ||
+		!OidIsValid(get_relname_relid("rate_window", nsp)))
+		return true;
+	if (count)
+		EscrowLockPool(pool->pool_id);
+	now = GetCurrentTimestamp();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	if (count)
+	{
+		Datum		prune[2] = {CStringGetTextDatum(pool->pool),
+								TimestampTzGetDatum(now - 60 * USECS_PER_SEC)};
+
+		QuotaExecSnapshot(&window_prune_q, prune, NULL, snapshot, 0);
+	}
+	for (int i = 0; i < n && fits; i++)
+		fits = WindowFits(pool, user_id, &rules[i], tokens, now, snapshot, v);
+	UnregisterSnapshot(snapshot);
+	if (fits && count)
+	{
+		Datum		row[4] = {CStringGetTextDatum(pool->pool), CStringGetTextDatum(user_id),
+							  TimestampTzGetDatum(now), Int64GetDatum(tokens)};
+
+		QuotaExec(&window_add_q, row, NULL, 0);
+	}
+	return fits;
+}
+
 /*
  * Compare a request with the pool's limits and, when count is true and it
  * fits, admit it.  Returns false with *v filled when a limit refuses.
@@ -689,11 +828,13 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 	LWLockMode	mode = LW_SHARED;
 
 	memset(v, 0, sizeof(RateVerdict));
-	if (!rate_requested || rate_hash == NULL || pool->pool_id == 0)
+	if (pool->pool_id == 0 || (rate_requested && rate_hash == NULL))
 		return true;
 	n = PoolRules(pool, rules);
 	if (n == 0)
 		return true;
+	if (!rate_requested)
+		return WindowCompare(pool, user_id, tokens, count, rules, n, v);
 	ledger = QuotaLedgerRelid(false);
 	for (int i = 0; i < n; i++)
 		RateKeyFor(&keys[i], ledger, pool, &rules[i], user_id);

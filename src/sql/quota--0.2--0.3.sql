@@ -131,3 +131,25 @@ BEGIN
     PERFORM quota._apply_personal_policies(quota_set_user.user_id, quota_set_user.groups);
 END
 $$;
+
+-- Locked mode (quota not preloaded): the admissions of the last minute, per
+-- pool with a rate limit (src/ratelimit.c); unlogged, like the counters of
+-- shared memory they stand in for
+CREATE UNLOGGED TABLE quota.rate_window (
+    pool        text NOT NULL,
+    user_id     text NOT NULL,
+    admitted_at timestamptz NOT NULL,
+    tokens      bigint NOT NULL
+);
+CREATE INDEX rate_window_pool ON quota.rate_window (pool, admitted_at);
+CREATE INDEX rate_window_member ON quota.rate_window (pool, user_id, admitted_at);
+COMMENT ON TABLE quota.rate_window IS
+    'locked mode only: requests admitted within the last minute by pools with rate limits (unlogged: lost at a crash, as rate limits are)';
+COMMENT ON COLUMN quota.rate_window.pool IS 'the pool';
+COMMENT ON COLUMN quota.rate_window.user_id IS 'the member';
+COMMENT ON COLUMN quota.rate_window.admitted_at IS 'when the request was admitted (clock time)';
+COMMENT ON COLUMN quota.rate_window.tokens IS 'its tokens (a reservation''s declared maxima)';
+COMMENT ON INDEX quota.rate_window_pool IS 'a pool''s last minute';
+COMMENT ON INDEX quota.rate_window_member IS 'a member''s last minute';
+-- no policy: only quota's own functions read it
+ALTER TABLE quota.rate_window ENABLE ROW LEVEL SECURITY;
