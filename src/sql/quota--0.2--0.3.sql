@@ -151,5 +151,6 @@ COMMENT ON COLUMN quota.rate_window.admitted_at IS 'when the request was admitte
 COMMENT ON COLUMN quota.rate_window.tokens IS 'its tokens (a reservation''s declared maxima)';
 COMMENT ON INDEX quota.rate_window_pool IS 'a pool''s last minute';
 COMMENT ON INDEX quota.rate_window_member IS 'a member''s last minute';
--- no policy: only quota's own functions read it
+-- no policy and no grant: only quota's own functions read it
 ALTER TABLE quota.rate_window ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON quota.rate_window FROM PUBLIC;
