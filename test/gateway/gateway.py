@@ -158,7 +158,8 @@ def serve(gw, rng, user, conversation, stats, crash=False):
 
 
 def setup(conn, users):
-    """A university: a paid and a free model, a small Students Pool."""
+    """A university: a paid and a free model, a small Students Pool, and
+    auto-registration of students the directory has not synced yet."""
     with conn.cursor() as cur:
         cur.execute("""
             SET client_min_messages = warning;
@@ -168,8 +169,11 @@ def setup(conn, users):
             SELECT quota.quota_set_discount('chat', 0.8);
             SELECT quota.quota_create_pool('Students Pool', 0.25, reset_cron => '0 1 * * 5',
                                            reset_timezone => 'Asia/Hong_Kong');
-            SELECT quota.quota_grant_group('Students Pool', 'student');""")
-        for user in users:
+            SELECT quota.quota_grant_group('Students Pool', 'student');
+            SELECT quota.quota_auto_register('{student}');""")
+        # half the students come from the directory; the others are new:
+        # their first requests, from several workers at once, register them
+        for user in users[::2]:
             cur.execute("SELECT quota.quota_set_user(%s, '{student}')", (user,))
     conn.commit()
 
@@ -223,6 +227,8 @@ def test(dsn, workers=6, requests=40, seed=20261206):
                          FROM quota.ledger WHERE kind = 'charge' AND request_id LIKE 'gw-%'
                         GROUP BY request_id""")
         billed = {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in cur.fetchall()}
+        cur.execute("SELECT count(*) FROM quota.users WHERE user_id = ANY (%s)", (users,))
+        registered = cur.fetchone()[0]
         cur.execute("SELECT bool_and(ok) FROM quota.quota_verify()")
         consistent = cur.fetchone()[0]
         cur.execute("""SELECT balance::text, held::text FROM quota.pool_status
@@ -242,6 +248,8 @@ def test(dsn, workers=6, requests=40, seed=20261206):
         'balance': balance,
         'held': held,
         'ledger consistent': consistent,
+        'users registered': registered,
+        'users auto-registered': len(users) - len(users[::2]),
     })
     print(json.dumps(summary, sort_keys=True))
     return 0 if billed == served and consistent else 1

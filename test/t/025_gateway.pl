@@ -3,6 +3,7 @@
 # stream, are cancelled mid-stream, time out, lose replies, crash before
 # settling (and settle from their journal after the hold expired), and the
 # Students Pool runs dry (refused at reserve, then served by the free model).
+# Half the students are new: their concurrent first requests register them.
 # Every served token is billed exactly once, preloaded and in locked mode.
 use strict;
 use warnings;
@@ -40,6 +41,7 @@ for my $preload (1, 0)
 	cmp_ok($s->{retries}, '>', 0, "$mode: settlements retried after timeouts and lost replies");
 	cmp_ok($s->{'crashed before settling'}, '>', 0, "$mode: crashes before settling, settled on recovery");
 	cmp_ok($s->{'holds expired before settling'}, '>', 0, "$mode: holds expired before recovery");
+	is($s->{'users registered'}, 24, "$mode: every student registered once, $s->{'users auto-registered'} by their first requests");
 	$node->stop;
 }
 done_testing();
