@@ -36,7 +36,8 @@ OBJS = \
 	src/refusals.o \
 	src/seal.o \
 	src/archive.o \
-	src/shmem_usage.o
+	src/shmem_usage.o \
+	src/invalidation.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per

@@ -157,12 +157,15 @@ SELECT count(*) = :ledger_before AS ledger_unchanged FROM quota.ledger;
 SELECT count(*) AS pools FROM quota.pool_defs;
 SELECT * FROM invariant();
 
--- Two-phase commit of a change to users or pools is refused: its commit
--- could not empty the other backends' route caches.
+-- Two-phase commit of a change to users or pools: it takes effect at
+-- COMMIT PREPARED (the other backends' caches hear of it then: TAP 027).
 BEGIN;
 SELECT quota_set_user('regress_2pc', '{}');
 PREPARE TRANSACTION 'quota-2pc-route';
 SELECT count(*) AS registered FROM quota.users WHERE user_id = 'regress_2pc';
+COMMIT PREPARED 'quota-2pc-route';
+SELECT count(*) AS registered FROM quota.users WHERE user_id = 'regress_2pc';
+DELETE FROM quota.users WHERE user_id = 'regress_2pc';
 -- a top-up is refused as a movement of money, not as a change of users
 BEGIN;
 SELECT quota_topup('Archive', 1) IS NOT NULL AS topped_up;

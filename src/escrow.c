@@ -111,6 +111,7 @@
 
 #include "caps.h"
 #include "escrow.h"
+#include "invalidation.h"
 #include "quota.h"
 #include "seal.h"
 #include "standby.h"
@@ -1360,11 +1361,16 @@ EscrowUnhold(const EscrowPool *pool, Credits amount)
 	op->unhold += amount;
 }
 
-/* The routing generation (0 without shared memory: nothing is cached). */
+/*
+ * The routing generation (0 without shared memory: nothing is cached): the
+ * shared counter plus this backend's configuration epoch (invalidation.c);
+ * both only grow, so the sum moves whenever either does.
+ */
 uint64
 EscrowRouteGeneration(void)
 {
-	return EscrowIsShared() ? pg_atomic_read_u64(&escrow->route_generation) : 0;
+	return EscrowIsShared() ?
+		pg_atomic_read_u64(&escrow->route_generation) + QuotaConfigEpoch() : 0;
 }
 
 /* Tell every backend that routing data changed (after a commit). */

@@ -15,6 +15,7 @@
 #include "member_caps.h"
 #include "direct.h"
 #include "route.h"
+#include "invalidation.h"
 #include "quota.h"
 #include "ratelimit.h"
 
@@ -129,6 +130,7 @@ _PG_init(void)
 	MemberCapsInit();
 	ProfileCacheInit();
 	RouteInit();
+	InvalidationInit();
 	DirectInit();
 	UninstallInit();
 	RateLimitInit();

@@ -92,6 +92,7 @@
 #include "utils/timestamp.h"
 
 #include "escrow.h"
+#include "invalidation.h"
 #include "quota.h"
 #include "ratelimit.h"
 #include "route.h"
@@ -273,9 +274,13 @@ RateXactCallback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_PREPARE:
 			if (config_dirty)
 				EscrowRouteBump();
+			config_dirty = false;
+			npending = 0;
+			break;
+		case XACT_EVENT_PREPARE:
+			/* not visible yet: COMMIT PREPARED tells (invalidation.c) */
 			config_dirty = false;
 			npending = 0;
 			break;
@@ -331,6 +336,7 @@ quota_rate_limits_changed(PG_FUNCTION_ARGS)
 {
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "quota_rate_limits_changed: not called as a trigger");
+	QuotaConfigChanged(((TriggerData *) fcinfo->context)->tg_relation);
 	config_dirty = true;
 	PG_RETURN_POINTER(NULL);
 }

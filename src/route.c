@@ -18,7 +18,10 @@
  *	   dirty transaction bypasses the cache, so its own uncommitted changes
  *	   are seen and never stored;
  *	 - when a dirty transaction commits, it increments a generation counter
- *	   in shared memory (after its changes became visible);
+ *	   in shared memory (after its changes became visible); the trigger also
+ *	   queues an invalidation message, which moves every backend's
+ *	   generation when it arrives, also at COMMIT PREPARED
+ *	   (invalidation.c);
  *	 - every look-up first compares the shared generation with the one the
  *	   cache was filled under, and empties the cache when they differ; a
  *	   result is stored only if the generation is still the one read before
@@ -31,8 +34,7 @@
  * The cache is used only in READ COMMITTED (where each query takes a new
  * snapshot after the generation was read) and only with shared memory
  * (quota preloaded).  quota.route_cache_entries bounds it (it is emptied
- * when full) or turns it off (0).  A transaction that changed these tables may not be
- * prepared for two-phase commit: its commit could not bump the generation.
+ * when full) or turns it off (0).
  */
 #include "postgres.h"
 
@@ -47,6 +49,7 @@
 #include "utils/memutils.h"
 
 #include "escrow.h"
+#include "invalidation.h"
 #include "quota.h"
 #include "route.h"
 
@@ -84,13 +87,9 @@ RouteXactCallback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
-		case XACT_EVENT_PRE_PREPARE:
-			/* a transaction that moved money is refused by escrow.c's own words */
-			if (route_dirty && !EscrowHasPending())
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot prepare a transaction that changed quota's users or pools"),
-						 errhint("Commit such changes directly.")));
+		case XACT_EVENT_PREPARE:
+			/* not visible yet: COMMIT PREPARED tells (invalidation.c) */
+			route_dirty = false;
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -319,6 +318,7 @@ quota_routes_changed(PG_FUNCTION_ARGS)
 {
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "quota_routes_changed: not called as a trigger");
+	QuotaConfigChanged(((TriggerData *) fcinfo->context)->tg_relation);
 	route_dirty = true;
 	PG_RETURN_POINTER(NULL);
 }

@@ -1,0 +1,129 @@
+/*
+ * invalidation.c
+ *		When quota's configuration (users, pools, members, groups, caps,
+ *		rate limits) changed, told by PostgreSQL's own invalidation messages.
+ *
+ * The statement triggers on those tables queue a relcache invalidation of
+ * the table changed (QuotaConfigChanged).  PostgreSQL sends it with the
+ * commit: at COMMIT, at COMMIT PREPARED (the message is kept in the
+ * prepared transaction's state file, so it goes out whoever commits it and
+ * whenever, also after a restart), and in the WAL to standbys; a
+ * rolled-back change sends nothing.  Every backend runs the callback below
+ * when it reads the message, at its next transaction or lock, before it
+ * looks at a cache: the callback moves this backend's configuration epoch,
+ * so the per-backend caches (routes, caps, rate limits: compared through
+ * EscrowRouteGeneration) are read again, and moves the shared routing
+ * generation, which the profiles kept in shared memory are stamped with.
+ *
+ * The callback runs inside lock acquisition: it only counts, with no
+ * catalog access and no error.  Which relations are quota's is learnt
+ * outside it (QuotaConfigEpoch); until then, or after an invalidation of
+ * every relation, any invalidation counts.
+ *
+ * A new backend does not read messages sent before it started, so a change
+ * must also move the shared generation after it became visible: the
+ * committing transaction does so in its commit callback (route.c,
+ * ratelimit.c), and for COMMIT PREPARED, which runs no callback of the
+ * prepared transaction, the utility hook here does, once the prepared
+ * transaction is committed.
+ */
+#include "postgres.h"
+
+#include "compat.h"
+
+#include "catalog/namespace.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "escrow.h"
+#include "invalidation.h"
+
+/* quota's configuration tables, whose invalidations count */
+static const char *const config_tables[] = {
+	"users", "user_state", "pool_defs", "pool_members", "pool_groups",
+	"personal_policies", "pool_caps", "rate_limits", "registration"
+};
+
+#define NCONFIG lengthof(config_tables)
+
+static Oid	config_relids[NCONFIG];
+static bool config_relids_valid = false;
+static uint64 config_epoch = 0;
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/* Relcache callback: count an invalidation that may concern the configuration. */
+static void
+ConfigInvalidate(Datum arg, Oid relid)
+{
+	bool		ours = !OidIsValid(relid) || !config_relids_valid;
+
+	for (int i = 0; i < NCONFIG && !ours; i++)
+		ours = relid == config_relids[i];
+	if (!ours)
+		return;
+	if (!OidIsValid(relid))
+		config_relids_valid = false;
+	config_epoch++;
+	EscrowRouteBump();
+}
+
+/* After COMMIT PREPARED: what the prepared transaction changed is visible now. */
+static void
+ConfigProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					 ProcessUtilityContext context, ParamListInfo params,
+					 QueryEnvironment *queryEnv, DestReceiver *dest,
+					 QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	bool		commit_prepared = IsA(stmt, TransactionStmt) &&
+		((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED;
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+	if (commit_prepared)
+		EscrowRouteBump();
+}
+
+/* Register the callback and the hook (from _PG_init). */
+void
+InvalidationInit(void)
+{
+	CacheRegisterRelcacheCallback(ConfigInvalidate, (Datum) 0);
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = ConfigProcessUtility;
+}
+
+/* From a statement trigger on a configuration table: tell every backend at commit. */
+void
+QuotaConfigChanged(Relation rel)
+{
+	CacheInvalidateRelcache(rel);
+}
+
+/*
+ * This backend's configuration epoch: it moves whenever an invalidation of
+ * a configuration table arrives.  Learns the tables' OIDs when it can.
+ */
+uint64
+QuotaConfigEpoch(void)
+{
+	if (!config_relids_valid)
+	{
+		Oid			nsp = get_namespace_oid("quota", true);
+
+		if (OidIsValid(nsp))
+		{
+			for (int i = 0; i < NCONFIG; i++)
+				config_relids[i] = get_relname_relid(config_tables[i], nsp);
+			config_relids_valid = true;
+		}
+	}
+	return config_epoch;
+}

@@ -1,0 +1,15 @@
+/*
+ * invalidation.h
+ *		When quota's configuration changed, told by PostgreSQL's own
+ *		invalidation messages (invalidation.c).
+ */
+#ifndef QUOTA_INVALIDATION_H
+#define QUOTA_INVALIDATION_H
+
+#include "utils/relcache.h"
+
+extern void InvalidationInit(void);
+extern void QuotaConfigChanged(Relation rel);
+extern uint64 QuotaConfigEpoch(void);
+
+#endif							/* QUOTA_INVALIDATION_H */
