@@ -12,20 +12,21 @@
  * when it reads the message, at its next transaction or lock, before it
  * looks at a cache: the callback moves this backend's configuration epoch,
  * so the per-backend caches (routes, caps, rate limits: compared through
- * EscrowRouteGeneration) are read again, and moves the shared routing
- * generation, which the profiles kept in shared memory are stamped with.
+ * EscrowRouteGeneration) are read again.
  *
  * The callback runs inside lock acquisition: it only counts, with no
  * catalog access and no error.  Which relations are quota's is learnt
  * outside it (QuotaConfigEpoch); until then, or after an invalidation of
  * every relation, any invalidation counts.
  *
- * A new backend does not read messages sent before it started, so a change
- * must also move the shared generation after it became visible: the
- * committing transaction does so in its commit callback (route.c,
- * ratelimit.c), and for COMMIT PREPARED, which runs no callback of the
- * prepared transaction, the utility hook here does, once the prepared
- * transaction is committed.
+ * The profiles kept in shared memory outlive backends (and a new backend
+ * does not read messages sent before it started): they are stamped with
+ * the shared routing generation, which a change moves once, after it
+ * became visible: the committing transaction in its commit callback
+ * (route.c, ratelimit.c), and for COMMIT PREPARED, which runs no callback
+ * of the prepared transaction, the utility hook here, once the prepared
+ * transaction is committed (quota is preloaded wherever that memory
+ * exists, so every backend has the hook).
  */
 #include "postgres.h"
 
@@ -67,7 +68,6 @@ ConfigInvalidate(Datum arg, Oid relid)
 	if (!OidIsValid(relid))
 		config_relids_valid = false;
 	config_epoch++;
-	EscrowRouteBump();
 }
 
 /* After COMMIT PREPARED: what the prepared transaction changed is visible now. */
