@@ -98,6 +98,7 @@ AS $$
 DECLARE
     p record;
     detail text;
+    ok boolean := true;
 BEGIN
     IF pg_catalog.pg_is_in_recovery() THEN
         RAISE EXCEPTION 'cannot change quota''s data on a hot standby'
@@ -118,6 +119,7 @@ BEGIN
             END IF;
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            ok := false;
             RAISE WARNING 'quota_run_due: could not reset pool "%": %', p.pool, SQLERRM
                 USING DETAIL = format('SQLSTATE %s. %s', SQLSTATE, detail),
                       HINT = 'The other pools were reset; this one is retried by the next run.';
@@ -131,6 +133,7 @@ BEGIN
             holds_expired := holds_expired + quota._expire_holds(p.pool);
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            ok := false;
             RAISE WARNING 'quota_run_due: could not release the expired holds of pool "%": %',
                           p.pool, SQLERRM
                 USING DETAIL = format('SQLSTATE %s. %s', SQLSTATE, detail),
@@ -145,11 +148,18 @@ BEGIN
             PERFORM quota._seal('100 milliseconds', true);
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            ok := false;
             RAISE WARNING 'quota_run_due: could not seal the ledger: %', SQLERRM
                 USING DETAIL = format('SQLSTATE %s. %s', SQLSTATE, detail),
                       HINT = 'Balances stay exact; the next run tries again.';
         END;
     END IF;
+    -- for monitoring: when maintenance last ran, and last ran without a failure
+    INSERT INTO quota.maintenance AS m (last_run_at, last_success_at)
+    VALUES (pg_catalog.clock_timestamp(), CASE WHEN ok THEN pg_catalog.clock_timestamp() END)
+    ON CONFLICT ON CONSTRAINT maintenance_pkey DO UPDATE
+        SET last_run_at = excluded.last_run_at,
+            last_success_at = coalesce(excluded.last_success_at, m.last_success_at);
     RETURN NEXT;
 END
 $$;

@@ -201,6 +201,19 @@ for db in empty hist; do
     R[status-$db]=$(LAST=$q ms -d "$db" -c "SET ROLE bench_admin_$db" -c "$q")
 done
 
+say "one Prometheus scrape: the seven queries of monitoring/postgres_exporter.yaml, as a pg_monitor role"
+scrape="SELECT count(*) FROM quota.metrics_pools(); SELECT count(*) FROM quota.metrics_personal();
+SELECT count(*) FROM quota.metrics_refusals(); SELECT count(*) FROM quota.metrics_reservations();
+SELECT count(*) FROM quota.metrics_grants(); SELECT count(*) FROM quota.metrics_maintenance();
+SELECT count(*) FROM quota.metrics_ledger();"
+psql_ -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_monitor') THEN CREATE ROLE bench_monitor IN ROLE pg_monitor; END IF; END \$\$" >/dev/null
+for db in empty hist; do
+    # the second scrape in a session (the first after a restart also builds
+    # every pool's balance in shared memory, as any first look does)
+    R[scrape-$db]=$(psql_ -d "$db" -c "SET ROLE bench_monitor" -c "$scrape" -c '\timing on' -c "$scrape" |
+        sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | paste -sd+ | bc -l | xargs printf '%.1f')
+done
+
 say "charges/s: 8 clients on the Students Pool, ${warmup} s of warm-up, then 2 rounds of ${secs} s per database"
 tps() {
     as_pg pgbench -n -h "$dir" -p "$port" -U postgres -c 8 -j 2 -T "${2:-$secs}" -f "$bench/c_shared.sql" "$1" 2>/dev/null |
@@ -266,6 +279,7 @@ row "pool_status, Students Pool (second call in a session)" status
 row "usage_daily, Students Pool, a week (second call)" usage7
 row "usage_daily, Students Pool, a month (second call)" usage30
 row "usage_daily, Students Pool, all days (second call)" usageall
+row "one Prometheus scrape (the seven metric queries, pg_monitor)" scrape
 row "charges/s, 8 clients (tps)" tps
 row "locked mode: first charge" locked-first
 row "locked mode: charges/s, 1 client (tps)" locked-tps

@@ -27,7 +27,8 @@ say() { printf '\n== %s\n' "$*"; }
 ensure_packages() {
     local want=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
                 postgresql-$PG_MAJOR-cron make gcc libipc-run-perl pgbouncer
-                clang libclang-rt-dev python3-psycopg2)
+                clang libclang-rt-dev python3-psycopg2
+                prometheus-postgres-exporter prometheus)
     local missing=()
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

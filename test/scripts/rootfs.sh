@@ -65,6 +65,9 @@ rootfs_run() {
     rootfs_mount "$dir" /dev /dev --bind
     rootfs_mount "$dir" /dev/shm /dev/shm --bind
     cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
+    # packages installed in it start no services (prometheus, the exporter)
+    printf '#!/bin/sh\nexit 101\n' > "$dir/usr/sbin/policy-rc.d"
+    chmod +x "$dir/usr/sbin/policy-rc.d"
     rm -rf "${dir:?}$src"
     mkdir -p "$dir$src"
     tar -C "$QUOTA_ROOT" --exclude=.git --exclude=tmp_check --exclude=tmp_check_iso -cf - . \
