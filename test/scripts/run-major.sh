@@ -7,8 +7,9 @@
 #   bash test/scripts/run-major.sh 18 demo.sh  # another script of test/scripts
 #
 # The root file system is made when it is missing and kept for the next run
-# in QUOTA_ROOTFS_DIR (default /var/cache/quota-rootfs), one per major; the
-# suite installs the packages it needs into it when they are missing.  The
+# in QUOTA_ROOTFS_DIR (default /var/cache/quota-rootfs), one per major, with
+# the packages of the suite (common.sh's list; the suite installs any that
+# a kept root file system lacks).  The
 # source tree is copied into it afresh for each run (rootfs.sh).  Runs as
 # root (mmdebstrap, chroot and mount need it).  The host's own major runs
 # without a chroot.
@@ -42,7 +43,7 @@ fi
 
 dir=${QUOTA_ROOTFS_DIR:-/var/cache/quota-rootfs}/pg$major
 rootfs_ensure "$dir" "$suite" \
-    "postgresql-$major,postgresql-server-dev-$major,postgresql-$major-cron,make,gcc,libipc-run-perl,pgbouncer,clang,libclang-rt-dev"
+    "postgresql-$major,postgresql-server-dev-$major,postgresql-$major-cron,make,gcc,libipc-run-perl,pgbouncer,clang,libclang-rt-dev,python3-psycopg2,prometheus-postgres-exporter,prometheus"
 
 # The older major's server for test/major, on the host, on loopback
 source_port=
