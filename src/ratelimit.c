@@ -540,6 +540,35 @@ RateAdvance(RateEntry *e, int32 now_s)
 }
 
 /*
+ * Would a request of these tokens pass a rule, with the window holding
+ * requests and total tokens?  0 if it fits; else *v names the rule and
+ * whether tokens (else requests) refuse, and the result is how much of
+ * them must leave the window first.
+ */
+static int128
+RateNeed(const RateRule *rule, int64 requests, int128 total, int64 tokens,
+		 RateVerdict *v)
+{
+	int128		need;
+
+	if (rule->requests > 0 && requests + 1 > rule->requests)
+	{
+		v->by_tokens = false;
+		need = requests + 1 - rule->requests;
+	}
+	else if (rule->tokens > 0 && total + tokens > rule->tokens)
+	{
+		v->by_tokens = true;
+		need = total + tokens - rule->tokens;
+	}
+	else
+		return 0;
+	v->rule = *rule;
+	v->never = v->by_tokens && tokens > rule->tokens;
+	return need;
+}
+
+/*
  * Compare one counter (its spinlock held, its window ending at now_s) with
  * its rule for a request of these tokens; on refusal fill *v and return
  * false.
@@ -548,27 +577,10 @@ static bool
 RateFits(RateEntry *e, const RateRule *rule, int64 tokens, int32 now_s,
 		 int64 now_us, RateVerdict *v)
 {
-	int64		requests = e ? e->requests : 0;
-	int128		total = e ? e->tokens : 0;
-	int128		need;
-	bool		by_tokens;
+	int128		need = RateNeed(rule, e ? e->requests : 0, e ? e->tokens : 0, tokens, v);
 
-	if (rule->requests > 0 && requests + 1 > rule->requests)
-	{
-		by_tokens = false;
-		need = requests + 1 - rule->requests;
-	}
-	else if (rule->tokens > 0 && total + tokens > rule->tokens)
-	{
-		by_tokens = true;
-		need = total + tokens - rule->tokens;
-	}
-	else
+	if (need == 0)
 		return true;
-
-	v->rule = *rule;
-	v->by_tokens = by_tokens;
-	v->never = by_tokens && tokens > rule->tokens;
 	v->wait_us = (int64) RATE_SLOTS * USECS_PER_SEC;
 	if (v->never || e == NULL)
 		return false;
@@ -579,7 +591,7 @@ RateFits(RateEntry *e, const RateRule *rule, int64 tokens, int32 now_s,
 
 		if (b->second != s)
 			continue;
-		need -= by_tokens ? b->tokens : b->requests;
+		need -= v->by_tokens ? b->tokens : b->requests;
 		if (need <= 0)
 		{
 			v->wait_us = Max((int64) (s + RATE_SLOTS) * USECS_PER_SEC - now_us, 1);
@@ -732,34 +744,20 @@ WindowFits(const PoolInfo *pool, const char *user_id, const RateRule *rule,
 									  args, NULL, snapshot, 0);
 	int128		total = 0;
 	int128		need;
-	bool		by_tokens;
 	bool		isnull;
 
 	for (int i = 0; i < n; i++)
 		total += DatumGetInt64(QuotaGetDatum(i, 2, &isnull));
-	if (rule->requests > 0 && n + 1 > rule->requests)
-	{
-		by_tokens = false;
-		need = n + 1 - rule->requests;
-	}
-	else if (rule->tokens > 0 && total + tokens > rule->tokens)
-	{
-		by_tokens = true;
-		need = total + tokens - rule->tokens;
-	}
-	else
+	need = RateNeed(rule, n, total, tokens, v);
+	if (need == 0)
 		return true;
-
-	v->rule = *rule;
-	v->by_tokens = by_tokens;
-	v->never = by_tokens && tokens > rule->tokens;
 	v->wait_us = 60 * USECS_PER_SEC;
 	if (v->never)
 		return false;
 	/* the oldest admissions leave first: when has enough left? */
 	for (int i = 0; i < n; i++)
 	{
-		need -= by_tokens ? DatumGetInt64(QuotaGetDatum(i, 2, &isnull)) : 1;
+		need -= v->by_tokens ? DatumGetInt64(QuotaGetDatum(i, 2, &isnull)) : 1;
 		if (need <= 0)
 		{
 			TimestampTz at = DatumGetTimestampTz(QuotaGetDatum(i, 1, &isnull));
