@@ -139,6 +139,7 @@
 
 #include "caps.h"
 #include "cron.h"
+#include "invalidation.h"
 #include "member_caps.h"
 #include "quota.h"
 #include "ratelimit.h"
@@ -301,7 +302,7 @@ FillCapsCache(void)
 		cap->amount = DatumGetCredits(QuotaGetDatum(i, 4, &isnull));
 		cap->timezone = MemoryContextStrdup(caps_cache_cxt, QuotaGetText(i, 5));
 	}
-	caps_complete = EscrowRouteGeneration() == caps_generation;
+	caps_complete = QuotaConfigGeneration() == caps_generation;
 }
 
 /* Read the pool's caps from the table (member scope first); returns how many. */
@@ -332,7 +333,7 @@ ReadCaps(const char *pool, PoolCap **caps)
 static int
 LoadCaps(const PoolInfo *pool, PoolCap **caps)
 {
-	uint64		generation = EscrowRouteGeneration();
+	uint64		generation = QuotaConfigGeneration();
 	bool		cacheable = generation != 0 && !RecoveryInProgress() &&
 		!LimitsChangedInTransaction() && !RouteChangedInTransaction();
 	CapsCacheEntry *e;
@@ -370,7 +371,7 @@ LoadCaps(const PoolInfo *pool, PoolCap **caps)
 
 		n = ReadCaps(pool->pool, &read);
 		/* stored only if nothing changed while it was read */
-		if (EscrowRouteGeneration() != caps_generation)
+		if (QuotaConfigGeneration() != caps_generation)
 		{
 			*caps = read;
 			return n;

@@ -111,7 +111,6 @@
 
 #include "caps.h"
 #include "escrow.h"
-#include "invalidation.h"
 #include "quota.h"
 #include "seal.h"
 #include "standby.h"
@@ -1361,16 +1360,11 @@ EscrowUnhold(const EscrowPool *pool, Credits amount)
 	op->unhold += amount;
 }
 
-/*
- * The routing generation (0 without shared memory: nothing is cached): the
- * shared counter plus this backend's configuration epoch (invalidation.c);
- * both only grow, so the sum moves whenever either does.
- */
+/* The routing generation (0 without shared memory: nothing is cached). */
 uint64
 EscrowRouteGeneration(void)
 {
-	return EscrowIsShared() ?
-		pg_atomic_read_u64(&escrow->route_generation) + QuotaConfigEpoch() : 0;
+	return EscrowIsShared() ? pg_atomic_read_u64(&escrow->route_generation) : 0;
 }
 
 /* Tell every backend that routing data changed (after a commit). */

@@ -12,7 +12,7 @@
  * when it reads the message, at its next transaction or lock, before it
  * looks at a cache: the callback moves this backend's configuration epoch,
  * so the per-backend caches (routes, caps, rate limits: compared through
- * EscrowRouteGeneration) are read again.
+ * QuotaConfigGeneration) are read again.
  *
  * The callback runs inside lock acquisition: it only counts, with no
  * catalog access and no error.  Which relations are quota's is learnt
@@ -126,4 +126,17 @@ QuotaConfigEpoch(void)
 		}
 	}
 	return config_epoch;
+}
+
+/*
+ * The generation the configuration caches compare (0 without shared memory:
+ * nothing is cached): the shared routing generation plus this backend's
+ * epoch; both only grow, so the sum moves whenever either does.
+ */
+uint64
+QuotaConfigGeneration(void)
+{
+	uint64		shared = EscrowRouteGeneration();
+
+	return shared == 0 ? 0 : shared + QuotaConfigEpoch();
 }

@@ -11,5 +11,6 @@
 extern void InvalidationInit(void);
 extern void QuotaConfigChanged(Relation rel);
 extern uint64 QuotaConfigEpoch(void);
+extern uint64 QuotaConfigGeneration(void);
 
 #endif							/* QUOTA_INVALIDATION_H */

@@ -378,7 +378,7 @@ FillRulesCache(void)
 		rule->requests = DatumGetInt32(QuotaGetDatum(i, 3, &isnull));
 		rule->tokens = DatumGetInt64(QuotaGetDatum(i, 4, &isnull));
 	}
-	config_complete = EscrowRouteGeneration() == config_generation;
+	config_complete = QuotaConfigGeneration() == config_generation;
 }
 
 /* Did this transaction change rate limits or caps (not yet committed)? */
@@ -396,7 +396,7 @@ static int
 PoolRules(const PoolInfo *pool, RateRule *rules)
 {
 	Oid			nsp;
-	uint64		generation = EscrowRouteGeneration();
+	uint64		generation = QuotaConfigGeneration();
 	RateConfig *c = NULL;
 	int			n;
 	bool		cacheable = !config_dirty && generation != 0 &&
@@ -447,7 +447,7 @@ PoolRules(const PoolInfo *pool, RateRule *rules)
 		}
 	}
 	/* stored only if no limit changed while it was read */
-	if (cacheable && EscrowRouteGeneration() == config_generation)
+	if (cacheable && QuotaConfigGeneration() == config_generation)
 	{
 		c = hash_search(config_cache, &pool->pool_id, HASH_ENTER, NULL);
 		c->nrules = n;

@@ -125,7 +125,7 @@ RouteUsable(void)
 	if (route_dirty || IsolationUsesXactSnapshot() || quota_route_cache_entries == 0 ||
 		RecoveryInProgress())
 		return false;
-	generation = EscrowRouteGeneration();
+	generation = QuotaConfigGeneration();
 	if (generation == 0)
 		return false;
 	if (generation != route_generation ||
@@ -157,7 +157,7 @@ static bool
 RouteStorable(void)
 {
 	return route_hash != NULL && !route_dirty && !IsolationUsesXactSnapshot() &&
-		!RecoveryInProgress() && EscrowRouteGeneration() == route_generation;
+		!RecoveryInProgress() && QuotaConfigGeneration() == route_generation;
 }
 
 /* Build a key; false when the names are too long to cache. */
