@@ -37,7 +37,9 @@ OBJS = \
 	src/seal.o \
 	src/archive.o \
 	src/shmem_usage.o \
-	src/invalidation.o
+	src/invalidation.o \
+	src/shmem.o \
+	src/xact.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per

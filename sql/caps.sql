@@ -151,7 +151,7 @@ SELECT 'quota.pool_caps'::regclass = ANY (extconfig) AS dumped
 
 -- the members charged above have counters in shared memory
 SELECT used > 0 AS members_counted FROM quota.quota_shared_memory()
- WHERE setting = 'quota.max_members';
+ WHERE holds = 'member slots';
 
 -- Clean up what later tests should not see.
 SELECT quota_set_cap('Cap Pool', per, NULL, scope) FROM quota.pool_caps;

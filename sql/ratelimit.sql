@@ -171,10 +171,16 @@ SELECT pool, user_id, sqlstate, refused, last_at IS NOT NULL AS has_last_at
 
 -- quota_shared_memory: how full each shared table is, beside its setting
 -- (this database's rate limited members and pools are counted, at least).
-SELECT setting, used > 0 AS in_use, size = current_setting(setting)::bigint AS sized
-  FROM quota.quota_shared_memory() ORDER BY setting COLLATE "C";
+-- Three settings size five tables: rate windows are a fifth of
+-- quota.max_members, refusal counts a twentieth of quota.max_users.
+SELECT setting, holds, used > 0 AS in_use,
+       size = CASE holds
+                WHEN 'rate windows' THEN greatest(current_setting(setting)::bigint / 5, 100)
+                WHEN 'refusal counts' THEN greatest(current_setting(setting)::bigint / 20, 100)
+                ELSE current_setting(setting)::bigint END AS sized
+  FROM quota.quota_shared_memory() ORDER BY setting COLLATE "C", holds COLLATE "C";
 SELECT used >= 5 AS counted_members_and_pools FROM quota.quota_shared_memory()
- WHERE setting = 'quota.rate_limit_entries';
+ WHERE holds = 'rate windows';
 -- a pool administrator may not look (quota_admin only)
 SET ROLE regress_rl_admin;
 SELECT try($$SELECT * FROM quota.quota_shared_memory()$$);

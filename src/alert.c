@@ -129,9 +129,9 @@ AlertSettlePending(bool commit, SubTransactionId from)
 	alert_pending = left;
 }
 
-/* Transaction callback: pending alerts become seen at commit only. */
-static void
-AlertXactCallback(XactEvent event, void *arg)
+/* End of transaction (xact.c): pending alerts become seen at commit only. */
+void
+AlertXactEvent(XactEvent event)
 {
 	if (!alert_pending)
 		return;
@@ -148,9 +148,8 @@ AlertXactCallback(XactEvent event, void *arg)
  * Subtransactions started after mySubid have larger ids, and while it is
  * open they are all its children.
  */
-static void
-AlertSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
-					 SubTransactionId parentSubid, void *arg)
+void
+AlertSubXactEvent(SubXactEvent event, SubTransactionId mySubid)
 {
 	if (alert_pending && event == SUBXACT_EVENT_ABORT_SUB)
 		AlertSettlePending(false, mySubid);
@@ -183,8 +182,6 @@ SeenFor(const PoolInfo *info)
 		ctl.hcxt = TopMemoryContext;
 		alert_seen = hash_create("quota alerts seen", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		RegisterXactCallback(AlertXactCallback, NULL);
-		RegisterSubXactCallback(AlertSubXactCallback, NULL);
 	}
 	s = hash_search(alert_seen, &info->pool_id, HASH_ENTER, &found);
 	if (!found || s->period_start != info->period_start ||

@@ -37,6 +37,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "credits.h"
 #include "escrow.h"
 #include "guard.h"

@@ -335,7 +335,7 @@ LoadCaps(const PoolInfo *pool, PoolCap **caps)
 {
 	uint64		generation = QuotaConfigGeneration();
 	bool		cacheable = generation != 0 && !RecoveryInProgress() &&
-		!LimitsChangedInTransaction() && !RouteChangedInTransaction();
+		!QuotaConfigDirty();
 	CapsCacheEntry *e;
 	int			n;
 

@@ -22,6 +22,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -365,4 +366,42 @@ quota_catalog_changed(PG_FUNCTION_ARGS)
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	catalog_valid = false;
 	PG_RETURN_POINTER(NULL);
+}
+
+/* quota.ledger's OID as last looked up (InvalidOid: look it up again). */
+static Oid	ledger_relid = InvalidOid;
+static bool ledger_callbacks = false;
+
+/* Syscache callback: a schema or a relation's name changed; forget the OID. */
+static void
+LedgerRelidReset(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ledger_relid = InvalidOid;
+}
+
+/*
+ * The OID of quota.ledger; InvalidOid when missing and missing_ok, else an
+ * error.  Kept between calls (the charge path asks several times per
+ * request) until a change to pg_namespace or to a relation's name or schema
+ * is seen: dropping or recreating the extension, renaming the schema.
+ */
+Oid
+QuotaLedgerRelid(bool missing_ok)
+{
+	Oid			nsp;
+
+	if (OidIsValid(ledger_relid))
+		return ledger_relid;
+	if (!ledger_callbacks)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACENAME, LedgerRelidReset, (Datum) 0);
+		CacheRegisterSyscacheCallback(RELNAMENSP, LedgerRelidReset, (Datum) 0);
+		ledger_callbacks = true;
+	}
+	nsp = get_namespace_oid("quota", missing_ok);
+	if (OidIsValid(nsp))
+		ledger_relid = get_relname_relid("ledger", nsp);
+	if (!OidIsValid(ledger_relid) && !missing_ok)
+		elog(ERROR, "quota.ledger is missing");
+	return ledger_relid;
 }

@@ -42,6 +42,7 @@ typedef struct QuotaCost
 
 #define QUOTA_RATE_ONE	INT64CONST(1000000000000000000)
 
+extern Oid	QuotaLedgerRelid(bool missing_ok);
 extern QuotaModel *QuotaFindModel(const char *model, bool missing_ok);
 extern bool QuotaModelIsFree(const QuotaModel *model);
 extern void QuotaComputeCost(const QuotaModel *model, int64 input_tokens,

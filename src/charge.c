@@ -53,6 +53,7 @@
 #include "ledger.h"
 #include "quota.h"
 #include "ratelimit.h"
+#include "refusals.h"
 #include "rowtype.h"
 #include "standby.h"
 

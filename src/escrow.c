@@ -112,7 +112,9 @@
 #include "caps.h"
 #include "escrow.h"
 #include "quota.h"
+#include "catalog.h"
 #include "seal.h"
+#include "shmem.h"
 #include "standby.h"
 
 /* Advisory lock namespace of quota (field4 of the lock tag): "QU". */
@@ -145,11 +147,6 @@ typedef struct EscrowEntry
 	int128		win_pending[ESCROW_WINDOWS];	/* tracked, in flight */
 } EscrowEntry;
 
-typedef struct EscrowShared
-{
-	LWLock	   *lock;
-	pg_atomic_uint64 route_generation;	/* see route.c */
-} EscrowShared;
 
 /* One transaction's not yet committed change to one pool. */
 typedef struct PendingOp
@@ -165,12 +162,8 @@ typedef struct PendingOp
 	uint32		win_gen[ESCROW_WINDOWS];	/* ... of this generation */
 } PendingOp;
 
-static EscrowShared *escrow = NULL;
+static LWLock *escrow_lock = NULL;
 static HTAB *escrow_hash = NULL;
-static bool escrow_requested = false;
-
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* The caps of the next charge or hold (EscrowArmCaps). */
 static EscrowCapCheck armed;
@@ -179,52 +172,25 @@ static PendingOp *pending = NULL;
 static int	npending = 0;
 static int	maxpending = 0;
 
-/* Size of the shared state for quota.max_pools entries. */
-static Size
+/* Shared memory of quota.max_pools pool slots (shmem.c). */
+Size
 EscrowShmemSize(void)
 {
-	return add_size(MAXALIGN(sizeof(EscrowShared)),
-					hash_estimate_size(quota_max_pools, sizeof(EscrowEntry)));
+	return hash_estimate_size(quota_max_pools, sizeof(EscrowEntry));
 }
 
-/* Ask the postmaster for the escrow's shared memory and lock. */
-static void
-EscrowShmemRequest(void)
+/* Create or attach to the pool slots (shmem.c, under AddinShmemInitLock). */
+void
+EscrowShmemAttach(LWLock *lock)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(EscrowShmemSize());
-	RequestNamedLWLockTranche("quota escrow", 1);
-}
-
-/* Attach to (or create) the escrow's shared memory. */
-static void
-EscrowShmemStartup(void)
-{
-	bool		found;
 	HASHCTL		info;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	escrow = ShmemInitStruct("quota escrow", sizeof(EscrowShared), &found);
-	if (!found)
-	{
-		escrow->lock = &(GetNamedLWLockTranche("quota escrow"))->lock;
-		pg_atomic_init_u64(&escrow->route_generation, 1);
-	}
+	escrow_lock = lock;
 	info.keysize = sizeof(EscrowKey);
 	info.entrysize = sizeof(EscrowEntry);
-	/*
-	 * Every element is allocated here, and HASH_FIXED_SIZE stops the table
-	 * from taking more of the spare shared memory (which the lock table
-	 * needs) when they are used up; GetEntry refuses the entry first.
-	 */
-	escrow_hash = ShmemInitHash("quota escrow pools", quota_max_pools,
+	escrow_hash = ShmemInitHash("quota pool slots", quota_max_pools,
 								quota_max_pools, &info,
 								HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* Release the in-flight amounts of ops at or above a nesting level. */
@@ -287,9 +253,9 @@ EscrowApplyCommit(void)
 	npending = 0;
 }
 
-/* Transaction callback: apply at commit, drop at abort, refuse PREPARE. */
-static void
-EscrowXactCallback(XactEvent event, void *arg)
+/* End of transaction (xact.c): apply at commit, drop at abort, refuse PREPARE. */
+void
+EscrowXactEvent(XactEvent event)
 {
 	switch (event)
 	{
@@ -316,10 +282,9 @@ EscrowXactCallback(XactEvent event, void *arg)
 	}
 }
 
-/* Subtransaction callback: a rolled back savepoint frees its amounts. */
-static void
-EscrowSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
-					  SubTransactionId parentSubid, void *arg)
+/* End of a subtransaction (xact.c): a rolled back savepoint frees its amounts. */
+void
+EscrowSubXactEvent(SubXactEvent event)
 {
 	int			level = GetCurrentTransactionNestLevel();
 
@@ -336,65 +301,11 @@ EscrowSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
-/* Install hooks and callbacks (from _PG_init). */
-void
-EscrowInit(void)
-{
-	if (process_shared_preload_libraries_in_progress)
-	{
-		escrow_requested = true;
-		prev_shmem_request_hook = shmem_request_hook;
-		shmem_request_hook = EscrowShmemRequest;
-		prev_shmem_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = EscrowShmemStartup;
-	}
-	RegisterXactCallback(EscrowXactCallback, NULL);
-	RegisterSubXactCallback(EscrowSubXactCallback, NULL);
-}
-
 /* Are balances kept in shared memory (quota was preloaded)? */
 bool
 EscrowIsShared(void)
 {
-	return escrow_requested && escrow_hash != NULL;
-}
-
-/* quota.ledger's OID as last looked up (InvalidOid: look it up again). */
-static Oid	ledger_relid = InvalidOid;
-static bool ledger_callbacks = false;
-
-/* Syscache callback: a schema or a relation's name changed; forget the OID. */
-static void
-LedgerRelidReset(Datum arg, int cacheid, uint32 hashvalue)
-{
-	ledger_relid = InvalidOid;
-}
-
-/*
- * The OID of quota.ledger; InvalidOid when missing and missing_ok, else an
- * error.  Kept between calls (the charge path asks several times per
- * request) until a change to pg_namespace or to a relation's name or schema
- * is seen: dropping or recreating the extension, renaming the schema.
- */
-Oid
-QuotaLedgerRelid(bool missing_ok)
-{
-	Oid			nsp;
-
-	if (OidIsValid(ledger_relid))
-		return ledger_relid;
-	if (!ledger_callbacks)
-	{
-		CacheRegisterSyscacheCallback(NAMESPACENAME, LedgerRelidReset, (Datum) 0);
-		CacheRegisterSyscacheCallback(RELNAMENSP, LedgerRelidReset, (Datum) 0);
-		ledger_callbacks = true;
-	}
-	nsp = get_namespace_oid("quota", missing_ok);
-	if (OidIsValid(nsp))
-		ledger_relid = get_relname_relid("ledger", nsp);
-	if (!OidIsValid(ledger_relid) && !missing_ok)
-		elog(ERROR, "quota.ledger is missing");
-	return ledger_relid;
+	return escrow_hash != NULL;
 }
 
 /* Take the pool's transaction advisory lock (rebuild, or locked mode). */
@@ -605,19 +516,19 @@ EscrowReclaim(Oid current_ledger)
 	bool		old_ledgers = LedgerCommitted(current_ledger);
 
 	/* the candidates, then the catalog (no catalog access under the LWLock) */
-	LWLockAcquire(escrow->lock, LW_SHARED);
+	LWLockAcquire(escrow_lock, LW_SHARED);
 	keys = palloc(Max(hash_get_num_entries(escrow_hash), 1) * sizeof(EscrowKey));
 	hash_seq_init(&seq, escrow_hash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 		if (entry->key.dbid != MyDatabaseId ||
 			(old_ledgers && entry->key.ledger != current_ledger))
 			keys[ncand++] = entry->key;
-	LWLockRelease(escrow->lock);
+	LWLockRelease(escrow_lock);
 	if (ncand == 0)
 		return 0;
 	dbs = LiveDatabases(&ndbs);
 
-	LWLockAcquire(escrow->lock, LW_EXCLUSIVE);
+	LWLockAcquire(escrow_lock, LW_EXCLUSIVE);
 	for (long i = 0; i < ncand; i++)
 	{
 		bool		idle;
@@ -637,7 +548,7 @@ EscrowReclaim(Oid current_ledger)
 		hash_search(escrow_hash, &keys[i], HASH_REMOVE, NULL);
 		freed++;
 	}
-	LWLockRelease(escrow->lock);
+	LWLockRelease(escrow_lock);
 	pfree(keys);
 	pfree(dbs);
 	if (freed > 0)
@@ -656,9 +567,9 @@ EscrowHasRoom(Oid current_ledger)
 	static LocalTransactionId reclaimed_in = InvalidLocalTransactionId;
 	long		n;
 
-	LWLockAcquire(escrow->lock, LW_SHARED);
+	LWLockAcquire(escrow_lock, LW_SHARED);
 	n = hash_get_num_entries(escrow_hash);
-	LWLockRelease(escrow->lock);
+	LWLockRelease(escrow_lock);
 	if (n < quota_max_pools)
 		return true;
 	if (reclaimed_in == ProcLocalXid(MyProc))
@@ -701,17 +612,17 @@ FindEntry(const EscrowPool *pool, bool reading)
 	key.ledger = QuotaLedgerRelid(false);
 	key.pool_id = pool->pool_id;
 
-	LWLockAcquire(escrow->lock, LW_SHARED);
+	LWLockAcquire(escrow_lock, LW_SHARED);
 	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
-	LWLockRelease(escrow->lock);
+	LWLockRelease(escrow_lock);
 	if (entry)
 		return entry;
 
 	/* Rebuild: one backend at a time per pool, then look again. */
 	EscrowLockPool(pool->pool_id);
-	LWLockAcquire(escrow->lock, LW_SHARED);
+	LWLockAcquire(escrow_lock, LW_SHARED);
 	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
-	LWLockRelease(escrow->lock);
+	LWLockRelease(escrow_lock);
 	if (entry)
 	{
 		UnlockPool(pool->pool_id);
@@ -729,7 +640,7 @@ FindEntry(const EscrowPool *pool, bool reading)
 	held = SumForPool(HOLD_SUM_SQL, pool->pool);
 	created_seq = SumForPool(LAST_ENTRY_SQL, pool->pool);
 
-	LWLockAcquire(escrow->lock, LW_EXCLUSIVE);
+	LWLockAcquire(escrow_lock, LW_EXCLUSIVE);
 	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
 	if (entry == NULL && hash_get_num_entries(escrow_hash) < quota_max_pools)
 	{
@@ -752,7 +663,7 @@ FindEntry(const EscrowPool *pool, bool reading)
 			}
 		}
 	}
-	LWLockRelease(escrow->lock);
+	LWLockRelease(escrow_lock);
 	UnlockPool(pool->pool_id);
 	if (entry == NULL && !reading)
 		EscrowFull();
@@ -1360,21 +1271,6 @@ EscrowUnhold(const EscrowPool *pool, Credits amount)
 	op->unhold += amount;
 }
 
-/* The routing generation (0 without shared memory: nothing is cached). */
-uint64
-EscrowRouteGeneration(void)
-{
-	return EscrowIsShared() ? pg_atomic_read_u64(&escrow->route_generation) : 0;
-}
-
-/* Tell every backend that routing data changed (after a commit). */
-void
-EscrowRouteBump(void)
-{
-	if (EscrowIsShared())
-		(void) pg_atomic_fetch_add_u64(&escrow->route_generation, 1);
-}
-
 /* Has this transaction moved money (credits, debits, holds) not yet committed? */
 bool
 EscrowHasPending(void)
@@ -1386,5 +1282,5 @@ EscrowHasPending(void)
 long
 EscrowEntriesUsed(void)
 {
-	return QuotaHashEntries(escrow_hash, escrow_hash ? escrow->lock : NULL);
+	return QuotaHashEntries(escrow_hash, escrow_hash ? escrow_lock : NULL);
 }

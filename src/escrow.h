@@ -6,7 +6,9 @@
 #ifndef QUOTA_ESCROW_H
 #define QUOTA_ESCROW_H
 
+#include "access/xact.h"
 #include "datatype/timestamp.h"
+#include "storage/lwlock.h"
 
 #include "credits.h"
 
@@ -46,11 +48,12 @@ typedef struct EscrowPool
 	const char *pool;
 } EscrowPool;
 
-extern void EscrowInit(void);
-extern Oid	QuotaLedgerRelid(bool missing_ok);
+extern Size EscrowShmemSize(void);
+extern void EscrowShmemAttach(LWLock *lock);
+extern void EscrowXactEvent(XactEvent event);
+extern void EscrowSubXactEvent(SubXactEvent event);
 extern bool EscrowIsShared(void);
-extern uint64 EscrowRouteGeneration(void);
-extern void EscrowRouteBump(void);
+extern long EscrowEntriesUsed(void);
 
 extern bool EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
 						EscrowState *after);

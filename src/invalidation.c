@@ -23,7 +23,7 @@
  * does not read messages sent before it started): they are stamped with
  * the shared routing generation, which a change moves once, after it
  * became visible: the committing transaction in its commit callback
- * (route.c, ratelimit.c), and for COMMIT PREPARED, which runs no callback
+ * (InvalidationXactEvent), and for COMMIT PREPARED, which runs no callback
  * of the prepared transaction, the utility hook here, once the prepared
  * transaction is committed (quota is preloaded wherever that memory
  * exists, so every backend has the hook).
@@ -39,8 +39,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "escrow.h"
 #include "invalidation.h"
+#include "shmem.h"
 
 /* quota's configuration tables, whose invalidations count */
 static const char *const config_tables[] = {
@@ -53,6 +53,7 @@ static const char *const config_tables[] = {
 static Oid	config_relids[NCONFIG];
 static bool config_relids_valid = false;
 static uint64 config_epoch = 0;
+static bool config_dirty = false;	/* this transaction changed the configuration */
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
 /* Relcache callback: count an invalidation that may concern the configuration. */
@@ -88,7 +89,7 @@ ConfigProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
 	if (commit_prepared)
-		EscrowRouteBump();
+		QuotaSharedGenerationBump();
 }
 
 /* Register the callback and the hook (from _PG_init). */
@@ -100,11 +101,41 @@ InvalidationInit(void)
 	ProcessUtility_hook = ConfigProcessUtility;
 }
 
-/* From a statement trigger on a configuration table: tell every backend at commit. */
+/*
+ * From a statement trigger on a configuration table: tell every backend at
+ * commit, and bypass the caches until then (this transaction's own changes
+ * are not in them).
+ */
 void
 QuotaConfigChanged(Relation rel)
 {
 	CacheInvalidateRelcache(rel);
+	config_dirty = true;
+}
+
+/* Did this transaction change the configuration (not yet committed)? */
+bool
+QuotaConfigDirty(void)
+{
+	return config_dirty;
+}
+
+/*
+ * End of transaction (xact.c): a committed change moves the shared
+ * generation, now that it is visible; a prepared one waits for COMMIT
+ * PREPARED (the utility hook above); a rolled back one never counts.
+ */
+void
+InvalidationXactEvent(XactEvent event)
+{
+	if (!config_dirty)
+		return;
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+		QuotaSharedGenerationBump();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		config_dirty = false;
 }
 
 /*
@@ -136,7 +167,7 @@ QuotaConfigEpoch(void)
 uint64
 QuotaConfigGeneration(void)
 {
-	uint64		shared = EscrowRouteGeneration();
+	uint64		shared = QuotaSharedGeneration();
 
 	return shared == 0 ? 0 : shared + QuotaConfigEpoch();
 }

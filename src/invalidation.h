@@ -6,10 +6,13 @@
 #ifndef QUOTA_INVALIDATION_H
 #define QUOTA_INVALIDATION_H
 
+#include "access/xact.h"
 #include "utils/relcache.h"
 
 extern void InvalidationInit(void);
 extern void QuotaConfigChanged(Relation rel);
+extern bool QuotaConfigDirty(void);
+extern void InvalidationXactEvent(XactEvent event);
 extern uint64 QuotaConfigEpoch(void);
 extern uint64 QuotaConfigGeneration(void);
 

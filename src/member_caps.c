@@ -112,11 +112,13 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "caps.h"
 #include "escrow.h"
 #include "member_caps.h"
 #include "pools.h"
 #include "quota.h"
+#include "shmem.h"
 
 #define MEMBER_USER_LEN		64
 #define MEMBER_TZ_LEN		64
@@ -202,8 +204,6 @@ typedef struct LocalKey
 
 static MemberShared *member_shared = NULL;
 static HTAB *member_hash = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static MemberWriter *writers = NULL;
 static int	nwriters = 0,
@@ -241,44 +241,29 @@ static QuotaQuery member_base_q = {
 	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
-/* Size of the shared state for quota.max_members entries. */
-static Size
+/* Shared memory of quota.max_members member slots (shmem.c). */
+Size
 MemberShmemSize(void)
 {
+	if (quota_max_members <= 0)
+		return 0;
 	return add_size(MAXALIGN(sizeof(MemberShared)),
 					hash_estimate_size(quota_max_members, sizeof(MemberEntry)));
 }
 
-/* Ask the postmaster for the counters' shared memory and lock. */
-static void
-MemberShmemRequest(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	if (quota_max_members > 0)
-	{
-		RequestAddinShmemSpace(MemberShmemSize());
-		RequestNamedLWLockTranche("quota member caps", 1);
-	}
-}
-
-/* Attach to (or create) the counters' shared memory. */
-static void
-MemberShmemStartup(void)
+/* Create or attach to the member slots (shmem.c, under AddinShmemInitLock). */
+void
+MemberShmemAttach(LWLock *lock)
 {
 	bool		found;
 	HASHCTL		info;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 	if (quota_max_members <= 0)
 		return;
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	member_shared = ShmemInitStruct("quota member caps", sizeof(MemberShared), &found);
+	member_shared = ShmemInitStruct("quota member slots", sizeof(MemberShared), &found);
 	if (!found)
 	{
-		member_shared->lock = &(GetNamedLWLockTranche("quota member caps"))->lock;
+		member_shared->lock = lock;
 		for (int i = 0; i < MEMBER_SLOTS; i++)
 		{
 			pg_atomic_init_u32(&member_shared->inflight[i], 0);
@@ -287,10 +272,9 @@ MemberShmemStartup(void)
 	}
 	info.keysize = sizeof(MemberKey);
 	info.entrysize = sizeof(MemberEntry);
-	member_hash = ShmemInitHash("quota member caps entries", quota_max_members,
+	member_hash = ShmemInitHash("quota member slot entries", quota_max_members,
 								quota_max_members, &info,
 								HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* Are member counters kept (preloaded, room reserved, not in recovery)? */
@@ -934,9 +918,9 @@ MemberEnd(bool commit)
 	}
 }
 
-/* Transaction callback: apply at commit, drop at abort. */
-static void
-MemberXactCallback(XactEvent event, void *arg)
+/* End of transaction (xact.c): apply at commit, drop at abort. */
+void
+MemberXactEvent(XactEvent event)
 {
 	if (member_hash == NULL)
 		return;
@@ -957,10 +941,9 @@ MemberXactCallback(XactEvent event, void *arg)
 	}
 }
 
-/* Subtransaction callback: a rolled back savepoint drops its amounts. */
-static void
-MemberSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
-					  SubTransactionId parentSubid, void *arg)
+/* End of a subtransaction (xact.c): a rolled back savepoint drops its amounts. */
+void
+MemberSubXactEvent(SubXactEvent event)
 {
 	int			level = GetCurrentTransactionNestLevel();
 
@@ -1016,21 +999,6 @@ MemberSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 			if (ops[i].nest_level >= level)
 				ops[i].nest_level = level - 1;
 	}
-}
-
-/* Install hooks and callbacks (from _PG_init). */
-void
-MemberCapsInit(void)
-{
-	if (process_shared_preload_libraries_in_progress)
-	{
-		prev_shmem_request_hook = shmem_request_hook;
-		shmem_request_hook = MemberShmemRequest;
-		prev_shmem_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = MemberShmemStartup;
-	}
-	RegisterXactCallback(MemberXactCallback, NULL);
-	RegisterSubXactCallback(MemberSubXactCallback, NULL);
 }
 
 /* Member entries in use (every database), or -1 without the table. */

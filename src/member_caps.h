@@ -6,12 +6,18 @@
 #ifndef QUOTA_MEMBER_CAPS_H
 #define QUOTA_MEMBER_CAPS_H
 
+#include "access/xact.h"
 #include "datatype/timestamp.h"
+#include "storage/lwlock.h"
 
 #include "credits.h"
 #include "escrow.h"
 
-extern void MemberCapsInit(void);
+extern Size MemberShmemSize(void);
+extern void MemberShmemAttach(LWLock *lock);
+extern void MemberXactEvent(XactEvent event);
+extern void MemberSubXactEvent(SubXactEvent event);
+extern long MemberEntriesUsed(void);
 extern bool MemberCapsSpent(int64 pool_id, const char *pool, const char *user_id,
 							const char *timezone, TimestampTz at,
 							int128 *spent, bool *usable);

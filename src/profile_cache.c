@@ -37,8 +37,10 @@
 #include "utils/hsearch.h"
 
 #include "direct.h"
+#include "profile_cache.h"
 #include "quota.h"
 #include "route.h"
+#include "shmem.h"
 
 /*
  * Fixed fields, sized for the common case (an entry is about 0.36 kB);
@@ -76,71 +78,37 @@ typedef struct SharedProfile
 	char		personal[PROFILE_NAME_SIZE];
 } SharedProfile;
 
-int			quota_profile_cache_entries = 20000;
-
 static HTAB *profile_hash = NULL;
 static LWLock *profile_lock = NULL;
-static bool profile_requested = false;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* Shared memory the cache needs. */
-static Size
-ProfileCacheShmemSize(void)
+/* Shared memory of quota.max_users profiles (shmem.c). */
+Size
+ProfileShmemSize(void)
 {
-	return hash_estimate_size(quota_profile_cache_entries, sizeof(SharedProfile));
+	if (quota_max_users <= 0)
+		return 0;
+	return hash_estimate_size(quota_max_users, sizeof(SharedProfile));
 }
 
-/* shmem_request_hook: reserve the table and its lock. */
-static void
-ProfileCacheShmemRequest(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	if (quota_profile_cache_entries > 0)
-	{
-		RequestAddinShmemSpace(ProfileCacheShmemSize());
-		RequestNamedLWLockTranche("quota profiles", 1);
-	}
-}
-
-/* shmem_startup_hook: create or attach to the table. */
-static void
-ProfileCacheShmemStartup(void)
+/* Create or attach to the profiles (shmem.c, under AddinShmemInitLock). */
+void
+ProfileShmemAttach(LWLock *lock)
 {
 	HASHCTL		info;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	if (quota_profile_cache_entries <= 0)
+	if (quota_max_users <= 0)
 		return;
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	profile_lock = &(GetNamedLWLockTranche("quota profiles"))->lock;
+	profile_lock = lock;
 	info.keysize = sizeof(ProfileKey);
 	info.entrysize = sizeof(SharedProfile);
 	/*
 	 * Bounded: every element is allocated here and HASH_FIXED_SIZE keeps the
 	 * table from taking spare shared memory, so a full table makes
-	 * HASH_ENTER_NULL fail and ProfileCacheStore sweeps (unlike the escrow
-	 * before 0.2, which grew into the memory the lock table needs).
+	 * HASH_ENTER_NULL fail and ProfileCacheStore sweeps.
 	 */
-	profile_hash = ShmemInitHash("quota profiles", quota_profile_cache_entries,
-								 quota_profile_cache_entries, &info,
+	profile_hash = ShmemInitHash("quota user profiles", quota_max_users,
+								 quota_max_users, &info,
 								 HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* Install the shared memory hooks (from _PG_init, when preloaded). */
-void
-ProfileCacheInit(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	profile_requested = true;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = ProfileCacheShmemRequest;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = ProfileCacheShmemStartup;
 }
 
 /* The key of user_id in this database; false if the id is too long. */
@@ -183,7 +151,7 @@ ProfileCacheLookup(const char *user_id, uint64 generation, UserProfile *profile)
 	ProfileKey	key;
 	bool		hit = false;
 
-	if (!profile_requested || profile_hash == NULL || RecoveryInProgress() ||
+	if (profile_hash == NULL || RecoveryInProgress() ||
 		!MakeKey(&key, user_id))
 		return false;
 	LWLockAcquire(profile_lock, LW_SHARED);
@@ -248,7 +216,7 @@ ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *pro
 	ProfileKey	key;
 	bool		found;
 
-	if (!profile_requested || profile_hash == NULL || RecoveryInProgress() ||
+	if (profile_hash == NULL || RecoveryInProgress() ||
 		!MakeKey(&key, user_id))
 		return false;
 	memset(&tmp, 0, sizeof(tmp));

@@ -1,7 +1,7 @@
 /*
  * quota.c
- *		Module entry point: GUCs, shared memory hooks and transaction
- *		callbacks of the quota extension.
+ *		Module entry point: the quota.* settings, and the start of shared
+ *		memory (shmem.c), transaction callbacks (xact.c) and hooks.
  */
 #include "postgres.h"
 
@@ -11,22 +11,19 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "escrow.h"
-#include "member_caps.h"
 #include "direct.h"
-#include "route.h"
 #include "invalidation.h"
 #include "quota.h"
-#include "ratelimit.h"
+#include "shmem.h"
+#include "xact.h"
 
 PG_MODULE_MAGIC_EXT(.name = "quota", .version = QUOTA_VERSION);
 
 int			quota_max_pools = 100000;
+int			quota_max_members = 50000;
+int			quota_max_users = 50000;
 int			quota_route_cache_entries = 2000;
 int			quota_max_reservation_ttl = 86400;
-int			quota_rate_limit_entries = 10000;
-int			quota_refusal_entries = 1000;
-int			quota_max_members = 10000;
 static char *quota_user_id = NULL;
 
 void		_PG_init(void);
@@ -45,11 +42,12 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
-	/* a server-start setting can only be defined while preloading */
+	/* the three settings that size shared memory (shmem.c): preloading only */
 	if (process_shared_preload_libraries_in_progress)
+	{
 		DefineCustomIntVariable("quota.max_pools",
-								"Pools whose balances are kept in shared memory.",
-								"Needs quota in shared_preload_libraries; takes effect at server start.",
+								"Pools whose balances and cap windows are kept in shared memory.",
+								"About 0.3 kB each; takes effect at server start.",
 								&quota_max_pools,
 								100000,
 								100,
@@ -57,50 +55,27 @@ _PG_init(void)
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomIntVariable("quota.profile_cache_entries",
-								"User profiles kept in shared memory for every backend's charges.",
-								"About 0.36 kB each; needs quota in shared_preload_libraries; 0 turns it off.",
-								&quota_profile_cache_entries,
-								20000,
-								0,
-								10000000,
-								PGC_POSTMASTER,
-								0,
-								NULL, NULL, NULL);
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomIntVariable("quota.rate_limit_entries",
-								"Rate limit counters kept in shared memory: one per pool and per member with a rate limit.",
-								"About 1 kB each; a counter unused for a minute is reused; needs quota in shared_preload_libraries; takes effect at server start.",
-								&quota_rate_limit_entries,
-								10000,
-								100,
-								1000000,
-								PGC_POSTMASTER,
-								0,
-								NULL, NULL, NULL);
-	if (process_shared_preload_libraries_in_progress)
 		DefineCustomIntVariable("quota.max_members",
-								"Members of pools with member caps whose spending per window is kept in shared memory.",
-								"About 0.4 kB each; when all are used, entries idle longest are reused, else a member cap is summed from the ledger; 0 turns it off; takes effect at server start.",
+								"Members of pools (a user in one pool) whose cap windows and rate windows are kept in shared memory.",
+								"About 0.6 kB each, rate windows included (one per five members); takes effect at server start; 0 keeps no member cap windows.",
 								&quota_max_members,
-								10000,
+								50000,
 								0,
 								10000000,
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomIntVariable("quota.refusal_entries",
-								"Counts of refused requests (pool, user, SQLSTATE) kept in shared memory for quota.refusals.",
-								"About 1.7 kB each; when full, the entry refused longest ago makes room; takes effect at server start.",
-								&quota_refusal_entries,
-								1000,
-								100,
-								1000000,
+		DefineCustomIntVariable("quota.max_users",
+								"Users whose profiles (and refusal counts) are kept in shared memory.",
+								"About 0.5 kB each, refusal counts included (one per twenty users); takes effect at server start; 0 keeps no profiles.",
+								&quota_max_users,
+								50000,
+								0,
+								10000000,
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
+	}
 
 	DefineCustomIntVariable("quota.route_cache_entries",
 							"Pools and sets of groups a backend remembers for the charge path.",
@@ -126,13 +101,9 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("quota");
 
-	EscrowInit();
-	MemberCapsInit();
-	ProfileCacheInit();
-	RouteInit();
+	QuotaShmemInit();
+	QuotaXactInit();
 	InvalidationInit();
 	DirectInit();
 	UninstallInit();
-	RateLimitInit();
-	RefusalInit();
 }

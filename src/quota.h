@@ -20,24 +20,9 @@
 #define ERRCODE_QUOTA_REQUEST_REUSED	MAKE_SQLSTATE('Q','U','0','0','5')
 #define ERRCODE_QUOTA_RATE_LIMITED		MAKE_SQLSTATE('Q','U','0','0','6')
 
-/* GUCs (quota.c). */
-extern int	quota_max_pools;
+/* Settings (quota.c; those that size shared memory are in shmem.h). */
 extern int	quota_route_cache_entries;
-extern int	quota_profile_cache_entries;
 extern int	quota_max_reservation_ttl;
-extern int	quota_rate_limit_entries;
-extern int	quota_refusal_entries;
-extern int	quota_max_members;
-
-/* Entries in use in each shared table, -1 without it (shmem_usage.c reports them). */
-struct HTAB;
-struct LWLock;
-extern long QuotaHashEntries(struct HTAB *hash, struct LWLock *lock);
-extern long EscrowEntriesUsed(void);
-extern long MemberEntriesUsed(void);
-extern long RateEntriesUsed(void);
-extern long ProfileEntriesUsed(void);
-extern long RefusalEntriesUsed(void);
 
 /* uninstall.c: DROP EXTENSION takes the pg_cron job along. */
 extern void UninstallInit(void);

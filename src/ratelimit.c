@@ -46,7 +46,7 @@
  * the window), and a retry of the request counts once.  quota_check counts
  * nothing.
  *
- * Bounds: quota.rate_limit_entries entries (about 1 kB each), fixed at
+ * Bounds: a fifth of quota.max_members entries (about 1 kB each), fixed at
  * server start.  An entry whose last admission left the window holds no
  * information and is reclaimed when the table is full; if every entry
  * was used within the last 61 seconds, a request that needs a new one gets
@@ -91,11 +91,13 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "escrow.h"
 #include "invalidation.h"
 #include "quota.h"
 #include "ratelimit.h"
 #include "route.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(quota_rate_limits_changed);
 
@@ -171,14 +173,10 @@ typedef struct RateVerdict
 
 static LWLock *rate_lock = NULL;
 static HTAB *rate_hash = NULL;
-static bool rate_requested = false;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static HTAB *config_cache = NULL;
 static uint64 config_generation = 0;
 static bool config_complete = false;	/* every pool's rules are cached */
-static bool config_dirty = false;
 
 static RatePending *pending = NULL;
 static int	npending = 0;
@@ -192,39 +190,25 @@ static QuotaQuery rules_q = {
 	1, {TEXTOID}
 };
 
-/* Size of the shared table. */
-static Size
+/* Shared memory of the rate windows (shmem.c). */
+Size
 RateShmemSize(void)
 {
-	return hash_estimate_size(quota_rate_limit_entries, sizeof(RateEntry));
+	return hash_estimate_size(QuotaRateEntries(), sizeof(RateEntry));
 }
 
-/* Ask the postmaster for the table and its lock. */
-static void
-RateShmemRequest(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(RateShmemSize());
-	RequestNamedLWLockTranche("quota rate limits", 1);
-}
-
-/* Attach to (or create) the table. */
-static void
-RateShmemStartup(void)
+/* Create or attach to the rate windows (shmem.c, under AddinShmemInitLock). */
+void
+RateShmemAttach(LWLock *lock)
 {
 	HASHCTL		info;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	rate_lock = &(GetNamedLWLockTranche("quota rate limits"))->lock;
+	rate_lock = lock;
 	info.keysize = sizeof(RateKey);
 	info.entrysize = sizeof(RateEntry);
-	rate_hash = ShmemInitHash("quota rate limits", quota_rate_limit_entries,
-							  quota_rate_limit_entries, &info,
+	rate_hash = ShmemInitHash("quota rate windows", QuotaRateEntries(),
+							  QuotaRateEntries(), &info,
 							  HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* Take back this transaction's admissions at or above a nesting level. */
@@ -266,27 +250,19 @@ RateForget(int from_level)
 	npending = keep;
 }
 
-/* Transaction callback: keep admissions at commit, take them back at abort. */
-static void
-RateXactCallback(XactEvent event, void *arg)
+/* End of transaction (xact.c): keep admissions at commit, take them back at abort. */
+void
+RateXactEvent(XactEvent event)
 {
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			if (config_dirty)
-				EscrowRouteBump();
-			config_dirty = false;
-			npending = 0;
-			break;
 		case XACT_EVENT_PREPARE:
-			/* not visible yet: COMMIT PREPARED tells (invalidation.c) */
-			config_dirty = false;
 			npending = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			config_dirty = false;
 			if (npending > 0)
 				RateForget(0);
 			break;
@@ -295,10 +271,9 @@ RateXactCallback(XactEvent event, void *arg)
 	}
 }
 
-/* Subtransaction callback: a rolled back savepoint takes its admissions back. */
-static void
-RateSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
-					SubTransactionId parentSubid, void *arg)
+/* End of a subtransaction (xact.c): a rolled back savepoint takes its admissions back. */
+void
+RateSubXactEvent(SubXactEvent event)
 {
 	int			level = GetCurrentTransactionNestLevel();
 
@@ -314,22 +289,6 @@ RateSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
-/* Install hooks and callbacks (from _PG_init). */
-void
-RateLimitInit(void)
-{
-	if (process_shared_preload_libraries_in_progress)
-	{
-		rate_requested = true;
-		prev_shmem_request_hook = shmem_request_hook;
-		shmem_request_hook = RateShmemRequest;
-		prev_shmem_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = RateShmemStartup;
-	}
-	RegisterXactCallback(RateXactCallback, NULL);
-	RegisterSubXactCallback(RateSubXactCallback, NULL);
-}
-
 /* Statement trigger on quota.rate_limits: backends re-read limits after commit. */
 Datum
 quota_rate_limits_changed(PG_FUNCTION_ARGS)
@@ -337,7 +296,6 @@ quota_rate_limits_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "quota_rate_limits_changed: not called as a trigger");
 	QuotaConfigChanged(((TriggerData *) fcinfo->context)->tg_relation);
-	config_dirty = true;
 	PG_RETURN_POINTER(NULL);
 }
 
@@ -381,13 +339,6 @@ FillRulesCache(void)
 	config_complete = QuotaConfigGeneration() == config_generation;
 }
 
-/* Did this transaction change rate limits or caps (not yet committed)? */
-bool
-LimitsChangedInTransaction(void)
-{
-	return config_dirty;
-}
-
 /*
  * The pool's limits (at most two rules, the pool's first), from this
  * backend's cache while no limit changed since it was filled.
@@ -399,8 +350,8 @@ PoolRules(const PoolInfo *pool, RateRule *rules)
 	uint64		generation = QuotaConfigGeneration();
 	RateConfig *c = NULL;
 	int			n;
-	bool		cacheable = !config_dirty && generation != 0 &&
-		!RecoveryInProgress() && !RouteChangedInTransaction();
+	bool		cacheable = !QuotaConfigDirty() && generation != 0 &&
+		!RecoveryInProgress();
 
 	if (cacheable)
 	{
@@ -645,7 +596,7 @@ RateEntryFor(const RateKey *key, bool create)
 	e = hash_search(rate_hash, key, HASH_FIND, NULL);
 	if (e != NULL || !create)
 		return e;
-	if (hash_get_num_entries(rate_hash) >= quota_rate_limit_entries)
+	if (hash_get_num_entries(rate_hash) >= QuotaRateEntries())
 		return NULL;
 	e = hash_search(rate_hash, key, HASH_ENTER_NULL, &found);
 	if (e != NULL && !found)
@@ -832,12 +783,12 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 	LWLockMode	mode = LW_SHARED;
 
 	memset(v, 0, sizeof(RateVerdict));
-	if (pool->pool_id == 0 || (rate_requested && rate_hash == NULL))
+	if (pool->pool_id == 0 || (QuotaShmemRequested() && rate_hash == NULL))
 		return true;
 	n = PoolRules(pool, rules);
 	if (n == 0)
 		return true;
-	if (!rate_requested)
+	if (!QuotaShmemRequested())
 		return WindowCompare(pool, user_id, tokens, count, rules, n, v);
 	ledger = QuotaLedgerRelid(false);
 	for (int i = 0; i < n; i++)
@@ -861,7 +812,7 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 		for (int i = 0; i < n; i++)
 			if (hash_search(rate_hash, &keys[i], HASH_FIND, NULL) == NULL)
 				missing++;
-		if (hash_get_num_entries(rate_hash) + missing > quota_rate_limit_entries)
+		if (hash_get_num_entries(rate_hash) + missing > QuotaRateEntries())
 			RateReclaim(now_s);
 		for (int i = 0; i < n; i++)
 			if ((entries[i] = RateEntryFor(&keys[i], true)) == NULL)
@@ -869,10 +820,10 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 				LWLockRelease(rate_lock);
 				ereport(ERROR,
 						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-						 errmsg("too many rate limited members for quota.rate_limit_entries"),
-						 errdetail("Every one of the %d counters of rate limits was used within the last minute.",
-								   quota_rate_limit_entries),
-						 errhint("Raise quota.rate_limit_entries (takes effect at server start), or retry in a minute.")));
+						 errmsg("too many rate limited members for quota's shared memory"),
+						 errdetail("Every one of the %d rate windows (a fifth of quota.max_members) was used within the last minute.",
+								   QuotaRateEntries()),
+						 errhint("Raise quota.max_members (takes effect at server start), or retry in a minute.")));
 			}
 	}
 

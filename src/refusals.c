@@ -11,7 +11,7 @@
  * answers a question) and is not counted; neither are other errors (bad
  * arguments, permissions, 40001).
  *
- * Bounds: quota.refusal_entries entries (about 1.7 kB each: full pool and
+ * Bounds: a twentieth of quota.max_users entries (about 1.7 kB each: full pool and
  * user names), fixed at server start; when the table is full, the entry
  * refused longest ago makes room.  Counts start again at a restart.
  */
@@ -30,9 +30,12 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "escrow.h"
 #include "quota.h"
 #include "ratelimit.h"
+#include "refusals.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(quota_refusal_counts);
 
@@ -57,53 +60,31 @@ typedef struct RefusalEntry
 
 static LWLock *refusal_lock = NULL;
 static HTAB *refusal_hash = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* The request being served: whose, and on which pool (RefusalNote). */
 static char note_user[REFUSAL_NAME_BYTES];
 static char note_pool[REFUSAL_NAME_BYTES];
 static bool note_has_pool = false;
 
-/* Ask the postmaster for the table and its lock. */
-static void
-RefusalShmemRequest(void)
+/* Shared memory of the refusal counts (shmem.c). */
+Size
+RefusalShmemSize(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(hash_estimate_size(quota_refusal_entries,
-											  sizeof(RefusalEntry)));
-	RequestNamedLWLockTranche("quota refusals", 1);
+	return hash_estimate_size(QuotaRefusalEntries(), sizeof(RefusalEntry));
 }
 
-/* Attach to (or create) the table. */
-static void
-RefusalShmemStartup(void)
+/* Create or attach to the refusal counts (shmem.c, under AddinShmemInitLock). */
+void
+RefusalShmemAttach(LWLock *lock)
 {
 	HASHCTL		info;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	refusal_lock = &(GetNamedLWLockTranche("quota refusals"))->lock;
+	refusal_lock = lock;
 	info.keysize = sizeof(RefusalKey);
 	info.entrysize = sizeof(RefusalEntry);
-	refusal_hash = ShmemInitHash("quota refusals", quota_refusal_entries,
-								 quota_refusal_entries, &info,
+	refusal_hash = ShmemInitHash("quota refusal counts", QuotaRefusalEntries(),
+								 QuotaRefusalEntries(), &info,
 								 HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* Install the shared memory hooks (from _PG_init). */
-void
-RefusalInit(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = RefusalShmemRequest;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = RefusalShmemStartup;
 }
 
 /* Copy a name into a fixed buffer (names are at most 200 characters). */
@@ -145,7 +126,7 @@ RefusalCount(int sqlstate)
 
 	LWLockAcquire(refusal_lock, LW_EXCLUSIVE);
 	e = hash_search(refusal_hash, &key, HASH_FIND, NULL);
-	if (e == NULL && hash_get_num_entries(refusal_hash) >= quota_refusal_entries)
+	if (e == NULL && hash_get_num_entries(refusal_hash) >= QuotaRefusalEntries())
 	{
 		/* full: the entry refused longest ago makes room */
 		HASH_SEQ_STATUS status;

@@ -31,6 +31,7 @@
 #include "member_caps.h"
 #include "quota.h"
 #include "ratelimit.h"
+#include "refusals.h"
 #include "rowtype.h"
 #include "standby.h"
 

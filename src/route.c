@@ -50,6 +50,7 @@
 
 #include "escrow.h"
 #include "invalidation.h"
+#include "profile_cache.h"
 #include "quota.h"
 #include "route.h"
 
@@ -70,7 +71,6 @@ typedef struct RouteEntry
 static MemoryContext RouteContext = NULL;
 static HTAB *route_hash = NULL;
 static uint64 route_generation = 0;
-static bool route_dirty = false;
 
 /* Forget everything cached. */
 static void
@@ -79,38 +79,6 @@ RouteFlush(void)
 	if (RouteContext != NULL)
 		MemoryContextReset(RouteContext);
 	route_hash = NULL;
-}
-
-/* Commit of a transaction that changed routing data: tell every backend. */
-static void
-RouteXactCallback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_PREPARE:
-			/* not visible yet: COMMIT PREPARED tells (invalidation.c) */
-			route_dirty = false;
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			if (route_dirty)
-				EscrowRouteBump();
-			route_dirty = false;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			route_dirty = false;
-			break;
-		default:
-			break;
-	}
-}
-
-/* Register the transaction callback (from _PG_init). */
-void
-RouteInit(void)
-{
-	RegisterXactCallback(RouteXactCallback, NULL);
 }
 
 /*
@@ -122,7 +90,7 @@ RouteUsable(void)
 {
 	uint64		generation;
 
-	if (route_dirty || IsolationUsesXactSnapshot() || quota_route_cache_entries == 0 ||
+	if (QuotaConfigDirty() || IsolationUsesXactSnapshot() || quota_route_cache_entries == 0 ||
 		RecoveryInProgress())
 		return false;
 	generation = QuotaConfigGeneration();
@@ -156,7 +124,7 @@ RouteUsable(void)
 static bool
 RouteStorable(void)
 {
-	return route_hash != NULL && !route_dirty && !IsolationUsesXactSnapshot() &&
+	return route_hash != NULL && !QuotaConfigDirty() && !IsolationUsesXactSnapshot() &&
 		!RecoveryInProgress() && QuotaConfigGeneration() == route_generation;
 }
 
@@ -319,13 +287,6 @@ quota_routes_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "quota_routes_changed: not called as a trigger");
 	QuotaConfigChanged(((TriggerData *) fcinfo->context)->tg_relation);
-	route_dirty = true;
 	PG_RETURN_POINTER(NULL);
 }
 
-/* Did this transaction change users or pools (not yet committed)? */
-bool
-RouteChangedInTransaction(void)
-{
-	return route_dirty;
-}

@@ -7,13 +7,6 @@
 
 #include "pools.h"
 
-extern void RouteInit(void);
-extern bool RouteChangedInTransaction(void);
-extern void ProfileCacheInit(void);
-extern bool ProfileCacheLookup(const char *user_id, uint64 generation,
-							   UserProfile *profile);
-extern bool ProfileCacheStore(const char *user_id, uint64 generation,
-							  const UserProfile *profile);
 extern bool RouteLookupUser(const char *user_id, UserProfile *profile);
 extern void RouteStoreUser(const char *user_id, const UserProfile *profile);
 extern bool RouteLookupText(char kind, const char *key1, const char *key2,

@@ -88,6 +88,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "credits.h"
 #include "escrow.h"
 #include "seal.h"

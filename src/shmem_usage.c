@@ -14,27 +14,20 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 
-#include "quota.h"
+#include "escrow.h"
+#include "member_caps.h"
+#include "profile_cache.h"
+#include "ratelimit.h"
+#include "refusals.h"
+#include "shmem.h"
+#include "shmem_usage.h"
 
 PG_FUNCTION_INFO_V1(quota_shared_memory);
 
-/* Entries of a shared table read under its lock; -1 when it was not created. */
-long
-QuotaHashEntries(HTAB *hash, LWLock *lock)
-{
-	long		n;
-
-	if (hash == NULL)
-		return -1;
-	LWLockAcquire(lock, LW_SHARED);
-	n = hash_get_num_entries(hash);
-	LWLockRelease(lock);
-	return n;
-}
-
 /*
- * SQL: quota.shared_memory() -> (setting, used, size): one row per shared
- * table, none without shared_preload_libraries.
+ * SQL: quota.quota_shared_memory() -> (setting, holds, used, size): one row
+ * per shared table, beside the setting that sizes it; none without
+ * shared_preload_libraries.
  */
 Datum
 quota_shared_memory(PG_FUNCTION_ARGS)
@@ -43,27 +36,29 @@ quota_shared_memory(PG_FUNCTION_ARGS)
 	struct
 	{
 		const char *setting;
+		const char *holds;
 		long		used;
 		int			size;
 	}			tables[] = {
-		{"quota.max_pools", EscrowEntriesUsed(), quota_max_pools},
-		{"quota.max_members", MemberEntriesUsed(), quota_max_members},
-		{"quota.rate_limit_entries", RateEntriesUsed(), quota_rate_limit_entries},
-		{"quota.profile_cache_entries", ProfileEntriesUsed(), quota_profile_cache_entries},
-		{"quota.refusal_entries", RefusalEntriesUsed(), quota_refusal_entries},
+		{"quota.max_pools", "pool slots", EscrowEntriesUsed(), quota_max_pools},
+		{"quota.max_members", "member slots", MemberEntriesUsed(), quota_max_members},
+		{"quota.max_members", "rate windows", RateEntriesUsed(), QuotaRateEntries()},
+		{"quota.max_users", "user profiles", ProfileEntriesUsed(), quota_max_users},
+		{"quota.max_users", "refusal counts", RefusalEntriesUsed(), QuotaRefusalEntries()},
 	};
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < lengthof(tables); i++)
 	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
 
 		if (tables[i].used < 0)
 			continue;
 		values[0] = CStringGetTextDatum(tables[i].setting);
-		values[1] = Int64GetDatum((int64) tables[i].used);
-		values[2] = Int64GetDatum((int64) tables[i].size);
+		values[1] = CStringGetTextDatum(tables[i].holds);
+		values[2] = Int64GetDatum((int64) tables[i].used);
+		values[3] = Int64GetDatum((int64) tables[i].size);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -51,11 +51,11 @@ is($node->safe_psql('db1', $charge), 'Alpha Pool Own 2 98',
 is($node->safe_psql('db2', q{SELECT count(*) FROM quota.ledger WHERE kind = 'charge'}),
 	'1', 'db2 has its own single charge');
 
-# without the shared table (quota.profile_cache_entries = 0) the same
+# without the shared table (quota.max_users = 0) the same
 # charges read each profile themselves
-$node->append_conf('postgresql.conf', 'quota.profile_cache_entries = 0');
+$node->append_conf('postgresql.conf', 'quota.max_users = 0');
 $node->restart;
-is($node->safe_psql('db1', 'SHOW quota.profile_cache_entries'), '0',
+is($node->safe_psql('db1', 'SHOW quota.max_users'), '0',
 	'the shared profile table is off');
 my $other = charge_sql(3, 'other-request');
 is($node->safe_psql('db2', $other), 'Beta Pool Own 3 45',

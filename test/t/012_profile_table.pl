@@ -10,7 +10,7 @@ use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = quota_node('profiles', conf => "quota.profile_cache_entries = 4\n");
+my $node = quota_node('profiles', conf => "quota.max_users = 4\n");
 
 my $long_id = 'u' x 100;
 my $many_groups = join(',', map { "group-with-a-long-name-$_" } 1 .. 8);
@@ -24,7 +24,7 @@ SELECT quota.quota_set_user('user' || i, ARRAY['g' || i % 3]) FROM generate_seri
 SELECT quota.quota_set_user('$long_id', '{g1}');
 SELECT quota.quota_set_user('many', '{$many_groups,g2}');
 });
-is($node->safe_psql('postgres', 'SHOW quota.profile_cache_entries'), '4',
+is($node->safe_psql('postgres', 'SHOW quota.max_users'), '4',
 	'the shared profile table has room for 4 profiles');
 
 # charge every user once per connection; count the charges on a wrong pool

@@ -10,7 +10,20 @@ use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = quota_node('max_pools', conf => "quota.max_pools = 100\n");
+# The postgresql.conf of a 0.2 server still sets the sizing settings that
+# 0.3 replaced (by quota.max_members and quota.max_users): the server
+# starts, and says that it ignores each one.
+my @removed = qw(profile_cache_entries rate_limit_entries refusal_entries);
+my $node = quota_node('max_pools', conf => "quota.max_pools = 100\n"
+	. join('', map { "quota.$_ = 100\n" } @removed));
+my $log = slurp_file($node->logfile);
+for my $setting (@removed)
+{
+	like($log, qr/invalid configuration parameter name "quota\.$setting", removing it/,
+		"a 0.2 setting left in postgresql.conf (quota.$setting) is ignored, with a warning");
+}
+is($node->safe_psql('postgres', 'SHOW quota.max_pools'), '100',
+	'and the server runs with the settings that exist');
 
 # model m (1 credit per token), user u; pools made one by one until one is
 # refused: "created sqlstate-of-the-refusal"

@@ -1,4 +1,5 @@
-# quota.rate_limit_entries bounds the rate limiter's counters: with 100,
+# quota.max_members bounds the rate limiter's windows (a fifth of it): with
+# 500, there are 100 windows:
 # 100 members of a pool with a member rate limit are counted, the 101st
 # member's request in the same minute gets 53400 and nothing is charged;
 # members already counted go on (their repeats too), and a pool without
@@ -11,7 +12,7 @@ use QuotaNode;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = quota_node('rate_limit_entries', conf => "quota.rate_limit_entries = 100\n");
+my $node = quota_node('rate_limit_entries', conf => "quota.max_members = 500\n");
 
 $node->safe_psql('postgres', q{
 SET client_min_messages = warning;
@@ -52,9 +53,9 @@ is($node->safe_psql('postgres', q{
    '100', 'a hundred members are counted');
 
 my $err = refusal('r101', 'u101', 'Limited');
-like($err, qr/too many rate limited members for quota\.rate_limit_entries/,
+like($err, qr/too many rate limited members for quota's shared memory/,
      'the 101st member in the same minute is refused');
-like($err, qr/Raise quota\.rate_limit_entries/, 'with a hint');
+like($err, qr/Raise quota\.max_members/, 'with a hint');
 (undef, undef, $err) = $node->psql('postgres',
     q{\set VERBOSITY verbose
       SELECT quota.quota_charge('free', 1, 1, 'r101', user_id => 'u101', pool => 'Limited')});
@@ -72,7 +73,7 @@ like(refusal('r1c', 'u1', 'Limited'), qr/rate limit of pool "Limited" exceeded/,
 charged('o101', 'u101', 'Open', 'a pool without rate limits is not concerned');
 
 is($node->safe_psql('postgres', q{
-    SELECT used || '/' || size FROM quota.quota_shared_memory() WHERE setting = 'quota.rate_limit_entries'}),
+    SELECT used || '/' || size FROM quota.quota_shared_memory() WHERE holds = 'rate windows'}),
    '100/100', 'quota_shared_memory shows the counters used up');
 
 # The window slides second by second: a request leaves it 60 to 61 s after
