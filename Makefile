@@ -39,7 +39,11 @@ OBJS = \
 	src/shmem_usage.o \
 	src/invalidation.o \
 	src/shmem.o \
-	src/xact.o
+	src/xact.o \
+	src/spi.o \
+	src/errors.o \
+	src/settings.o \
+	src/relation.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per

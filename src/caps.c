@@ -193,41 +193,6 @@ typedef struct PoolCap
 	char	   *timezone;
 } PoolCap;
 
-/* The cron expression whose firings start the windows of a period. */
-static const char *
-WindowCron(const char *per, int64 *span)
-{
-	if (strcmp(per, "day") == 0)
-	{
-		*span = 26 * USECS_PER_HOUR;	/* longer than any day */
-		return "0 0 * * *";
-	}
-	if (strcmp(per, "week") == 0)
-	{
-		*span = 8 * USECS_PER_DAY;
-		return "0 0 * * 1";
-	}
-	*span = 32 * USECS_PER_DAY;
-	return "0 0 1 * *";
-}
-
-/* The window [*start, *end) of a period containing at, in the zone. */
-void
-CapsWindow(const char *per, const char *timezone, TimestampTz at,
-		   TimestampTz *start, TimestampTz *end)
-{
-	int64		span;
-	const char *cron = WindowCron(per, &span);
-	TimestampTz s = QuotaNextReset(cron, timezone, at - span);
-	TimestampTz next;
-
-	/* the last firing at or before at: at least one lies within a span */
-	while ((next = QuotaNextReset(cron, timezone, s)) <= at)
-		s = next;
-	*start = s;
-	*end = next;
-}
-
 /* The adjective of a period: daily, weekly, monthly. */
 static const char *
 PerAdjective(const char *per)
@@ -499,19 +464,21 @@ ArmPoolCaps(const RequestTarget *target, const PoolCap *caps, int n,
 }
 
 /*
- * Called by the escrow (in the admission of a charge or hold armed by
- * CapsAdmit) when the request would pass the pool's cap of window k:
- * raise QU001.  Nothing was admitted.
+ * After a refused debit or hold (EscrowDebit, EscrowHold of a request
+ * armed by CapsAdmit): if a pool cap refused it, raise QU001 for that cap.
+ * Nothing was admitted.  Returns when no cap refused it.
  */
 void
-CapsRefusedPool(int k, int128 spent, Credits amount, TimestampTz end)
+CapsRaiseRefused(const EscrowState *st, Credits amount)
 {
 	RequestTarget target;
 
+	if (st->cap_refused < 0)
+		return;
 	memset(&target, 0, sizeof(target));
 	target.pool.pool = armed_info.pool;
-	RaiseCap(&target, &armed_info.caps[k],
-			 spent > CREDITS_MAX ? CREDITS_MAX : (Credits) spent, amount, end);
+	RaiseCap(&target, &armed_info.caps[st->cap_refused], st->cap_spent, amount,
+			 st->cap_end);
 }
 
 /*
@@ -591,13 +558,13 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 			spent = member_spent[k];	/* no statement: the counters */
 		else
 		{
-			CapsWindow(cap->per, cap->timezone, at, &start, &end);
+			QuotaWindowBounds(cap->per, cap->timezone, at, &start, &end);
 			spent = CapSpent(target, cap, start, end);
 		}
 		/* exact: a sum past the type's range is past any cap */
 		if (spent + amount > cap->amount)
 		{
-			CapsWindow(cap->per, cap->timezone, at, &start, &end);
+			QuotaWindowBounds(cap->per, cap->timezone, at, &start, &end);
 			RaiseCap(target, cap, spent > CREDITS_MAX ? CREDITS_MAX :
 					 spent < 0 ? 0 : (Credits) spent, amount, end);
 		}
@@ -629,7 +596,7 @@ CapsRefusal(const RequestTarget *target)
 		if (!caps[i].pool_scope ||
 			!EscrowWindowSpent(&ep, WindowIndex(caps[i].per), now, &spent))
 		{
-			CapsWindow(caps[i].per, caps[i].timezone, now, &start, &end);
+			QuotaWindowBounds(caps[i].per, caps[i].timezone, now, &start, &end);
 			spent = CapSpent(target, &caps[i], start, end);
 		}
 		if (spent >= caps[i].amount)
@@ -661,7 +628,7 @@ quota_cap_window(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid cap period \"%s\"", per),
 				 errhint("Use 'day', 'week' or 'month'.")));
-	CapsWindow(per, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+	QuotaWindowBounds(per, text_to_cstring(PG_GETARG_TEXT_PP(1)),
 			   PG_GETARG_TIMESTAMPTZ(2), &start, &end);
 	tupdesc = QuotaResultDesc(fcinfo);
 	values[0] = TimestampTzGetDatum(start);

@@ -10,13 +10,11 @@
 /* Advisory lock space of a pool's pool-scope caps. */
 #define QUOTA_LOCK_CAPS		0x5158
 
-extern void CapsWindow(const char *per, const char *timezone, TimestampTz at,
-					   TimestampTz *start, TimestampTz *end);
 extern void CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at,
 					  bool hold);
 extern void CapsSettle(const RequestTarget *target, TimestampTz at, Credits amount,
 					   Credits freed);
-extern void CapsRefusedPool(int k, int128 spent, Credits amount, TimestampTz end);
+extern void CapsRaiseRefused(const EscrowState *st, Credits amount);
 extern const char *CapsRefusal(const RequestTarget *target);
 
 #endif							/* QUOTA_CAPS_H */

@@ -384,9 +384,12 @@ ChargeRequest(PG_FUNCTION_ARGS)
 				QuotaRaiseInsufficient(&target, cost.final, &st, true, usage);
 			CapsAdmit(&target, cost.final, row.at, false);
 			if (!EscrowDebit(&ep, cost.final, false, &st) &&
-				(QuotaExpireHolds(target.pool.pool) == 0 ||
+				(st.cap_refused >= 0 || QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowDebit(&ep, cost.final, false, &st)))
+			{
+				CapsRaiseRefused(&st, cost.final);
 				QuotaRaiseInsufficient(&target, cost.final, &st, false, 0);
+			}
 			debited = cost.final;
 		}
 		else

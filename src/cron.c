@@ -422,3 +422,38 @@ QuotaLocalTime(TimestampTz t, const char *timezone)
 
 	return TextDatumGetCString(shown);
 }
+
+/* The cron expression whose firings start the windows of a period. */
+static const char *
+WindowCron(const char *per, int64 *span)
+{
+	if (strcmp(per, "day") == 0)
+	{
+		*span = 26 * USECS_PER_HOUR;	/* longer than any day */
+		return "0 0 * * *";
+	}
+	if (strcmp(per, "week") == 0)
+	{
+		*span = 8 * USECS_PER_DAY;
+		return "0 0 * * 1";
+	}
+	*span = 32 * USECS_PER_DAY;
+	return "0 0 1 * *";
+}
+
+/* The window [*start, *end) of a period containing at, in the zone. */
+void
+QuotaWindowBounds(const char *per, const char *timezone, TimestampTz at,
+		   TimestampTz *start, TimestampTz *end)
+{
+	int64		span;
+	const char *cron = WindowCron(per, &span);
+	TimestampTz s = QuotaNextReset(cron, timezone, at - span);
+	TimestampTz next;
+
+	/* the last firing at or before at: at least one lies within a span */
+	while ((next = QuotaNextReset(cron, timezone, s)) <= at)
+		s = next;
+	*start = s;
+	*end = next;
+}

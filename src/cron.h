@@ -23,5 +23,7 @@ extern bool CronParse(const char *expr, CronSchedule *schedule, char **error_det
 extern void QuotaValidateSchedule(const char *cron, const char *timezone);
 extern TimestampTz QuotaNextReset(const char *cron, const char *timezone, TimestampTz after);
 extern char *QuotaLocalTime(TimestampTz t, const char *timezone);
+extern void QuotaWindowBounds(const char *per, const char *timezone, TimestampTz at,
+					   TimestampTz *start, TimestampTz *end);
 
 #endif							/* QUOTA_CRON_H */

@@ -109,11 +109,12 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "caps.h"
 #include "escrow.h"
 #include "quota.h"
 #include "catalog.h"
+#include "cron.h"
 #include "seal.h"
+#include "settings.h"
 #include "shmem.h"
 #include "standby.h"
 
@@ -750,6 +751,9 @@ SetState(EscrowState *state, int128 balance, int128 held, int128 available,
 	state->held = state->in_range ? (Credits) held : 0;
 	state->available = state->in_range ? (Credits) available : 0;
 	state->live_balance = state->in_range ? (Credits) live_balance : 0;
+	state->cap_refused = -1;
+	state->cap_spent = 0;
+	state->cap_end = 0;
 }
 
 /*
@@ -869,7 +873,7 @@ PrepareWindows(EscrowEntry *entry, const EscrowPool *pool, TimestampTz at,
 		{
 			if (tz == NULL && (tz = PoolTimezone(pool)) == NULL)
 				return;
-			CapsWindow(window_names[k], tz, at, &start, &end);
+			QuotaWindowBounds(window_names[k], tz, at, &start, &end);
 			SpinLockAcquire(&entry->mutex);
 			if (entry->win_end[k] == 0 || at >= entry->win_end[k])
 			{
@@ -1124,8 +1128,10 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 		op->unhold -= freed;
 	if (ended)
 		WindowEnded(pool);
-	if (refused >= 0)
-		CapsRefusedPool(refused, spent, amount, refused_end);
+	/* refused by a cap: the caller raises it (CapsRaiseRefused) */
+	after->cap_refused = refused;
+	after->cap_spent = spent > CREDITS_MAX ? CREDITS_MAX : (Credits) spent;
+	after->cap_end = refused_end;
 	if (ok && !fits)
 		OutOfRange(pool, "debit", amount);
 	if (ok && check)
@@ -1243,8 +1249,10 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 	SpinLockRelease(&entry->mutex);
 	if (ended)
 		WindowEnded(pool);
-	if (refused >= 0)
-		CapsRefusedPool(refused, spent, amount, refused_end);
+	/* refused by a cap: the caller raises it (CapsRaiseRefused) */
+	after->cap_refused = refused;
+	after->cap_spent = spent > CREDITS_MAX ? CREDITS_MAX : (Credits) spent;
+	after->cap_end = refused_end;
 	if (ok && !fits)
 		OutOfRange(pool, "hold", amount);
 	if (ok && check)

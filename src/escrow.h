@@ -39,6 +39,10 @@ typedef struct EscrowState
 	Credits		live_balance;	/* balance - others' in-flight debits */
 	bool		in_range;		/* false: some figure does not fit
 								 * quota.credits, and all are 0 */
+	/* a debit or hold refused by the pool's cap of window cap_refused */
+	int			cap_refused;	/* -1: not refused by a cap */
+	Credits		cap_spent;		/* the window's spending, others' in flight included */
+	TimestampTz cap_end;		/* the window's end */
 } EscrowState;
 
 /* A pool as the escrow knows it. */

@@ -34,13 +34,14 @@
 
 #include "catalog/namespace.h"
 #include "nodes/parsenodes.h"
+#include "port/atomics.h"
+#include "storage/shmem.h"
 #include "tcop/utility.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "invalidation.h"
-#include "shmem.h"
 
 /* quota's configuration tables, whose invalidations count */
 static const char *const config_tables[] = {
@@ -54,7 +55,42 @@ static Oid	config_relids[NCONFIG];
 static bool config_relids_valid = false;
 static uint64 config_epoch = 0;
 static bool config_dirty = false;	/* this transaction changed the configuration */
+static pg_atomic_uint64 *shared_generation = NULL;	/* in shared memory */
 static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/* Shared memory of the configuration generation (shmem.c). */
+Size
+InvalidationShmemSize(void)
+{
+	return MAXALIGN(sizeof(pg_atomic_uint64));
+}
+
+/* Create or attach to the generation (shmem.c, under AddinShmemInitLock). */
+void
+InvalidationShmemAttach(void)
+{
+	bool		found;
+
+	shared_generation = ShmemInitStruct("quota configuration generation",
+										sizeof(pg_atomic_uint64), &found);
+	if (!found)
+		pg_atomic_init_u64(shared_generation, 1);
+}
+
+/* The shared generation (0 without shared memory: nothing is cached). */
+static uint64
+QuotaSharedGeneration(void)
+{
+	return shared_generation ? pg_atomic_read_u64(shared_generation) : 0;
+}
+
+/* Move the shared generation (a change became visible). */
+static void
+QuotaSharedGenerationBump(void)
+{
+	if (shared_generation)
+		(void) pg_atomic_fetch_add_u64(shared_generation, 1);
+}
 
 /* Relcache callback: count an invalidation that may concern the configuration. */
 static void

@@ -9,6 +9,8 @@
 #include "access/xact.h"
 #include "utils/relcache.h"
 
+extern Size InvalidationShmemSize(void);
+extern void InvalidationShmemAttach(void);
 extern void InvalidationInit(void);
 extern void QuotaConfigChanged(Relation rel);
 extern bool QuotaConfigDirty(void);

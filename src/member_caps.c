@@ -113,11 +113,13 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "cron.h"
 #include "caps.h"
 #include "escrow.h"
 #include "member_caps.h"
 #include "pools.h"
 #include "quota.h"
+#include "settings.h"
 #include "shmem.h"
 
 #define MEMBER_USER_LEN		64
@@ -508,7 +510,7 @@ RollWindows(MemberEntry *entry, const char *tz, TimestampTz at)
 		TimestampTz start;
 		TimestampTz end;
 
-		CapsWindow(member_window_names[k], tz, at, &start, &end);
+		QuotaWindowBounds(member_window_names[k], tz, at, &start, &end);
 		SpinLockAcquire(&entry->mutex);
 		if (at >= entry->win_end[k] && end > entry->win_end[k])
 		{
@@ -687,7 +689,7 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 
 		for (int k = 0; k < ESCROW_WINDOWS; k++)
 		{
-			CapsWindow(member_window_names[k], tz, at, &start[k], &end[k]);
+			QuotaWindowBounds(member_window_names[k], tz, at, &start[k], &end[k]);
 			lo = k == 0 ? start[k] : Min(lo, start[k]);
 			hi = k == 0 ? end[k] : Max(hi, end[k]);
 		}

@@ -1,29 +1,16 @@
 /*
  * pools.h
  *		Pools, access and the ledger as seen from C: lookups shared by the
- *		charging functions, and prepared SPI statements.
+ *		charging functions (pools.c).
  */
 #ifndef QUOTA_POOLS_H
 #define QUOTA_POOLS_H
 
-#include "executor/spi.h"
 #include "datatype/timestamp.h"
 
 #include "credits.h"
 #include "escrow.h"
-
-/* Placeholder for the OID of quota.credits in QuotaQuery.types. */
-#define CREDITSARG	((Oid) 1)
-
-/* A statement prepared once per backend and kept. */
-typedef struct QuotaQuery
-{
-	const char *sql;
-	int			nargs;
-	Oid			types[24];		/* CREDITSARG for quota.credits */
-	SPIPlanPtr	plan;
-	Oid			credits_type;	/* what CREDITSARG meant when prepared */
-} QuotaQuery;
+#include "spi.h"
 
 /* A pool's configuration and the caller's relation to it. */
 typedef struct PoolInfo
@@ -56,15 +43,6 @@ typedef struct UserProfile
 	bool		personal_enabled;	/* ... and whether it is enabled */
 } UserProfile;
 
-extern int	QuotaExec(QuotaQuery *query, Datum *values, const char *nulls,
-					  long count);
-extern int	QuotaExecSnapshot(QuotaQuery *query, Datum *values,
-							  const char *nulls, Snapshot snapshot, long count);
-extern char *QuotaGetText(int row, int col);
-extern char *QuotaUpperStrdup(const char *s);
-extern Oid	QuotaCreditsType(void);
-extern Datum QuotaGetDatum(int row, int col, bool *isnull);
-
 extern void QuotaCheckPoolExists(const char *pool);
 extern void QuotaCheckUserExists(const char *user_id, UserProfile *profile,
 								 bool may_register);
@@ -80,9 +58,5 @@ extern char *QuotaActivePool(const char *user_id, const UserProfile *profile,
 extern void QuotaResetIfDue(PoolInfo *info, const char *user_id);
 extern EscrowPool QuotaEscrowPool(const PoolInfo *info);
 extern Credits QuotaMemberUsage(const PoolInfo *info, const char *user_id);
-extern void QuotaLockKey(const char *key, uint16 space);
-
-#define QUOTA_LOCK_REQUEST	0x5156
-#define QUOTA_LOCK_MEMBER	0x5157
 
 #endif							/* QUOTA_POOLS_H */

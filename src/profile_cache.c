@@ -40,6 +40,7 @@
 #include "profile_cache.h"
 #include "quota.h"
 #include "route.h"
+#include "settings.h"
 #include "shmem.h"
 
 /*

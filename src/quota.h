@@ -20,10 +20,6 @@
 #define ERRCODE_QUOTA_REQUEST_REUSED	MAKE_SQLSTATE('Q','U','0','0','5')
 #define ERRCODE_QUOTA_RATE_LIMITED		MAKE_SQLSTATE('Q','U','0','0','6')
 
-/* Settings (quota.c; those that size shared memory are in shmem.h). */
-extern int	quota_route_cache_entries;
-extern int	quota_max_reservation_ttl;
-
 /* uninstall.c: DROP EXTENSION takes the pg_cron job along. */
 extern void UninstallInit(void);
 

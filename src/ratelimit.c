@@ -97,6 +97,7 @@
 #include "quota.h"
 #include "ratelimit.h"
 #include "route.h"
+#include "settings.h"
 #include "shmem.h"
 
 PG_FUNCTION_INFO_V1(quota_rate_limits_changed);
@@ -783,12 +784,12 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 	LWLockMode	mode = LW_SHARED;
 
 	memset(v, 0, sizeof(RateVerdict));
-	if (pool->pool_id == 0 || (QuotaShmemRequested() && rate_hash == NULL))
+	if (pool->pool_id == 0 || (QuotaPreloaded() && rate_hash == NULL))
 		return true;
 	n = PoolRules(pool, rules);
 	if (n == 0)
 		return true;
-	if (!QuotaShmemRequested())
+	if (!QuotaPreloaded())
 		return WindowCompare(pool, user_id, tokens, count, rules, n, v);
 	ledger = QuotaLedgerRelid(false);
 	for (int i = 0; i < n; i++)

@@ -35,6 +35,7 @@
 #include "quota.h"
 #include "ratelimit.h"
 #include "refusals.h"
+#include "settings.h"
 #include "shmem.h"
 
 PG_FUNCTION_INFO_V1(quota_refusal_counts);

@@ -33,6 +33,7 @@
 #include "ratelimit.h"
 #include "refusals.h"
 #include "rowtype.h"
+#include "settings.h"
 #include "standby.h"
 
 PG_FUNCTION_INFO_V1(quota_reserve);
@@ -222,9 +223,12 @@ ReserveRequest(PG_FUNCTION_ARGS)
 				QuotaRaiseInsufficient(&target, held, &st, true, usage);
 			CapsAdmit(&target, held, GetCurrentTimestamp(), true);
 			if (!EscrowHold(&ep, held, &st) &&
-				(QuotaExpireHolds(target.pool.pool) == 0 ||
+				(st.cap_refused >= 0 || QuotaExpireHolds(target.pool.pool) == 0 ||
 				 !EscrowHold(&ep, held, &st)))
+			{
+				CapsRaiseRefused(&st, held);
 				QuotaRaiseInsufficient(&target, held, &st, false, 0);
+			}
 		}
 		/* a new request, its declared maxima as its tokens */
 		RateLimitAdmit(&target.pool, target.user_id,

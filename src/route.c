@@ -53,6 +53,7 @@
 #include "profile_cache.h"
 #include "quota.h"
 #include "route.h"
+#include "settings.h"
 
 PG_FUNCTION_INFO_V1(quota_routes_changed);
 

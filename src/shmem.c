@@ -27,9 +27,9 @@
  * top.  The tranche "quota" has one LWLock per table, shared to look up,
  * exclusive to add or remove entries; entries have their own spinlocks.
  *
- * Also here: the shared configuration generation, which a configuration
- * change moves once it is visible (invalidation.c), for the profiles kept
- * in shared memory.
+ * Also created here: the shared configuration generation, which a
+ * configuration change moves once it is visible (invalidation.c), for the
+ * profiles kept in shared memory.
  */
 #include "postgres.h"
 
@@ -42,42 +42,22 @@
 #include "utils/hsearch.h"
 
 #include "escrow.h"
+#include "invalidation.h"
 #include "member_caps.h"
 #include "profile_cache.h"
 #include "ratelimit.h"
 #include "refusals.h"
+#include "settings.h"
 #include "shmem.h"
 
-/* The state of quota's shared memory that is not in a table. */
-typedef struct QuotaShared
-{
-	pg_atomic_uint64 generation;	/* configuration generation */
-} QuotaShared;
-
-static QuotaShared *quota_shared = NULL;
-static bool shmem_requested = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-/* Rate windows: a fifth of the member slots, at least 100. */
-int
-QuotaRateEntries(void)
-{
-	return Max(quota_max_members / 5, 100);
-}
-
-/* Refusal counts: one per twenty users, at least 100. */
-int
-QuotaRefusalEntries(void)
-{
-	return Max(quota_max_users / 20, 100);
-}
 
 /* The room of every table, in one request. */
 static Size
 QuotaShmemSize(void)
 {
-	Size		size = MAXALIGN(sizeof(QuotaShared));
+	Size		size = InvalidationShmemSize();
 
 	size = add_size(size, EscrowShmemSize());
 	size = add_size(size, MemberShmemSize());
@@ -101,16 +81,13 @@ QuotaShmemRequest(void)
 static void
 QuotaShmemStartup(void)
 {
-	bool		found;
 	LWLockPadded *locks;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	quota_shared = ShmemInitStruct("quota", sizeof(QuotaShared), &found);
-	if (!found)
-		pg_atomic_init_u64(&quota_shared->generation, 1);
+	InvalidationShmemAttach();
 	locks = GetNamedLWLockTranche("quota");
 	EscrowShmemAttach(&locks[QUOTA_LOCK_POOLS].lock);
 	MemberShmemAttach(&locks[QUOTA_LOCK_MEMBERS].lock);
@@ -126,45 +103,8 @@ QuotaShmemInit(void)
 {
 	if (!process_shared_preload_libraries_in_progress)
 		return;
-	shmem_requested = true;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = QuotaShmemRequest;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = QuotaShmemStartup;
-}
-
-/* Was shared memory asked for (quota preloaded)? */
-bool
-QuotaShmemRequested(void)
-{
-	return shmem_requested;
-}
-
-/* The configuration generation (0 without shared memory: nothing is cached). */
-uint64
-QuotaSharedGeneration(void)
-{
-	return quota_shared ? pg_atomic_read_u64(&quota_shared->generation) : 0;
-}
-
-/* Move the configuration generation (a change became visible). */
-void
-QuotaSharedGenerationBump(void)
-{
-	if (quota_shared)
-		(void) pg_atomic_fetch_add_u64(&quota_shared->generation, 1);
-}
-
-/* Entries of a shared table read under its lock; -1 when it was not created. */
-long
-QuotaHashEntries(HTAB *hash, LWLock *lock)
-{
-	long		n;
-
-	if (hash == NULL)
-		return -1;
-	LWLockAcquire(lock, LW_SHARED);
-	n = hash_get_num_entries(hash);
-	LWLockRelease(lock);
-	return n;
 }

@@ -19,17 +19,6 @@ typedef enum QuotaLockId
 	QUOTA_NUM_LOCKS
 } QuotaLockId;
 
-/* The three settings that size shared memory (quota.c). */
-extern int	quota_max_pools;
-extern int	quota_max_members;
-extern int	quota_max_users;
-
 extern void QuotaShmemInit(void);
-extern bool QuotaShmemRequested(void);
-extern int	QuotaRateEntries(void);
-extern int	QuotaRefusalEntries(void);
-extern uint64 QuotaSharedGeneration(void);
-extern void QuotaSharedGenerationBump(void);
-extern long QuotaHashEntries(struct HTAB *hash, LWLock *lock);
 
 #endif							/* QUOTA_SHMEM_H */

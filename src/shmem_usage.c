@@ -19,6 +19,7 @@
 #include "profile_cache.h"
 #include "ratelimit.h"
 #include "refusals.h"
+#include "settings.h"
 #include "shmem.h"
 #include "shmem_usage.h"
 

@@ -7,9 +7,9 @@
 #define QUOTA_STANDBY_H
 
 #include "escrow.h"
+#include "errors.h"
 #include "pools.h"
 
-extern void QuotaRefuseOnStandby(const char *function);
 extern void StandbyAsIfDue(const PoolInfo *info, EscrowState *state);
 
 #endif							/* QUOTA_STANDBY_H */
