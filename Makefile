@@ -43,7 +43,9 @@ OBJS = \
 	src/spi.o \
 	src/errors.o \
 	src/settings.o \
-	src/relation.o
+	src/relation.o \
+	src/guard_trigger.o \
+	src/rate_window.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per

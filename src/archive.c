@@ -31,6 +31,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "archive.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"

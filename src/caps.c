@@ -143,6 +143,7 @@
 #include "member_caps.h"
 #include "quota.h"
 #include "ratelimit.h"
+#include "request.h"
 #include "route.h"
 #include "rowtype.h"
 

@@ -5,7 +5,7 @@
 #ifndef QUOTA_CAPS_H
 #define QUOTA_CAPS_H
 
-#include "charge.h"
+#include "request.h"
 
 /* Advisory lock space of a pool's pool-scope caps. */
 #define QUOTA_LOCK_CAPS		0x5158

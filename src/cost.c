@@ -7,6 +7,7 @@
 #include "compat.h"
 
 #include "access/htup_details.h"
+#include "cost.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"

@@ -22,6 +22,7 @@
 
 #include "common/hashfn.h"
 #include "common/int.h"
+#include "credits_text.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"

@@ -34,21 +34,4 @@ extern Credits NumericToCredits(Numeric n);
 /* Text form, e.g. "12.5" or "-0.000000001" (palloc'd). */
 extern char *CreditsToCString(Credits c);
 
-/* How text failed to parse, in order of precedence (credits_text.c). */
-typedef enum CreditsParseResult
-{
-	CREDITS_PARSE_OK,
-	CREDITS_PARSE_SYNTAX,
-	CREDITS_PARSE_FRACTION,
-	CREDITS_PARSE_RANGE
-} CreditsParseResult;
-
-/* Room for the longest text form and its terminator. */
-#define CREDITS_TEXT_SIZE		32
-
-/* Parse [spaces][sign]digits[.digits][spaces]; *result is set when OK. */
-extern CreditsParseResult CreditsParse(const char *str, Credits *result);
-/* Format into buf (CREDITS_TEXT_SIZE bytes); returns the text's start. */
-extern char *CreditsFormat(Credits c, char *buf);
-
 #endif							/* QUOTA_CREDITS_H */

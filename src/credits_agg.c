@@ -14,6 +14,7 @@
 
 #include "compat.h"
 
+#include "credits_agg.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "utils/memutils.h"

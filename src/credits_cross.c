@@ -12,6 +12,7 @@
 
 #include "compat.h"
 
+#include "credits_cross.h"
 #include "fmgr.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"

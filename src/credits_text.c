@@ -13,6 +13,7 @@
 #include <ctype.h>
 
 #include "credits.h"
+#include "credits_text.h"
 
 #define CREDITS_MAX_WHOLE	(CREDITS_MAX / CREDITS_SCALE)
 

@@ -14,5 +14,6 @@ extern void GuardCheckWriters(Relation rel, QuotaRelation table);
 extern void GuardNotWritten(const char *relname);
 extern void GuardExpect(const char *pool, const char *kind, Credits amount);
 extern void GuardExpectDone(void);
+extern bool GuardTakeExpected(const char *pool, const char *kind, Credits amount);
 
 #endif							/* QUOTA_GUARD_H */

@@ -12,9 +12,10 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "charge.h"
 #include "cron.h"
+#include "hint.h"
 #include "quota.h"
+#include "request.h"
 
 static QuotaQuery free_models_q = {
 	"SELECT m.model FROM quota.models m "

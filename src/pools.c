@@ -29,6 +29,7 @@
 #include "identity.h"
 #include "ledger.h"
 #include "pools.h"
+#include "profile.h"
 #include "route.h"
 #include "quota.h"
 #include "standby.h"

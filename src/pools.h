@@ -46,8 +46,6 @@ typedef struct UserProfile
 extern void QuotaCheckPoolExists(const char *pool);
 extern void QuotaCheckUserExists(const char *user_id, UserProfile *profile,
 								 bool may_register);
-extern bool QuotaReadProfile(const char *user_id, UserProfile *profile);
-extern bool QuotaReadPool(const char *pool, PoolInfo *info);
 extern bool QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info);
 extern bool QuotaLoadPoolOwn(const char *pool, PoolInfo *info);
 extern bool QuotaPoolPermits(const PoolInfo *info, const char *model);

@@ -25,6 +25,7 @@
 
 #include "direct.h"
 #include "pools.h"
+#include "profile.h"
 
 /* A column of the slot's row by name; *isnull for NULL. */
 static Datum

@@ -15,6 +15,7 @@
 #include "quota.h"
 #include "settings.h"
 #include "shmem.h"
+#include "uninstall.h"
 #include "xact.h"
 
 PG_MODULE_MAGIC_EXT(.name = "quota", .version = QUOTA_VERSION);

@@ -20,8 +20,6 @@
 #define ERRCODE_QUOTA_REQUEST_REUSED	MAKE_SQLSTATE('Q','U','0','0','5')
 #define ERRCODE_QUOTA_RATE_LIMITED		MAKE_SQLSTATE('Q','U','0','0','6')
 
-/* uninstall.c: DROP EXTENSION takes the pg_cron job along. */
-extern void UninstallInit(void);
 
 /* Raise 22004 naming the argument when a required argument is NULL. */
 #define QUOTA_REQUIRE_ARG(fcinfo, n, name) \

@@ -1,6 +1,6 @@
 /*
  * ratelimit.h
- *		Requests and tokens per minute, kept in shared memory (ratelimit.c).
+ *		Requests and tokens per minute: the limits (ratelimit.c).
  */
 #ifndef QUOTA_RATELIMIT_H
 #define QUOTA_RATELIMIT_H
@@ -10,11 +10,6 @@
 
 #include "pools.h"
 
-extern Size RateShmemSize(void);
-extern void RateShmemAttach(LWLock *lock);
-extern void RateXactEvent(XactEvent event);
-extern void RateSubXactEvent(SubXactEvent event);
-extern long RateEntriesUsed(void);
 extern void RateLimitAdmit(const PoolInfo *pool, const char *user_id,
 						   int64 tokens);
 extern const char *RateLimitCheck(const PoolInfo *pool, const char *user_id,

@@ -10,8 +10,8 @@
 
 #include "utils/builtins.h"
 
-#include "charge.h"
 #include "quota.h"
+#include "request.h"
 
 /*
  * Choose the pool (explicit argument, else the active pool) and load it with

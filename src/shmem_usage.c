@@ -17,7 +17,7 @@
 #include "escrow.h"
 #include "member_caps.h"
 #include "profile_cache.h"
-#include "ratelimit.h"
+#include "rate_window.h"
 #include "refusals.h"
 #include "settings.h"
 #include "shmem.h"

@@ -26,6 +26,7 @@
 #include "utils/lsyscache.h"
 
 #include "quota.h"
+#include "uninstall.h"
 
 PG_FUNCTION_INFO_V1(quota_drop_starting);
 

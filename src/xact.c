@@ -37,7 +37,7 @@
 #include "escrow.h"
 #include "invalidation.h"
 #include "member_caps.h"
-#include "ratelimit.h"
+#include "rate_window.h"
 #include "xact.h"
 
 /* The transaction callback: every module's handler, in the order above. */
