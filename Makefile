@@ -45,7 +45,8 @@ OBJS = \
 	src/settings.o \
 	src/relation.o \
 	src/guard_trigger.o \
-	src/rate_window.o
+	src/rate_window.o \
+	src/config.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per

@@ -138,6 +138,7 @@
 #include "utils/timestamp.h"
 
 #include "caps.h"
+#include "config.h"
 #include "cron.h"
 #include "invalidation.h"
 #include "member_caps.h"
@@ -186,14 +187,6 @@ static QuotaQuery pool_spent_q = {
 
 /* A window's end as wall-clock time of the pool's zone, for the hint. */
 /* One cap of a pool. */
-typedef struct PoolCap
-{
-	char	   *per;			/* day, week or month */
-	bool		pool_scope;
-	Credits		amount;
-	char	   *timezone;
-} PoolCap;
-
 /* The adjective of a period: daily, weekly, monthly. */
 static const char *
 PerAdjective(const char *per)
@@ -212,23 +205,12 @@ CapsInstalled(void)
 }
 
 /*
- * Caps per pool, cached by each backend while no cap, rate limit or pool
- * changed (the shared routing generation, which the commit of such a change
- * moves: see ratelimit.c and route.c).  A charge on a pool without caps, the
- * common case, then runs no statement for them.  A hot standby's backends
- * read the table every time: replay does not move the generation.
+ * Caps per pool, kept in the configuration cache (config.c) while no
+ * configuration changed.  A charge on a pool without caps, the common
+ * case, then runs no statement for them.  A hot standby's backends read the
+ * table every time.
  */
-typedef struct CapsCacheEntry
-{
-	int64		pool_id;
-	int			n;
-	PoolCap		caps[2 * ESCROW_WINDOWS];	/* per window, member then pool */
-} CapsCacheEntry;
-
-static HTAB *caps_cache = NULL;
-static MemoryContext caps_cache_cxt = NULL;
-static uint64 caps_generation = 0;
-static bool caps_complete = false;	/* every pool's caps are in the cache */
+static uint64 caps_filled_epoch = 0;	/* the cache's epoch last filled */
 
 /* Every pool's caps at once (one statement per change, not per pool). */
 static QuotaQuery all_caps_q = {
@@ -244,31 +226,34 @@ static QuotaQuery all_caps_q = {
 static void
 FillCapsCache(void)
 {
+	MemoryContext cxt = ConfigCacheContext();
 	int			n;
 	bool		isnull;
 
-	caps_complete = false;
+	caps_filled_epoch = ConfigCacheEpoch();
 	if (!CapsInstalled())
 		return;
 	n = QuotaExec(&all_caps_q, NULL, NULL, 0);
 	for (int i = 0; i < n; i++)
 	{
 		int64		pool_id = DatumGetInt64(QuotaGetDatum(i, 1, &isnull));
-		bool		found;
-		CapsCacheEntry *e = hash_search(caps_cache, &pool_id, HASH_ENTER, &found);
+		ConfigPool *e = ConfigCachePool(pool_id, true);
 		PoolCap    *cap;
 
-		if (!found)
-			e->n = 0;
-		if (e->n >= 2 * ESCROW_WINDOWS)
+		if (!e->caps_known)
+		{
+			e->caps_known = true;
+			e->ncaps = 0;
+		}
+		if (e->ncaps >= 2 * ESCROW_WINDOWS)
 			continue;
-		cap = &e->caps[e->n++];
-		cap->per = MemoryContextStrdup(caps_cache_cxt, QuotaGetText(i, 2));
+		cap = &e->caps[e->ncaps++];
+		cap->per = MemoryContextStrdup(cxt, QuotaGetText(i, 2));
 		cap->pool_scope = DatumGetBool(QuotaGetDatum(i, 3, &isnull));
 		cap->amount = DatumGetCredits(QuotaGetDatum(i, 4, &isnull));
-		cap->timezone = MemoryContextStrdup(caps_cache_cxt, QuotaGetText(i, 5));
+		cap->timezone = MemoryContextStrdup(cxt, QuotaGetText(i, 5));
 	}
-	caps_complete = QuotaConfigGeneration() == caps_generation;
+	ConfigCacheSetComplete(CONFIG_CAPS);
 }
 
 /* Read the pool's caps from the table (member scope first); returns how many. */
@@ -295,66 +280,48 @@ ReadCaps(const char *pool, PoolCap **caps)
 	return n;
 }
 
-/* The pool's caps (member scope first), from this backend's cache if valid. */
+/* The pool's caps (member scope first), from the configuration cache if valid. */
 static int
 LoadCaps(const PoolInfo *pool, PoolCap **caps)
 {
-	uint64		generation = QuotaConfigGeneration();
-	bool		cacheable = generation != 0 && !RecoveryInProgress() &&
-		!QuotaConfigDirty();
-	CapsCacheEntry *e;
+	ConfigPool *e;
+	PoolCap    *read;
 	int			n;
 
-	if (!cacheable)
+	if (!ConfigCacheUsable())
 		return ReadCaps(pool->pool, caps);
-	if (caps_cache == NULL || generation != caps_generation)
-	{
-		HASHCTL		ctl;
-
-		if (caps_cache_cxt == NULL)
-			caps_cache_cxt = AllocSetContextCreate(TopMemoryContext,
-												   "quota caps cache",
-												   ALLOCSET_SMALL_SIZES);
-		else
-			MemoryContextReset(caps_cache_cxt);
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(CapsCacheEntry);
-		ctl.hcxt = caps_cache_cxt;
-		caps_cache = hash_create("quota caps per pool", 64, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		caps_generation = generation;
+	if (!ConfigCacheComplete(CONFIG_CAPS) && caps_filled_epoch != ConfigCacheEpoch())
 		FillCapsCache();
-	}
-	e = hash_search(caps_cache, &pool->pool_id, HASH_FIND, NULL);
-	if (e == NULL && caps_complete)
+	e = ConfigCachePool(pool->pool_id, false);
+	if ((e == NULL || !e->caps_known) && ConfigCacheComplete(CONFIG_CAPS))
 	{
 		*caps = NULL;
 		return 0;				/* a pool without caps */
 	}
-	if (e == NULL)
+	if (e == NULL || !e->caps_known)
 	{
-		PoolCap    *read;
-
 		n = ReadCaps(pool->pool, &read);
 		/* stored only if nothing changed while it was read */
-		if (QuotaConfigGeneration() != caps_generation)
+		if (!ConfigCacheStorable())
 		{
 			*caps = read;
 			return n;
 		}
-		e = hash_search(caps_cache, &pool->pool_id, HASH_ENTER, NULL);
-		e->n = n;
+		e = ConfigCachePool(pool->pool_id, true);
+		e->caps_known = true;
+		e->ncaps = n;
 		for (int i = 0; i < n; i++)
 		{
 			e->caps[i] = read[i];
-			e->caps[i].per = MemoryContextStrdup(caps_cache_cxt, read[i].per);
-			e->caps[i].timezone = MemoryContextStrdup(caps_cache_cxt, read[i].timezone);
+			e->caps[i].per = MemoryContextStrdup(ConfigCacheContext(), read[i].per);
+			e->caps[i].timezone = MemoryContextStrdup(ConfigCacheContext(),
+													  read[i].timezone);
 		}
 	}
-	*caps = e->n > 0 ? palloc(e->n * sizeof(PoolCap)) : NULL;
-	if (e->n > 0)
-		memcpy(*caps, e->caps, e->n * sizeof(PoolCap));
-	return e->n;
+	*caps = e->ncaps > 0 ? palloc(e->ncaps * sizeof(PoolCap)) : NULL;
+	if (e->ncaps > 0)
+		memcpy(*caps, e->caps, e->ncaps * sizeof(PoolCap));
+	return e->ncaps;
 }
 
 /* Spending under a cap in the window [start, end), summed with a snapshot taken now. */

@@ -47,6 +47,7 @@
 #include "invalidation.h"
 #include "quota.h"
 #include "rate_window.h"
+#include "config.h"
 #include "ratelimit.h"
 #include "route.h"
 #include "settings.h"
@@ -54,23 +55,7 @@
 
 PG_FUNCTION_INFO_V1(quota_rate_limits_changed);
 
-
-
-
-/* A pool's limits, as this backend last read them. */
-typedef struct RateConfig
-{
-	int64		pool_id;		/* hash key */
-	int			nrules;
-	RateRule	rules[2];
-} RateConfig;
-
-
-
-
-static HTAB *config_cache = NULL;
-static uint64 config_generation = 0;
-static bool config_complete = false;	/* every pool's rules are cached */
+static uint64 rules_filled_epoch = 0;	/* the cache's epoch last filled */
 
 
 static QuotaQuery rules_q = {
@@ -80,11 +65,6 @@ static QuotaQuery rules_q = {
 	"ORDER BY scope OPERATOR(pg_catalog.=) 'pool' DESC",
 	1, {TEXTOID}
 };
-
-
-
-
-
 
 /* Statement trigger on quota.rate_limits: backends re-read limits after commit. */
 Datum
@@ -112,7 +92,7 @@ FillRulesCache(void)
 	Oid			nsp = get_namespace_oid("quota", true);
 	int			n;
 
-	config_complete = false;
+	rules_filled_epoch = ConfigCacheEpoch();
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("rate_limits", nsp)))
 		return;
 	n = QuotaExec(&all_rules_q, NULL, NULL, 0);
@@ -120,12 +100,14 @@ FillRulesCache(void)
 	{
 		bool		isnull;
 		int64		pool_id = DatumGetInt64(QuotaGetDatum(i, 1, &isnull));
-		bool		found;
-		RateConfig *c = hash_search(config_cache, &pool_id, HASH_ENTER, &found);
+		ConfigPool *c = ConfigCachePool(pool_id, true);
 		RateRule   *rule;
 
-		if (!found)
+		if (!c->rules_known)
+		{
+			c->rules_known = true;
 			c->nrules = 0;
+		}
 		if (c->nrules >= 2)
 			continue;
 		rule = &c->rules[c->nrules++];
@@ -133,46 +115,32 @@ FillRulesCache(void)
 		rule->requests = DatumGetInt32(QuotaGetDatum(i, 3, &isnull));
 		rule->tokens = DatumGetInt64(QuotaGetDatum(i, 4, &isnull));
 	}
-	config_complete = QuotaConfigGeneration() == config_generation;
+	ConfigCacheSetComplete(CONFIG_RULES);
 }
 
 /*
- * The pool's limits (at most two rules, the pool's first), from this
- * backend's cache while no limit changed since it was filled.
+ * The pool's limits (at most two rules, the pool's first), from the
+ * configuration cache while no limit changed since it was filled.
  */
 static int
 PoolRules(const PoolInfo *pool, RateRule *rules)
 {
 	Oid			nsp;
-	uint64		generation = QuotaConfigGeneration();
-	RateConfig *c = NULL;
+	ConfigPool *c;
 	int			n;
-	bool		cacheable = !QuotaConfigDirty() && generation != 0 &&
-		!RecoveryInProgress();
+	bool		cacheable = ConfigCacheUsable();
 
 	if (cacheable)
 	{
-		if (config_cache == NULL || generation != config_generation)
-		{
-			HASHCTL		ctl;
-
-			if (config_cache != NULL)
-				hash_destroy(config_cache);
-			ctl.keysize = sizeof(int64);
-			ctl.entrysize = sizeof(RateConfig);
-			ctl.hcxt = TopMemoryContext;
-			config_cache = hash_create("quota rate limit rules", 64, &ctl,
-									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-			config_generation = generation;
+		if (!ConfigCacheComplete(CONFIG_RULES) && rules_filled_epoch != ConfigCacheEpoch())
 			FillRulesCache();
-		}
-		c = hash_search(config_cache, &pool->pool_id, HASH_FIND, NULL);
-		if (c != NULL)
+		c = ConfigCachePool(pool->pool_id, false);
+		if (c != NULL && c->rules_known)
 		{
 			memcpy(rules, c->rules, sizeof(RateRule) * c->nrules);
 			return c->nrules;
 		}
-		if (config_complete)
+		if (ConfigCacheComplete(CONFIG_RULES))
 			return 0;			/* a pool without rate limits */
 	}
 
@@ -195,23 +163,15 @@ PoolRules(const PoolInfo *pool, RateRule *rules)
 		}
 	}
 	/* stored only if no limit changed while it was read */
-	if (cacheable && QuotaConfigGeneration() == config_generation)
+	if (cacheable && ConfigCacheStorable())
 	{
-		c = hash_search(config_cache, &pool->pool_id, HASH_ENTER, NULL);
+		c = ConfigCachePool(pool->pool_id, true);
+		c->rules_known = true;
 		c->nrules = n;
 		memcpy(c->rules, rules, sizeof(RateRule) * n);
 	}
 	return n;
 }
-
-
-
-
-
-
-
-
-
 
 /* The figures of a limit for messages: "20 requests per minute". */
 static char *

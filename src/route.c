@@ -10,26 +10,14 @@
  * pool's own configuration per pool, and, for users whose pools follow
  * from their groups alone (most students), the default pool and the grants
  * per set of groups, shared by all such users; other users get entries of
- * their own.  The cache is emptied whenever the tables the answers come
- * from change:
+ * their own.  They live in the configuration cache (config.c), whose top
+ * says when it is dropped and what may be stored: everything goes when a
+ * change of users, pools, members or groups is committed (or committed
+ * prepared), and a transaction that changed them reads the tables.
  *
- *	 - statement triggers on quota.users, user_state, pool_defs, pool_members
- *	   and pool_groups mark the changing transaction dirty (route_dirty); a
- *	   dirty transaction bypasses the cache, so its own uncommitted changes
- *	   are seen and never stored;
- *	 - when a dirty transaction commits, it increments a generation counter
- *	   in shared memory (after its changes became visible); the trigger also
- *	   queues an invalidation message, which moves every backend's
- *	   generation when it arrives, also at COMMIT PREPARED
- *	   (invalidation.c);
- *	 - every look-up first compares the shared generation with the one the
- *	   cache was filled under, and empties the cache when they differ; a
- *	   result is stored only if the generation is still the one read before
- *	   its query, so nothing read from an older state outlives a change.
- *
- * Nor is it used on a hot standby: replay moves no generation counter
- * (standby.c), so look-ups read the replayed tables there, and nothing read
- * during recovery is left for after a promotion.
+ * Nor is it used on a hot standby (standby.c): look-ups read the replayed
+ * tables there, and nothing read during recovery is left for after a
+ * promotion.
  *
  * The cache is used only in READ COMMITTED (where each query takes a new
  * snapshot after the generation was read) and only with shared memory
@@ -49,6 +37,7 @@
 #include "utils/memutils.h"
 
 #include "escrow.h"
+#include "config.h"
 #include "invalidation.h"
 #include "profile_cache.h"
 #include "quota.h"
@@ -69,54 +58,39 @@ typedef struct RouteEntry
 	PoolInfo	info;			/* active and pool entries */
 } RouteEntry;
 
-static MemoryContext RouteContext = NULL;
+static MemoryContext RouteContext = NULL;	/* child of the configuration cache's */
 static HTAB *route_hash = NULL;
-static uint64 route_generation = 0;
-
-/* Forget everything cached. */
-static void
-RouteFlush(void)
-{
-	if (RouteContext != NULL)
-		MemoryContextReset(RouteContext);
-	route_hash = NULL;
-}
+static uint64 route_epoch = 0;	/* the configuration cache's, when made */
 
 /*
- * May the cache be used now?  Empties it when the shared generation moved.
- * Returns false (use the tables) when it may not.
+ * May the cache be used now?  Made again when the configuration cache was
+ * dropped (a change) or when full.  Returns false (use the tables) when it
+ * may not: also in REPEATABLE READ and SERIALIZABLE, whose snapshot may be
+ * older than what the cache holds.
  */
 static bool
 RouteUsable(void)
 {
-	uint64		generation;
-
-	if (QuotaConfigDirty() || IsolationUsesXactSnapshot() || quota_route_cache_entries == 0 ||
-		RecoveryInProgress())
+	if (IsolationUsesXactSnapshot() || quota_route_cache_entries == 0 ||
+		!ConfigCacheUsable())
 		return false;
-	generation = QuotaConfigGeneration();
-	if (generation == 0)
-		return false;
-	if (generation != route_generation ||
-		(route_hash != NULL &&
-		 hash_get_num_entries(route_hash) >= quota_route_cache_entries))
-	{
-		RouteFlush();
-		route_generation = generation;
-	}
-	if (route_hash == NULL)
+	if (route_hash == NULL || route_epoch != ConfigCacheEpoch() ||
+		hash_get_num_entries(route_hash) >= quota_route_cache_entries)
 	{
 		HASHCTL		ctl;
 
-		if (RouteContext == NULL)
-			RouteContext = AllocSetContextCreate(TopMemoryContext,
-												 "quota route cache",
-												 ALLOCSET_DEFAULT_SIZES);
+		/* the old context went with the cache's, or is dropped here */
+		if (route_hash != NULL && route_epoch == ConfigCacheEpoch())
+			MemoryContextDelete(RouteContext);
+		RouteContext = AllocSetContextCreate(ConfigCacheContext(),
+											 "quota route cache",
+											 ALLOCSET_DEFAULT_SIZES);
 		ctl.keysize = ROUTE_KEY_SIZE;
 		ctl.entrysize = sizeof(RouteEntry);
 		ctl.hcxt = RouteContext;
 		route_hash = hash_create("quota routes", 1024, &ctl,
 								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		route_epoch = ConfigCacheEpoch();
 	}
 	return true;
 }
@@ -125,8 +99,8 @@ RouteUsable(void)
 static bool
 RouteStorable(void)
 {
-	return route_hash != NULL && !QuotaConfigDirty() && !IsolationUsesXactSnapshot() &&
-		!RecoveryInProgress() && QuotaConfigGeneration() == route_generation;
+	return route_hash != NULL && route_epoch == ConfigCacheEpoch() &&
+		!IsolationUsesXactSnapshot() && ConfigCacheStorable();
 }
 
 /* Build a key; false when the names are too long to cache. */
@@ -188,7 +162,7 @@ RouteLookupUser(const char *user_id, UserProfile *profile)
 
 	if (!RouteUsable() || !RouteKey(key, 'u', user_id, NULL))
 		return false;
-	if (ProfileCacheLookup(user_id, route_generation, profile))
+	if (ProfileCacheLookup(user_id, ConfigCacheGeneration(), profile))
 		return true;
 	e = hash_search(route_hash, key, HASH_FIND, NULL);
 	if (e == NULL)
@@ -206,7 +180,7 @@ RouteStoreUser(const char *user_id, const UserProfile *profile)
 
 	if (!RouteStorable() || !RouteKey(key, 'u', user_id, NULL))
 		return;
-	if (ProfileCacheStore(user_id, route_generation, profile))
+	if (ProfileCacheStore(user_id, ConfigCacheGeneration(), profile))
 		return;
 	e = hash_search(route_hash, key, HASH_ENTER, NULL);
 	CopyProfile(&e->profile, profile, RouteContext);
