@@ -55,14 +55,27 @@ static Oid	config_relids[NCONFIG];
 static bool config_relids_valid = false;
 static uint64 config_epoch = 0;
 static bool config_dirty = false;	/* this transaction changed the configuration */
-static pg_atomic_uint64 *shared_generation = NULL;	/* in shared memory */
+static bool config_inflight = false;	/* this commit counted in inflight */
+
+/*
+ * In shared memory: the generation, moved by every committed change, and
+ * the changes being committed (from before they become visible until the
+ * generation moved).
+ */
+typedef struct ConfigShared
+{
+	pg_atomic_uint64 generation;
+	pg_atomic_uint32 inflight;
+} ConfigShared;
+
+static ConfigShared *config_shared = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
 /* Shared memory of the configuration generation (shmem.c). */
 Size
 InvalidationShmemSize(void)
 {
-	return MAXALIGN(sizeof(pg_atomic_uint64));
+	return MAXALIGN(sizeof(ConfigShared));
 }
 
 /* Create or attach to the generation (shmem.c, under AddinShmemInitLock). */
@@ -71,25 +84,55 @@ InvalidationShmemAttach(void)
 {
 	bool		found;
 
-	shared_generation = ShmemInitStruct("quota configuration generation",
-										sizeof(pg_atomic_uint64), &found);
+	config_shared = ShmemInitStruct("quota configuration generation",
+									sizeof(ConfigShared), &found);
 	if (!found)
-		pg_atomic_init_u64(shared_generation, 1);
+	{
+		pg_atomic_init_u64(&config_shared->generation, 1);
+		pg_atomic_init_u32(&config_shared->inflight, 0);
+	}
 }
 
-/* The shared generation (0 without shared memory: nothing is cached). */
-static uint64
-QuotaSharedGeneration(void)
-{
-	return shared_generation ? pg_atomic_read_u64(shared_generation) : 0;
-}
-
-/* Move the shared generation (a change became visible). */
+/* A change is about to become visible: caches read the tables until it is counted. */
 static void
-QuotaSharedGenerationBump(void)
+ChangeBegins(void)
 {
-	if (shared_generation)
-		(void) pg_atomic_fetch_add_u64(shared_generation, 1);
+	if (config_shared)
+		(void) pg_atomic_fetch_add_u32(&config_shared->inflight, 1);
+}
+
+/* A change became visible (or failed): move the generation, then let caches in. */
+static void
+ChangeEnds(void)
+{
+	if (config_shared)
+	{
+		(void) pg_atomic_fetch_add_u64(&config_shared->generation, 1);
+		(void) pg_atomic_fetch_sub_u32(&config_shared->inflight, 1);
+	}
+}
+
+/*
+ * The shared stamp of what caches that outlive a backend may hold (the
+ * shared profiles): the generation, or 0 (cache nothing) without shared
+ * memory or while a change is being committed.  A result read between two
+ * equal non-zero stamps is of that generation: a change that became
+ * visible meanwhile was in flight at the second, or moved the generation.
+ * (The in-flight count is read first: a change ends by moving the
+ * generation before it leaves the count.)
+ */
+uint64
+QuotaSharedConfigStamp(void)
+{
+	uint32		inflight;
+
+	if (config_shared == NULL)
+		return 0;
+	inflight = pg_atomic_read_u32(&config_shared->inflight);
+	pg_read_barrier();
+	if (inflight != 0)
+		return 0;
+	return pg_atomic_read_u64(&config_shared->generation);
 }
 
 /* Relcache callback: count an invalidation that may concern the configuration. */
@@ -115,17 +158,27 @@ ConfigProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
 					 QueryCompletion *qc)
 {
 	Node	   *stmt = pstmt->utilityStmt;
-	bool		commit_prepared = IsA(stmt, TransactionStmt) &&
+	volatile bool commit_prepared = IsA(stmt, TransactionStmt) &&
 		((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED;
 
-	if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
-							 queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+	/* whatever it changed is in flight from before it becomes visible */
 	if (commit_prepared)
-		QuotaSharedGenerationBump();
+		ChangeBegins();
+	PG_TRY();
+	{
+		if (prev_process_utility)
+			prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+								 queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (commit_prepared)
+			ChangeEnds();
+	}
+	PG_END_TRY();
 }
 
 /* Register the callback and the hook (from _PG_init). */
@@ -157,21 +210,41 @@ QuotaConfigDirty(void)
 }
 
 /*
- * End of transaction (xact.c): a committed change moves the shared
- * generation, now that it is visible; a prepared one waits for COMMIT
- * PREPARED (the utility hook above); a rolled back one never counts.
+ * End of transaction (xact.c): a change is in flight from PRE_COMMIT (before
+ * it becomes visible) until the COMMIT callback (after) has moved the
+ * shared generation; a prepared one waits for COMMIT PREPARED (the utility
+ * hook above); a rolled back one only leaves the count.
  */
 void
 InvalidationXactEvent(XactEvent event)
 {
 	if (!config_dirty)
 		return;
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
-		QuotaSharedGenerationBump();
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_PREPARE || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_ABORT)
-		config_dirty = false;
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			if (!config_inflight)
+			{
+				ChangeBegins();
+				config_inflight = true;
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			if (config_inflight)
+				ChangeEnds();
+			config_inflight = false;
+			config_dirty = false;
+			break;
+		case XACT_EVENT_PREPARE:
+			config_dirty = false;
+			break;
+		default:
+			break;
+	}
 }
 
 /*
@@ -196,14 +269,15 @@ QuotaConfigEpoch(void)
 }
 
 /*
- * The generation the configuration caches compare (0 without shared memory:
- * nothing is cached): the shared routing generation plus this backend's
- * epoch; both only grow, so the sum moves whenever either does.
+ * The generation the per-backend configuration caches compare (0: cache
+ * nothing, without shared memory or while a change is being committed):
+ * the shared stamp plus this backend's epoch; both only grow, so the sum
+ * moves whenever either does.
  */
 uint64
 QuotaConfigGeneration(void)
 {
-	uint64		shared = QuotaSharedGeneration();
+	uint64		shared = QuotaSharedConfigStamp();
 
 	return shared == 0 ? 0 : shared + QuotaConfigEpoch();
 }

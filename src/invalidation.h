@@ -17,5 +17,6 @@ extern bool QuotaConfigDirty(void);
 extern void InvalidationXactEvent(XactEvent event);
 extern uint64 QuotaConfigEpoch(void);
 extern uint64 QuotaConfigGeneration(void);
+extern uint64 QuotaSharedConfigStamp(void);
 
 #endif							/* QUOTA_INVALIDATION_H */

@@ -11,11 +11,14 @@
  * them, and only here; the backends' caches keep the few that do not fit.
  *
  * Entries are keyed by database, installation and user.  Consistency: an
- * entry carries the route generation it was read under (route.c stores it
- * only if the generation did not move while reading); a look-up uses it
- * only while the generation is still the same, so any
- * committed change to users or pools retires every entry at once, as it
- * empties the backends' own caches.  Profiles that do not fit (long names
+ * entry carries the shared configuration stamp it was read under
+ * (QuotaSharedConfigStamp, invalidation.c: the shared generation, or 0
+ * while a change is being committed; route.c stores an entry only if the
+ * stamp was the same non-zero value before and after reading); a look-up
+ * uses it only while the stamp is still the same, so any committed change
+ * to users or pools retires every entry at once, from before it becomes
+ * visible, in every backend alike (the stamp holds no backend's own count,
+ * so backends started at different times share the entries).  Profiles that do not fit (long names
  * or many groups) are left to the backends' caches.  When the table is
  * full, entries of older generations are swept; if none is old, an eighth
  * of the table is.

@@ -61,6 +61,7 @@ typedef struct RouteEntry
 static MemoryContext RouteContext = NULL;	/* child of the configuration cache's */
 static HTAB *route_hash = NULL;
 static uint64 route_epoch = 0;	/* the configuration cache's, when made */
+static uint64 user_stamp = 0;	/* the shared stamp before a user's profile was read */
 
 /*
  * May the cache be used now?  Made again when the configuration cache was
@@ -162,7 +163,9 @@ RouteLookupUser(const char *user_id, UserProfile *profile)
 
 	if (!RouteUsable() || !RouteKey(key, 'u', user_id, NULL))
 		return false;
-	if (ProfileCacheLookup(user_id, ConfigCacheGeneration(), profile))
+	/* the shared profiles are stamped with the shared stamp alone */
+	user_stamp = QuotaSharedConfigStamp();
+	if (user_stamp != 0 && ProfileCacheLookup(user_id, user_stamp, profile))
 		return true;
 	e = hash_search(route_hash, key, HASH_FIND, NULL);
 	if (e == NULL)
@@ -180,7 +183,8 @@ RouteStoreUser(const char *user_id, const UserProfile *profile)
 
 	if (!RouteStorable() || !RouteKey(key, 'u', user_id, NULL))
 		return;
-	if (ProfileCacheStore(user_id, ConfigCacheGeneration(), profile))
+	if (user_stamp != 0 && QuotaSharedConfigStamp() == user_stamp &&
+		ProfileCacheStore(user_id, user_stamp, profile))
 		return;
 	e = hash_search(route_hash, key, HASH_ENTER, NULL);
 	CopyProfile(&e->profile, profile, RouteContext);

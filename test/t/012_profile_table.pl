@@ -59,5 +59,21 @@ is($node->safe_psql('postgres', q{
 SELECT pool FROM quota.quota_charge('m', 1, 0, 'after-change', user_id => 'user3')}),
 	'P1', 'user3 now charges the pool of the new group');
 
+# Backends share the profiles whatever configuration changes they saw:
+# this connection changes a user (its own count of invalidations moves, a
+# later connection starts without it) and then charges user1, whose
+# profile goes to the shared table; a new connection's charge for user1
+# reads no user row (no scan of quota.users' primary key).
+$node->safe_psql('postgres', q{
+SELECT quota.quota_set_user('user2', '{g2}');
+SELECT count(*) FROM quota.quota_charge('m', 1, 0, 'share-1', user_id => 'user1');
+});
+is($node->safe_psql('postgres', q{
+BEGIN;
+SELECT count(*) FROM quota.quota_charge('m', 1, 0, 'share-2', user_id => 'user1');
+SELECT pg_stat_get_xact_numscans('quota.users_pkey'::regclass);
+COMMIT;
+}), "1\n0", 'a connection started after a change reads the profile another one stored');
+
 $node->stop;
 done_testing();
