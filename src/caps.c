@@ -487,6 +487,7 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 	bool		member_locked = false;
 	bool		pool_locked = false;
 	bool		shared = EscrowIsShared();
+	bool		pool_shared = shared;
 	bool		counted = false;
 	int128		member_spent[ESCROW_WINDOWS];
 	bool		usable[ESCROW_WINDOWS] = {false, false, false};
@@ -494,7 +495,16 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 	if (amount <= 0)
 		return;
 	n = LoadCaps(&target->pool, &caps);
-	if (shared)
+	/* a pool without room in shared memory has its pool caps summed here */
+	for (int i = 0; i < n && pool_shared; i++)
+		if (caps[i].pool_scope)
+		{
+			EscrowPool	ep = QuotaEscrowPool(&target->pool);
+
+			pool_shared = EscrowPoolShared(&ep);
+			break;
+		}
+	if (pool_shared)
 		ArmPoolCaps(target, caps, n, at, !hold);
 	for (int i = 0; i < n; i++)
 	{
@@ -504,7 +514,7 @@ CapsAdmit(const RequestTarget *target, Credits amount, TimestampTz at, bool hold
 		int128		spent;
 		int			k = WindowIndex(cap->per);
 
-		if (cap->pool_scope && shared)
+		if (cap->pool_scope && pool_shared)
 			continue;
 		if (!cap->pool_scope && !member_locked)
 		{

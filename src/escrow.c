@@ -60,10 +60,13 @@
  * Entries are keyed by database, the OID of quota.ledger (new for every
  * CREATE EXTENSION, so a dropped and re-created extension never sees stale
  * figures) and pool id.  There are at most quota.max_pools of them (the
- * shared memory reserved at start): a pool that would be one more gets
- * 53400, after the entries of dropped databases and of dropped extensions
- * of this database have been reclaimed (see EscrowReclaim); reading a pool
- * then falls back to summing its ledger.
+ * shared memory reserved at start); when they are all in use (after the
+ * entries of dropped databases and of dropped extensions of this database
+ * have been reclaimed, see EscrowReclaim), a pool without one is written in
+ * locked mode (below): its writers hold the pool's advisory lock to their
+ * end and sum its ledger, exactly, and the server log says so once
+ * (GetEntryOrLock explains why that stays exact when room comes later).
+ * Reading such a pool sums its ledger.
  *
  * On a hot standby no entry is created or read: replay moves none of them,
  * so balances are summed from the replayed tables (standby.c explains why
@@ -165,6 +168,12 @@ typedef struct PendingOp
 
 static LWLock *escrow_lock = NULL;
 static HTAB *escrow_hash = NULL;
+static pg_atomic_uint32 *escrow_full_logged = NULL;	/* shared: said once */
+
+/* Pools this transaction writes without an entry (no room): see GetEntryOrLock. */
+static int64 *fallback_pools = NULL;
+static int	nfallback = 0;
+static int	maxfallback = 0;
 
 /* The caps of the next charge or hold (EscrowArmCaps). */
 static EscrowCapCheck armed;
@@ -177,7 +186,8 @@ static int	maxpending = 0;
 Size
 EscrowShmemSize(void)
 {
-	return hash_estimate_size(quota_max_pools, sizeof(EscrowEntry));
+	return add_size(MAXALIGN(sizeof(pg_atomic_uint32)),
+					hash_estimate_size(quota_max_pools, sizeof(EscrowEntry)));
 }
 
 /* Create or attach to the pool slots (shmem.c, under AddinShmemInitLock). */
@@ -185,8 +195,13 @@ void
 EscrowShmemAttach(LWLock *lock)
 {
 	HASHCTL		info;
+	bool		found;
 
 	escrow_lock = lock;
+	escrow_full_logged = ShmemInitStruct("quota pool slots full",
+										 sizeof(pg_atomic_uint32), &found);
+	if (!found)
+		pg_atomic_init_u32(escrow_full_logged, 0);
 	info.keysize = sizeof(EscrowKey);
 	info.entrysize = sizeof(EscrowEntry);
 	escrow_hash = ShmemInitHash("quota pool slots", quota_max_pools,
@@ -264,11 +279,13 @@ EscrowXactEvent(XactEvent event)
 		case XACT_EVENT_PARALLEL_COMMIT:
 			EscrowApplyCommit();
 			armed.armed = false;
+			nfallback = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			EscrowForget(0);
 			armed.armed = false;
+			nfallback = 0;
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			if (npending > 0)
@@ -579,24 +596,36 @@ EscrowHasRoom(Oid current_ledger)
 	return EscrowReclaim(current_ledger) > 0;
 }
 
-/* Raise 53400: quota.max_pools entries are in use. */
-static void
-EscrowFull(void)
+/* Is the pool written without an entry in this transaction? */
+static bool
+InFallback(int64 pool_id)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-			 errmsg("too many pools for quota's shared memory"),
-			 errdetail("quota.max_pools is %d, and that many pools have balances in shared memory.",
-					   quota_max_pools),
+	for (int i = 0; i < nfallback; i++)
+		if (fallback_pools[i] == pool_id)
+			return true;
+	return false;
+}
+
+/* Say once in the server's life, in its log, that pools go without entries. */
+static void
+EscrowFullLog(const EscrowPool *pool)
+{
+	if (pg_atomic_exchange_u32(escrow_full_logged, 1) != 0)
+		return;
+	ereport(LOG,
+			(errmsg("quota's shared memory has no room for pool \"%s\": quota.max_pools (%d) are in use",
+					pool->pool, quota_max_pools),
+			 errdetail("Pools without room are written in locked mode: exactly, with their balances summed from the ledger under a lock for each write."),
 			 errhint("Raise quota.max_pools and restart the server.")));
 }
 
 /*
  * Find the pool's shared entry, rebuilding it from the ledger if missing.
- * With no room for it: NULL if reading, else 53400.
+ * NULL with no room for it, or when this transaction writes the pool
+ * without an entry (its uncommitted rows must not go into one).
  */
 static EscrowEntry *
-FindEntry(const EscrowPool *pool, bool reading)
+FindEntry(const EscrowPool *pool)
 {
 	EscrowKey	key;
 	EscrowEntry *entry;
@@ -608,6 +637,8 @@ FindEntry(const EscrowPool *pool, bool reading)
 	/* replay would not move it, and a promotion would inherit it */
 	if (RecoveryInProgress())
 		elog(ERROR, "quota: no escrow entry may be used during recovery");
+	if (InFallback(pool->pool_id))
+		return NULL;
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
 	key.ledger = QuotaLedgerRelid(false);
@@ -632,9 +663,7 @@ FindEntry(const EscrowPool *pool, bool reading)
 	if (!EscrowHasRoom(key.ledger))
 	{
 		UnlockPool(pool->pool_id);
-		if (reading)
-			return NULL;
-		EscrowFull();
+		return NULL;
 	}
 
 	committed = LedgerSum(pool->pool);
@@ -666,16 +695,47 @@ FindEntry(const EscrowPool *pool, bool reading)
 	}
 	LWLockRelease(escrow_lock);
 	UnlockPool(pool->pool_id);
-	if (entry == NULL && !reading)
-		EscrowFull();
 	return entry;
 }
 
-/* Find the pool's shared entry, rebuilding it if missing; 53400 when full. */
+/*
+ * The pool's entry for a write.  NULL when there is no room for one: the
+ * transaction then writes the pool in locked mode (its balance summed from
+ * the ledger), holding the pool's advisory lock to its end, and keeps doing
+ * so for this pool until it ends.  Exact: an entry is made only under that
+ * lock, by summing the committed ledger, so it waits for every such writer
+ * and counts its rows once committed; and no transaction puts its own
+ * uncommitted rows into an entry (FindEntry refuses while it is listed).
+ */
 static EscrowEntry *
-GetEntry(const EscrowPool *pool)
+GetEntryOrLock(const EscrowPool *pool)
 {
-	return FindEntry(pool, false);
+	EscrowEntry *entry = FindEntry(pool);
+
+	if (entry != NULL || InFallback(pool->pool_id))
+		return entry;
+	EscrowLockPool(pool->pool_id);
+	/* room may have come meanwhile; nobody can make the entry from now on */
+	entry = FindEntry(pool);
+	if (entry != NULL)
+		return entry;
+	if (nfallback == maxfallback)
+	{
+		maxfallback = maxfallback ? maxfallback * 2 : 8;
+		fallback_pools = fallback_pools == NULL ?
+			MemoryContextAlloc(TopMemoryContext, maxfallback * sizeof(int64)) :
+			repalloc(fallback_pools, maxfallback * sizeof(int64));
+	}
+	fallback_pools[nfallback++] = pool->pool_id;
+	EscrowFullLog(pool);
+	return NULL;
+}
+
+/* Does the pool have an entry for this transaction's writes (else locked mode)? */
+bool
+EscrowPoolShared(const EscrowPool *pool)
+{
+	return EscrowIsShared() && !RecoveryInProgress() && GetEntryOrLock(pool) != NULL;
 }
 
 /* The transaction's pending op for a pool at the current level (created). */
@@ -1001,7 +1061,7 @@ EscrowWindowSpent(const EscrowPool *pool, int window, TimestampTz at, Credits *s
 
 	/* a hot standby keeps no entry: the caller sums the replayed ledger */
 	if (!EscrowIsShared() || RecoveryInProgress() ||
-		(entry = FindEntry(pool, true)) == NULL)
+		(entry = FindEntry(pool)) == NULL)
 		return false;
 	need[window] = true;
 	PrepareWindows(entry, pool, at, need);
@@ -1027,7 +1087,7 @@ EscrowRead(const EscrowPool *pool, EscrowState *state)
 		LockedState(pool, state);
 		return;
 	}
-	entry = RecoveryInProgress() ? NULL : FindEntry(pool, true);
+	entry = RecoveryInProgress() ? NULL : FindEntry(pool);
 	if (entry == NULL)
 	{
 		/*
@@ -1069,7 +1129,7 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 
 	Assert(amount >= 0 && freed >= 0);
 	QuotaRefuseOnStandby("quota_charge");
-	if (!EscrowIsShared())
+	if (!EscrowIsShared() || (entry = GetEntryOrLock(pool)) == NULL)
 	{
 		LockedState(pool, after);
 		/* the freed hold is still in the reservations' sum */
@@ -1086,7 +1146,6 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 		return true;
 	}
 
-	entry = GetEntry(pool);
 	check = armed.armed && armed.pool_id == pool->pool_id ? &armed : NULL;
 	if (check)
 		PrepareWindows(entry, pool, check->at, check->has_cap);
@@ -1173,7 +1232,7 @@ EscrowCredit(const EscrowPool *pool, Credits amount)
 
 	Assert(amount >= 0);
 	QuotaRefuseOnStandby("quota._post");
-	if (!EscrowIsShared())
+	if (!EscrowIsShared() || (entry = GetEntryOrLock(pool)) == NULL)
 	{
 		EscrowState st;
 
@@ -1182,7 +1241,6 @@ EscrowCredit(const EscrowPool *pool, Credits amount)
 			OutOfRange(pool, "credit", amount);
 		return;
 	}
-	entry = GetEntry(pool);
 	op = GetOp(entry, pool->pool_id);
 	/* the balance after any set of commits must stay in range */
 	SpinLockAcquire(&entry->mutex);
@@ -1212,7 +1270,7 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 
 	Assert(amount >= 0);
 	QuotaRefuseOnStandby("quota_reserve");
-	if (!EscrowIsShared())
+	if (!EscrowIsShared() || (entry = GetEntryOrLock(pool)) == NULL)
 	{
 		LockedState(pool, after);
 		if (after->available < amount)
@@ -1224,7 +1282,6 @@ EscrowHold(const EscrowPool *pool, Credits amount, EscrowState *after)
 		return true;
 	}
 
-	entry = GetEntry(pool);
 	check = armed.armed && armed.pool_id == pool->pool_id ? &armed : NULL;
 	if (check)
 		PrepareWindows(entry, pool, check->at, check->has_cap);
@@ -1269,12 +1326,11 @@ EscrowUnhold(const EscrowPool *pool, Credits amount)
 
 	Assert(amount >= 0);
 	QuotaRefuseOnStandby("quota_release");
-	if (!EscrowIsShared())
+	if (!EscrowIsShared() || (entry = GetEntryOrLock(pool)) == NULL)
 	{
 		EscrowLockPool(pool->pool_id);
 		return;
 	}
-	entry = GetEntry(pool);
 	op = GetOp(entry, pool->pool_id);
 	op->unhold += amount;
 }

@@ -57,6 +57,7 @@ extern void EscrowShmemAttach(LWLock *lock);
 extern void EscrowXactEvent(XactEvent event);
 extern void EscrowSubXactEvent(SubXactEvent event);
 extern bool EscrowIsShared(void);
+extern bool EscrowPoolShared(const EscrowPool *pool);
 extern long EscrowEntriesUsed(void);
 
 extern bool EscrowDebit(const EscrowPool *pool, Credits amount, bool force,
