@@ -159,6 +159,7 @@ typedef struct MemberShared
 	LWLock	   *lock;
 	pg_atomic_uint32 inflight[MEMBER_SLOTS];	/* unregistered writers */
 	pg_atomic_uint32 entries[MEMBER_SLOTS];	/* entries (or creators) */
+	pg_atomic_uint32 full_logged;	/* the server log said the table is full */
 } MemberShared;
 
 /*
@@ -271,6 +272,7 @@ MemberShmemAttach(LWLock *lock)
 			pg_atomic_init_u32(&member_shared->inflight[i], 0);
 			pg_atomic_init_u32(&member_shared->entries[i], 0);
 		}
+		pg_atomic_init_u32(&member_shared->full_logged, 0);
 	}
 	info.keysize = sizeof(MemberKey);
 	info.entrysize = sizeof(MemberEntry);
@@ -642,6 +644,12 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 				!Reclaim(key->ledger, at))
 			{
 				LWLockRelease(member_shared->lock);
+				if (pg_atomic_exchange_u32(&member_shared->full_logged, 1) == 0)
+					ereport(LOG,
+							(errmsg("quota's shared memory has no room for member \"%s\" of pool \"%s\": quota.max_members (%d) are in use",
+									user_id, pool, quota_max_members),
+							 errdetail("Members without room have their caps summed from the ledger under their lock, exactly but with a statement per request."),
+							 errhint("Raise quota.max_members and restart the server.")));
 				return false;
 			}
 			/* announce the entry (a full barrier), then look for writers */

@@ -146,6 +146,8 @@ like(charge($small, 's-u2-7', 'u2', 0.000001), qr/3 are used or held this day/, 
 is($small->safe_psql('postgres', q{SELECT string_agg(user_id || ' ' || (-sum)::text, ', ' ORDER BY user_id)
 	FROM (SELECT user_id, quota.sum(amount) FROM quota.ledger WHERE kind = 'charge' GROUP BY user_id) s}),
    'u1 3, u2 3', 'quota.max_members = 1: the ledger has exactly the caps');
+my @full = (slurp_file($small->logfile) =~ /no room for member "[^"]*" of pool "p": quota\.max_members \(1\) are in use/g);
+cmp_ok(scalar(@full), '<=', 1, 'quota.max_members = 1: the server log says it at most once');
 $small->stop;
 
 # without shared_preload_libraries: the sum under the member's lock
