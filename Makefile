@@ -46,7 +46,8 @@ OBJS = \
 	src/relation.o \
 	src/guard_trigger.o \
 	src/rate_window.o \
-	src/config.o
+	src/config.o \
+	src/pools_sql.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per
