@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# What one charge costs the server, counted (issue 27, item 4): per
+# transaction of the hot-pool charge (c_shared.sql) and of the plain insert
+# (a_insert.sql), the calls of PostgreSQL's dynahash look-up, its lightweight
+# and heavyweight lock acquisitions and its spinlock waits; then where the
+# CPU goes (perf record -e cpu-clock: this VM has no hardware counters).
+#
+#   bash test/bench/charge-counts.sh [LABEL=BINDIR ...]
+#
+# Each LABEL=BINDIR is a PostgreSQL installation with quota installed in it
+# (test/bench/private-build.sh prints one); several are measured one after
+# the other in one invocation.  Without arguments: the installation of
+# common.sh (QUOTA_PG_BIN, else the system's), whatever quota it holds:
+# nothing is built or installed here.  Runs as root (perf, uprobes), the
+# servers as postgres.  Small pages unless QUOTA_BENCH_HUGE_PAGES=on.
+#
+# Counting: uprobes (perf probe -x BINDIR/postgres FUNC) on function entry,
+# which needs no debuginfo, only the symbols of the dynamic symbol table
+# (nm -D).  `perf stat -p POSTMASTER` counts the postmaster and every
+# process it forks while counting (counters are inherited): the pgbench
+# backend; autovacuum is off, the background processes started before.
+# One client runs N1 and then N2 transactions (QUOTA_COUNT_N1=1000,
+# QUOTA_COUNT_N2=5000); the count per transaction is the difference over
+# N2 - N1, so the connection's start and end drop out.  Calls made inline
+# are not seen (hash_search reaches hash_search_with_hash_value by a jump,
+# LockAcquire LockAcquireExtended likewise: both are counted).
+#
+# Profile: QUOTA_PROFILE_CLIENTS (16) clients for QUOTA_PROFILE_SECONDS
+# (10) s per workload, pgbench run under `perf record -e cpu-clock -F 999
+# -a -g` (the whole machine), its transactions counted by pgbench; the
+# samples are split into
+# the instance's processes (postmaster and its children: by DSO), pgbench,
+# idle and everything else on the machine, in CPU microseconds per
+# transaction; then the top 15 symbols of the instance and of quota.so.
+# The perf data and reports stay in QUOTA_COUNT_OUT (default a new
+# /tmp/m27-counts.XXXXXX).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
+
+[ "$(id -u)" -eq 0 ] || { echo "run as root (perf probe, perf record -a)" >&2; exit 1; }
+command -v perf >/dev/null || { echo "perf is needed (apt-get install linux-perf)" >&2; exit 1; }
+
+n1=${QUOTA_COUNT_N1:-1000}
+n2=${QUOTA_COUNT_N2:-5000}
+psecs=${QUOTA_PROFILE_SECONDS:-10}
+pclients=${QUOTA_PROFILE_CLIENTS:-16}
+port=${QUOTA_COUNT_PORT:-55510}
+export QUOTA_BENCH_HUGE_PAGES=${QUOTA_BENCH_HUGE_PAGES:-off}
+out=${QUOTA_COUNT_OUT:-$(mktemp -d /tmp/m27-counts.XXXXXX)}
+mkdir -p "$out"
+chmod 755 "$out"
+bench=$QUOTA_ROOT/test/bench
+workloads=(a_insert c_shared)
+# the probes: event name, function
+probes=(hash=hash_search_with_hash_value lwlock=LWLockAcquire
+        lwlock_cond=LWLockConditionalAcquire lock=LockAcquireExtended
+        s_lock=s_lock spin_delay=perform_spin_delay)
+group=qcount$$
+
+builds=("$@")
+[ ${#builds[@]} -gt 0 ] || builds=("installed=$PG_BIN")
+
+remove_probes() { perf probe -q -d "$group:*" >/dev/null 2>&1 || true; }
+trap remove_probes EXIT
+
+load() { awk '{print $1, $2, $3}' /proc/loadavg; }
+
+# Count the probes per transaction of one workload: count WORKLOAD.
+count() {
+    local w=$1 pm n f evs="" p
+    pm=$(head -1 "$BENCH_DIR/pg/postmaster.pid")
+    for p in "${probes[@]}"; do evs+="${evs:+,}$group:${p%%=*}"; done
+    for n in "$n1" "$n2"; do
+        f=$out/$label.$w.$n.stat
+        perf stat -x, -o "$f" -e "$evs" -p "$pm" &
+        local perfpid=$!
+        sleep 1
+        as_pg pgbench -n -M prepared -c 1 -t "$n" -f "$bench/$w.sql" \
+            -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres postgres > "$out/$label.$w.$n.pgbench" 2>&1 \
+            || { cat "$out/$label.$w.$n.pgbench" >&2; return 1; }
+        # the backend's counts reach the postmaster's when it has exited
+        while [ "$(bench_psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")" != 0 ]; do
+            sleep 0.2
+        done
+        sleep 0.5
+        kill -INT "$perfpid"
+        wait "$perfpid" || true
+    done
+    awk -F, -v n1="$n1" -v n2="$n2" -v w="$w" -v f1="$out/$label.$w.$n1.stat" '
+        $3 ~ /:/ { split($3, e, ":"); v = $1 + 0
+                   if (FILENAME == f1) a[e[2]] = v; else { b[e[2]] = v; order[++k] = e[2] } }
+        END {
+            printf "  %-9s", w
+            for (i = 1; i <= k; i++) printf " %s %.1f", order[i], (b[order[i]] - a[order[i]]) / (n2 - n1)
+            printf "   (fixed per connection:"
+            for (i = 1; i <= k; i++) { x = a[order[i]] - n1 * (b[order[i]] - a[order[i]]) / (n2 - n1); printf " %.0f", x }
+            printf ")\n"
+        }' "$out/$label.$w.$n1.stat" "$out/$label.$w.$n2.stat"
+}
+
+# Profile one workload: profile WORKLOAD.
+profile() {
+    local w=$1 pm data=$out/$label.$w.perf.data lister tx tps pids
+    pm=$(head -1 "$BENCH_DIR/pg/postmaster.pid")
+    bench_psql -c VACUUM >/dev/null
+    # the instance's processes, listed while the clients are connected
+    (sleep 2; ps -o pid= --ppid "$pm") > "$out/$label.$w.pids" &
+    lister=$!
+    perf record -q -e cpu-clock -F 999 -a -g -o "$data" -- \
+        runuser -u "$PG_USER" -- env PATH="$PATH" pgbench -n -M prepared -c "$pclients" -j 2 \
+        -T "$psecs" -f "$bench/$w.sql" -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres postgres \
+        > "$out/$label.$w.profile.pgbench" 2>&1 || { cat "$out/$label.$w.profile.pgbench" >&2; return 1; }
+    wait "$lister" || true
+    pids=$(tr -d ' ' < "$out/$label.$w.pids" | paste -sd, -)",$pm"
+    tx=$(awk '/^number of transactions actually processed/ {print $6}' "$out/$label.$w.profile.pgbench")
+    tps=$(awk '/^tps = / {printf "%.0f", $3}' "$out/$label.$w.profile.pgbench")
+    perf report -i "$data" --no-children -g none --sort pid,dso,sym -F sample,pid,dso,sym \
+        --field-separator=@ --stdio -q 2>/dev/null > "$out/$label.$w.samples"
+    awk -F@ -v tx="$tx" -v hz=999 -v pids="$pids" -v w="$w" -v tps="$tps" -v secs="$psecs" \
+        -v tops="$out/$label.$w.top" '
+        BEGIN { n = split(pids, p, ","); for (i = 1; i <= n; i++) mine[p[i]] = 1 }
+        function trim(x) { gsub(/^ +| +$/, "", x); return x }
+        NF >= 4 {
+            s = $1 + 0; pc = trim($2); dso = trim($3); sym = trim($4)
+            id = pc; sub(/:.*/, "", id); id += 0
+            all += s
+            if (id == 0) { idle += s; next }
+            if (!(id in mine)) { if (pc ~ /:pgbench/) bench += s; else other += s; next }
+            inst += s
+            if (dso ~ /kallsyms|kernel/) kd += s; else if (dso == "postgres") pd += s
+            else if (dso == "quota.so") qd += s; else if (dso ~ /^libc/) ld += s; else od += s
+            bysym[dso "@" sym] += s
+            if (dso == "quota.so") qsym[sym] += s
+        }
+        END {
+            us = 1e6 / hz / tx
+            printf "  %-9s %d tps, %d transactions in %d s; CPU us per transaction (all CPUs, perf samples):\n", w, tps, tx, secs
+            printf "            the instance %.0f, pgbench %.0f, idle %.0f, other processes %.0f (total %.0f)\n", inst * us, bench * us, idle * us, other * us, all * us
+            printf "            the instance by DSO: postgres %.1f, quota.so %.1f, kernel %.1f, libc %.1f, other %.1f\n", pd * us, qd * us, kd * us, ld * us, od * us
+            printf "  %s: top 15 symbols of the instance (us per transaction, %% of the instance)\n", w > tops
+            for (k in bysym) print bysym[k] "@" k | "sort -t@ -k1nr | head -15 > " tops ".1"
+            close("sort -t@ -k1nr | head -15 > " tops ".1")
+            while ((getline l < (tops ".1")) > 0) { split(l, f, "@"); printf "    %6.1f %5.1f%%  %-18s %s\n", f[1] * us, 100 * f[1] / inst, f[2], f[3] > tops }
+            printf "  %s: top 15 symbols of quota.so (us per transaction, %% of the instance); quota.so in all: %.1f us\n", w, qd * us > tops
+            for (k in qsym) print qsym[k] "@" k | "sort -t@ -k1nr | head -15 > " tops ".2"
+            close("sort -t@ -k1nr | head -15 > " tops ".2")
+            while ((getline l < (tops ".2")) > 0) { split(l, f, "@"); printf "    %6.1f %5.1f%%  %s\n", f[1] * us, 100 * f[1] / inst, f[2] > tops }
+        }' "$out/$label.$w.samples"
+}
+
+for b in "${builds[@]}"; do
+    label=${b%%=*}
+    bin=${b#*=}
+    [ -x "$bin/postgres" ] || { echo "$bin/postgres: no such program" >&2; exit 1; }
+    (
+        PG_BIN=$bin; export PG_CONFIG=$bin/pg_config PATH="$bin:$PATH"
+        what=$(cat "$bin/../../../../../QUOTA_BUILD" 2>/dev/null || echo "quota as installed in $($bin/pg_config --pkglibdir)")
+        say "$label: $what"
+        bench_instance "$port" "max_wal_size = '64GB'" "checkpoint_timeout = '1d'" "autovacuum = off"
+        bench_psql -v ON_ERROR_STOP=1 -f "$bench/setup.sql" >/dev/null
+        # every student's profile and counters built, as run.sh does, and
+        # each workload run once (not counted)
+        for ((k = 0; k < 9000; k += 500)); do
+            bench_psql -c "SELECT count(*) FROM generate_series($k + 1, $k + 500) i,
+                        LATERAL quota.quota_charge('model-2', 1200, 300, 'prime-' || i,
+                            user_id => 'student' || i, pool => 'Students Pool')" >/dev/null
+        done
+        for w in "${workloads[@]}"; do
+            as_pg pgbench -n -M prepared -c "$pclients" -j 2 -T 3 -f "$bench/$w.sql" \
+                -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres postgres >/dev/null 2>&1
+        done
+
+        say "$label: CPU per transaction, $pclients clients, perf record -e cpu-clock -F 999 -a -g (load before: $(load))"
+        for w in "${workloads[@]}"; do
+            profile "$w"
+        done
+        echo "  (load after: $(load))"
+        for w in "${workloads[@]}"; do cat "$out/$label.$w.top"; done
+
+        say "$label: calls per transaction, 1 client, $n1 and $n2 transactions (load before: $(load))"
+        remove_probes
+        for p in "${probes[@]}"; do
+            perf probe -q -x "$bin/postgres" -a "$group:$p" >/dev/null 2>&1 \
+                || { echo "perf probe -x $bin/postgres $p failed:" >&2; perf probe -x "$bin/postgres" -a "$group:$p" >&2 || true; exit 1; }
+        done
+        bench_psql -c VACUUM >/dev/null
+        for w in "${workloads[@]}"; do count "$w"; done
+        remove_probes
+        echo "  (load after: $(load))"
+    )
+done
+echo
+echo "perf data and reports: $out"
