@@ -8,7 +8,9 @@ read with `nm`, and file A "uses" file B when A's object has an undefined
 symbol that B's object defines.  Printed: the number of .c and .h files and
 their lines, every circle (a strongly connected component of more than one
 file, Tarjan) with the largest first, the .c files without a .h of their
-own, and, with a layer map, every edge from a lower layer to a higher one.
+own, the settings (DefineCustom*Variable in the sources; those of
+PGC_POSTMASTER size shared memory), and, with a layer map, every edge from
+a lower layer to a higher one.
 
 The layers (STYLE.md, "Layers"): base=0 catalog=1 shared=2 policy=3
 entry=4.  A file in src/<layer>/ (any depth) gets that folder's layer; the
@@ -21,6 +23,7 @@ Exit status 0, or with --check 1 when there is a circle or a layer
 violation (2 on a usage error).
 """
 import os
+import re
 import subprocess
 import sys
 
@@ -234,6 +237,20 @@ def main():
     headers = set(os.path.basename(h)[:-2] for h in hfiles)
     lone = [c[:-2] for c in cfiles if os.path.basename(c)[:-2] not in headers]
     print(".c files without their own .h: %d%s" % (len(lone), (": " + " ".join(lone)) if lone else ""))
+
+    # the settings, read from the sources: those fixed at server start
+    # (PGC_POSTMASTER) size shared memory
+    settings = []
+    for c in cfiles:
+        with open(os.path.join(src, c), errors="replace") as fh:
+            text = fh.read()
+        for m in re.finditer(r'DefineCustom(\w+)Variable\(\s*"([^"]+)"(.*?)PGC_(\w+)', text, re.S):
+            settings.append((m.group(2), m.group(1), m.group(4)))
+    fixed = sorted(n for n, t, ctx in settings if ctx == "POSTMASTER")
+    other = sorted("%s (%s)" % (n, ctx.lower()) for n, t, ctx in settings if ctx != "POSTMASTER")
+    print("settings: %d; fixed at server start (shared memory sizes): %d%s; others: %s"
+          % (len(settings), len(fixed), (": " + " ".join(fixed)) if fixed else "",
+             " ".join(other) or "none"))
 
     violations = []
     use_layers = layer_file is not None or any(
