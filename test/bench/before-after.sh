@@ -18,8 +18,12 @@
 # run at once, and every round runs A and C on one build then the other
 # (the order swapped every other round), so the VM's drift hits both alike.
 # A build's C/A is the median of its rounds' C/A.  Printed per round: TPS,
-# the machine's CPU per transaction (user + system us, /proc/stat, every
-# process) and the load average.
+# the instance's own CPU per transaction ("server", its processes' times in
+# /proc, which the rest of the shared machine hardly moves), the machine's
+# (user + system us, /proc/stat, every process, as run.sh) and the load
+# average.  "Server CPU A/C" is the plain insert's server CPU over the
+# charge's: the C/A the instance would reach if CPU were all that limited
+# it, a check on C/A when other work shares the machine.
 #
 # Pages (QUOTA_BA_PAGES, default "small huge"): small pages, then huge
 # pages.  For huge pages, as root, vm.nr_hugepages is raised by what both
@@ -121,22 +125,44 @@ start() {
 
 cpu_ticks() { awk '/^cpu /{print $2 + $3, $4 + $7 + $8, $5 + $6; exit}' /proc/stat; }
 hz=$(getconf CLK_TCK)
-# tps BUILD WORKLOAD SECONDS: "TPS user_us system_us idle%" (as run.sh)
+# The CPU time of one instance so far, in clock ticks: its postmaster's,
+# its live children's, and that of its exited children (which the
+# postmaster has reaped: cutime + cstime).  Unlike TPS this hardly depends
+# on what else the shared machine runs.
+server_ticks() {
+    local pm pids
+    pm=$(head -1 "${dir[$1]}/pg/postmaster.pid")
+    pids=$(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|')
+    # the command name (field 2) is in parentheses and has no blanks here
+    awk -v pm="$pm" '{ t += $14 + $15; if ($1 == pm) t += $16 + $17 } END { print t }' \
+        "/proc/$pm/stat" $pids 2>/dev/null
+}
+# Wait until the clients' backends have exited (and been reaped).
+backends_gone() {
+    local pm
+    pm=$(head -1 "${dir[$1]}/pg/postmaster.pid")
+    while pgrep -P "$pm" -f '^postgres: postgres postgres' >/dev/null; do sleep 0.1; done
+}
+# tps BUILD WORKLOAD SECONDS: "TPS user_us system_us idle% server_us": the
+# machine's CPU per transaction as run.sh prints it, and the instance's own
 tps() {
-    local b=$1 w=$2 s=$3 out c0 c1
+    local b=$1 w=$2 s=$3 out c0 c1 s0 s1
     psql_ "$b" -c VACUUM >/dev/null
-    c0=$(cpu_ticks)
+    backends_gone "$b"
+    c0=$(cpu_ticks); s0=$(server_ticks "$b")
     out=$(as_pg "${bin[$b]}/pgbench" -n -M prepared -c "$clients" -j 2 -T "$s" \
         -f "$bench/$w.sql" -h "${dir[$b]}" -p "${port[$b]}" -U postgres postgres 2>&1)
     c1=$(cpu_ticks)
-    awk -v c0="$c0" -v c1="$c1" -v hz="$hz" '
+    backends_gone "$b"
+    s1=$(server_ticks "$b")
+    awk -v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v hz="$hz" '
         /^number of transactions actually processed/ { n = $6 }
         /^tps = / { t = $3 }
         END {
             if (n == 0) { print "pgbench failed" > "/dev/stderr"; exit 1 }
             split(c0, a); split(c1, b)
             u = b[1] - a[1]; s = b[2] - a[2]; i = b[3] - a[3]
-            printf "%.0f %.0f %.0f %.0f\n", t, u * 1e6 / hz / n, s * 1e6 / hz / n, 100 * i / (u + s + i)
+            printf "%.0f %.0f %.0f %.0f %.0f\n", t, u * 1e6 / hz / n, s * 1e6 / hz / n, 100 * i / (u + s + i), (s1 - s0) * 1e6 / hz / n
         }' <<< "$out" || { echo "$out" >&2; return 1; }
 }
 
@@ -144,7 +170,7 @@ median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; e
 ratio() { awk "BEGIN{printf \"%.3f\", $1 / $2}"; }
 
 summary=()
-declare -A m=() ma=() mc=()
+declare -A m=() ma=() mc=() mu=()
 for pages in $pages_list; do
     say "$pages pages: starting both instances (load $(load))"
     port[before]=$port0; port[after]=$((port0 + 1))
@@ -157,19 +183,19 @@ for pages in $pages_list; do
         done
     done
     say "$pages pages: $rounds rounds, $clients clients, $secs s per run, -M prepared"
-    declare -A ca=() atps=() ctps=()
-    for b in "${builds[@]}"; do ca[$b]=; atps[$b]=; ctps[$b]=; done
+    declare -A ca=() atps=() ctps=() cpuca=()
+    for b in "${builds[@]}"; do ca[$b]=; atps[$b]=; ctps[$b]=; cpuca[$b]=; done
     for ((r = 1; r <= rounds; r++)); do
         if ((r % 2 == 1)); then order=(before after); else order=(after before); fi
         l0=$(load)
         line=""
         for b in "${order[@]}"; do
-            read -r ta ua sa ia <<< "$(tps "$b" a_insert "$secs")"
-            read -r tc uc sc ic <<< "$(tps "$b" c_shared "$secs")"
-            x=$(ratio "$tc" "$ta")
-            ca[$b]+="$x "; atps[$b]+="$ta "; ctps[$b]+="$tc "
-            line+=$(printf '%s A %s tps (%s+%s us, %s%% idle), C %s tps (%s+%s us, %s%% idle), C/A %s; ' \
-                "$b" "$ta" "$ua" "$sa" "$ia" "$tc" "$uc" "$sc" "$ic" "$x")
+            read -r ta ua sa ia va <<< "$(tps "$b" a_insert "$secs")"
+            read -r tc uc sc ic vc <<< "$(tps "$b" c_shared "$secs")"
+            x=$(ratio "$tc" "$ta"); y=$(ratio "$va" "$vc")
+            ca[$b]+="$x "; atps[$b]+="$ta "; ctps[$b]+="$tc "; cpuca[$b]+="$y "
+            line+=$(printf '%s A %s tps (server %s us; machine %s+%s us, %s%% idle), C %s tps (server %s us; machine %s+%s us, %s%% idle), C/A %s, server CPU A/C %s; ' \
+                "$b" "$ta" "$va" "$ua" "$sa" "$ia" "$tc" "$vc" "$uc" "$sc" "$ic" "$x" "$y")
         done
         echo "  round $r: $line""load $l0 -> $(load)"
     done
@@ -177,11 +203,14 @@ for pages in $pages_list; do
         m[$b]=$(tr ' ' '\n' <<< "${ca[$b]}" | grep . | median)
         ma[$b]=$(tr ' ' '\n' <<< "${atps[$b]}" | grep . | median)
         mc[$b]=$(tr ' ' '\n' <<< "${ctps[$b]}" | grep . | median)
-        printf '  %-6s median C/A %.3f (rounds: %s), median A %s tps, C %s tps\n' "$b" "${m[$b]}" "${ca[$b]% }" "${ma[$b]}" "${mc[$b]}"
+        mu[$b]=$(tr ' ' '\n' <<< "${cpuca[$b]}" | grep . | median)
+        printf '  %-6s median C/A %.3f (rounds: %s), median A %s tps, C %s tps; median server CPU A/C %.3f (rounds: %s)\n' \
+            "$b" "${m[$b]}" "${ca[$b]% }" "${ma[$b]}" "${mc[$b]}" "${mu[$b]}" "${cpuca[$b]% }"
     done
-    s=$(printf '%s pages: C/A before %.2f, after %.2f; after/before: C/A %s, A %s, C %s' "$pages" \
+    s=$(printf '%s pages: C/A before %.2f, after %.2f; after/before: C/A %s, A %s, C %s; server CPU A/C before %.2f, after %.2f' "$pages" \
         "${m[before]}" "${m[after]}" "$(ratio "${m[after]}" "${m[before]}")" \
-        "$(ratio "${ma[after]}" "${ma[before]}")" "$(ratio "${mc[after]}" "${mc[before]}")")
+        "$(ratio "${ma[after]}" "${ma[before]}")" "$(ratio "${mc[after]}" "${mc[before]}")" \
+        "${mu[before]}" "${mu[after]}")
     echo "  $s"
     summary+=("$s")
     cleanup

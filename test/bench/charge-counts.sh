@@ -21,7 +21,10 @@
 # backend; autovacuum is off, the background processes started before.
 # One client runs N1 and then N2 transactions (QUOTA_COUNT_N1=1000,
 # QUOTA_COUNT_N2=5000); the count per transaction is the difference over
-# N2 - N1, so the connection's start and end drop out.  Calls made inline
+# N2 - N1, so the connection's start and end drop out.  Spinlock waits
+# (s_lock: a spinlock found taken; perform_spin_delay: each spin after
+# that) only happen under contention: they are counted again with
+# QUOTA_PROFILE_CLIENTS clients running N1 and N2 transactions each.  Calls made inline
 # are not seen (hash_search reaches hash_search_with_hash_value by a jump,
 # LockAcquire LockAcquireExtended likewise: both are counted).
 #
@@ -65,37 +68,40 @@ trap remove_probes EXIT
 
 load() { awk '{print $1, $2, $3}' /proc/loadavg; }
 
-# Count the probes per transaction of one workload: count WORKLOAD.
+# Count probes per transaction: count WORKLOAD CLIENTS EVENT...
+# Each client runs N1, then (a new connection) N2 transactions.
 count() {
-    local w=$1 pm n f evs="" p
+    local w=$1 c=$2 pm n f evs="" p
+    shift 2
     pm=$(head -1 "$BENCH_DIR/pg/postmaster.pid")
-    for p in "${probes[@]}"; do evs+="${evs:+,}$group:${p%%=*}"; done
+    for p in "$@"; do evs+="${evs:+,}$group:$p"; done
     for n in "$n1" "$n2"; do
-        f=$out/$label.$w.$n.stat
+        f=$out/$label.$w.c$c.$n.stat
         perf stat -x, -o "$f" -e "$evs" -p "$pm" &
         local perfpid=$!
         sleep 1
-        as_pg pgbench -n -M prepared -c 1 -t "$n" -f "$bench/$w.sql" \
-            -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres postgres > "$out/$label.$w.$n.pgbench" 2>&1 \
-            || { cat "$out/$label.$w.$n.pgbench" >&2; return 1; }
-        # the backend's counts reach the postmaster's when it has exited
-        while [ "$(bench_psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")" != 0 ]; do
+        as_pg pgbench -n -M prepared -c "$c" -j "$(( c > 1 ? 2 : 1 ))" -t "$n" -f "$bench/$w.sql" \
+            -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres postgres > "$f.pgbench" 2>&1 \
+            || { cat "$f.pgbench" >&2; return 1; }
+        # a backend's counts reach the postmaster's when it has exited (no
+        # connection may be opened to ask: its start would be counted)
+        while pgrep -P "$pm" -f '^postgres: postgres postgres' >/dev/null; do
             sleep 0.2
         done
         sleep 0.5
         kill -INT "$perfpid"
         wait "$perfpid" || true
     done
-    awk -F, -v n1="$n1" -v n2="$n2" -v w="$w" -v f1="$out/$label.$w.$n1.stat" '
+    awk -F, -v n1="$((c * n1))" -v n2="$((c * n2))" -v w="$w" -v c="$c" -v f1="$out/$label.$w.c$c.$n1.stat" '
         $3 ~ /:/ { split($3, e, ":"); v = $1 + 0
                    if (FILENAME == f1) a[e[2]] = v; else { b[e[2]] = v; order[++k] = e[2] } }
         END {
-            printf "  %-9s", w
-            for (i = 1; i <= k; i++) printf " %s %.1f", order[i], (b[order[i]] - a[order[i]]) / (n2 - n1)
-            printf "   (fixed per connection:"
-            for (i = 1; i <= k; i++) { x = a[order[i]] - n1 * (b[order[i]] - a[order[i]]) / (n2 - n1); printf " %.0f", x }
+            printf "  %-9s %2d client%s", w, c, c > 1 ? "s" : " "
+            for (i = 1; i <= k; i++) printf " %s %.2f", order[i], (b[order[i]] - a[order[i]]) / (n2 - n1)
+            printf "   (per connection:"
+            for (i = 1; i <= k; i++) { x = (a[order[i]] - n1 * (b[order[i]] - a[order[i]]) / (n2 - n1)) / c; printf " %.0f", x }
             printf ")\n"
-        }' "$out/$label.$w.$n1.stat" "$out/$label.$w.$n2.stat"
+        }' "$out/$label.$w.c$c.$n1.stat" "$out/$label.$w.c$c.$n2.stat"
 }
 
 # Profile one workload: profile WORKLOAD.
@@ -184,7 +190,15 @@ for b in "${builds[@]}"; do
                 || { echo "perf probe -x $bin/postgres $p failed:" >&2; perf probe -x "$bin/postgres" -a "$group:$p" >&2 || true; exit 1; }
         done
         bench_psql -c VACUUM >/dev/null
-        for w in "${workloads[@]}"; do count "$w"; done
+        local_events=()
+        for p in "${probes[@]}"; do local_events+=("${p%%=*}"); done
+        for w in "${workloads[@]}"; do count "$w" 1 "${local_events[@]}"; done
+        # spinlocks are waited for only under contention: the same with
+        # QUOTA_PROFILE_CLIENTS clients, only the spin probes (cheap: they
+        # fire only when a spinlock was found taken) and the heavyweight
+        # locks
+        echo "  spinlock waits with $pclients clients, $n1 and $n2 transactions each (load: $(load))"
+        for w in "${workloads[@]}"; do count "$w" "$pclients" s_lock spin_delay lock; done
         remove_probes
         echo "  (load after: $(load))"
     )
