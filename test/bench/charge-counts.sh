@@ -77,15 +77,19 @@ count() {
     for p in "$@"; do evs+="${evs:+,}$group:$p"; done
     for n in "$n1" "$n2"; do
         f=$out/$label.$w.c$c.$n.stat
+        # the postmaster's children before: the background processes
+        local before
+        before=$(pgrep -P "$pm" | sort | paste -sd' ' -)
         perf stat -x, -o "$f" -e "$evs" -p "$pm" &
         local perfpid=$!
         sleep 1
         as_pg pgbench -n -M prepared -c "$c" -j "$(( c > 1 ? 2 : 1 ))" -t "$n" -f "$bench/$w.sql" \
             -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres postgres > "$f.pgbench" 2>&1 \
             || { cat "$f.pgbench" >&2; return 1; }
-        # a backend's counts reach the postmaster's when it has exited (no
+        # a backend's counts reach the postmaster's when it has exited: wait
+        # until the postmaster has no other children than before (no
         # connection may be opened to ask: its start would be counted)
-        while pgrep -P "$pm" -f '^postgres: postgres postgres' >/dev/null; do
+        while [ "$(pgrep -P "$pm" | sort | paste -sd' ' -)" != "$before" ]; do
             sleep 0.2
         done
         sleep 0.5
@@ -96,11 +100,13 @@ count() {
         $3 ~ /:/ { split($3, e, ":"); v = $1 + 0
                    if (FILENAME == f1) a[e[2]] = v; else { b[e[2]] = v; order[++k] = e[2] } }
         END {
-            printf "  %-9s %2d client%s", w, c, c > 1 ? "s" : " "
+            printf "  %-9s %2d client%s", w, c, (c > 1 ? "s" : " ")
             for (i = 1; i <= k; i++) printf " %s %.2f", order[i], (b[order[i]] - a[order[i]]) / (n2 - n1)
             printf "   (per connection:"
             for (i = 1; i <= k; i++) { x = (a[order[i]] - n1 * (b[order[i]] - a[order[i]]) / (n2 - n1)) / c; printf " %.0f", x }
             printf ")\n"
+            for (i = 1; i <= k; i++) if (a[order[i]] - n1 * (b[order[i]] - a[order[i]]) / (n2 - n1) < -c) bad = 1
+            if (bad && c == 1) print "  (a negative count per connection: a run lost counts, do not trust this line)"
         }' "$out/$label.$w.c$c.$n1.stat" "$out/$label.$w.c$c.$n2.stat"
 }
 
