@@ -80,9 +80,18 @@ count() {
         # the postmaster's children before: the background processes
         local before
         before=$(pgrep -P "$pm" | sort | paste -sd' ' -)
-        perf stat -x, -o "$f" -e "$evs" -p "$pm" &
-        local perfpid=$!
-        sleep 1
+        # started with its counters off, switched on by a command that
+        # perf acknowledges: no backend may start before they count (a
+        # fixed sleep lost whole runs on the loaded machine)
+        rm -f "$out/ctl" "$out/ack"
+        mkfifo "$out/ctl" "$out/ack"
+        perf stat -x, -o "$f" -e "$evs" -D -1 --control "fifo:$out/ctl,$out/ack" -p "$pm" 2>/dev/null &
+        local perfpid=$! ctl ack reply=
+        exec {ctl}<>"$out/ctl" {ack}<>"$out/ack"
+        echo enable >&"$ctl"
+        read -r -t 60 -u "$ack" reply || true
+        exec {ctl}>&- {ack}<&-
+        [ "$reply" = ack ] || { echo "perf stat did not start counting" >&2; kill "$perfpid"; return 1; }
         as_pg pgbench -n -M prepared -c "$c" -j "$(( c > 1 ? 2 : 1 ))" -t "$n" -f "$bench/$w.sql" \
             -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres postgres > "$f.pgbench" 2>&1 \
             || { cat "$f.pgbench" >&2; return 1; }
