@@ -4,6 +4,8 @@
 # of run.sh, on two builds of quota side by side.
 #
 #   bash test/bench/before-after.sh REV            # REV against the working tree
+#   QUOTA_BA_AFTER=/work/main bash test/bench/before-after.sh bb195bc
+#                                   # against another work tree (or revision)
 #   QUOTA_BA_PAGES="small huge" QUOTA_BA_ROUNDS=5 bash test/bench/before-after.sh bb195bc
 #   QUOTA_BA_BEFORE_BIN=/tmp/m27-pg-before/usr/lib/postgresql/15/bin \
 #   QUOTA_BA_AFTER_BIN=/tmp/m27-pg-after/usr/lib/postgresql/15/bin \
@@ -35,7 +37,8 @@
 # Environment: QUOTA_BA_ROUNDS (3), QUOTA_BENCH_SECONDS (10),
 # QUOTA_BENCH_CLIENTS (16), QUOTA_BENCH_WARMUP (5), QUOTA_BA_PORT (55520;
 # the after instance uses the next port), QUOTA_BA_BEFORE_BIN and
-# QUOTA_BA_AFTER_BIN (installed builds: skip building).
+# QUOTA_BA_AFTER_BIN (installed builds: skip building), QUOTA_BA_AFTER
+# (what to build as "after": a revision or a work tree; default this one).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
@@ -57,7 +60,7 @@ if [ -z "${bin[before]}" ]; then
     bin[before]=$(bash "$bench/private-build.sh" before "$rev" | tail -1)
 fi
 if [ -z "${bin[after]}" ]; then
-    bin[after]=$(bash "$bench/private-build.sh" after . | tail -1)
+    bin[after]=$(bash "$bench/private-build.sh" after "${QUOTA_BA_AFTER:-.}" | tail -1)
 fi
 builds=(before after)
 for b in "${builds[@]}"; do

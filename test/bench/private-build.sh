@@ -5,9 +5,10 @@
 #
 #   bash test/bench/private-build.sh NAME [REV]
 #
-# REV: a git revision of this repository, built from `git archive`; without
-# it (or "."), the working tree as it is (a copy, so the tree keeps no
-# objects).  The PostgreSQL installation is copied once to $ROOT-NAME
+# REV: a git revision of this repository (branches of every worktree
+# share it: main, bb195bc), built from `git archive`; a directory: that
+# work tree as it is, uncommitted changes included; without it (or "."),
+# this working tree.  Trees are copied, so they keep no objects.  The PostgreSQL installation is copied once to $ROOT-NAME
 # (QUOTA_PRIVATE_ROOT, default /tmp/m27-pg), the sources go to
 # $SRC-NAME (QUOTA_PRIVATE_SRC, default /tmp/m27-src), rebuilt each time
 # and kept: test/scripts/structure.py $SRC-NAME reads their objects.
@@ -34,11 +35,13 @@ bin=$root$sys/bin
 
 rm -rf "$src"
 mkdir -p "$src"
-if [ "$rev" = . ]; then
-    say "building the working tree of $QUOTA_ROOT into $root" >&2
-    tar -C "$QUOTA_ROOT" --exclude=.git --exclude=tmp_check --exclude=tmp_check_iso \
+if [ "$rev" = . ] || [ -d "$rev" ]; then
+    tree=$QUOTA_ROOT
+    [ "$rev" = . ] || tree=$(cd "$rev" && pwd)
+    say "building the working tree of $tree into $root" >&2
+    tar -C "$tree" --exclude=.git --exclude=tmp_check --exclude=tmp_check_iso \
         --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$src" -xf -
-    desc="working tree at $(git -C "$QUOTA_ROOT" rev-parse --short HEAD)$(git -C "$QUOTA_ROOT" diff --quiet HEAD -- src Makefile || echo ' + uncommitted changes')"
+    desc="working tree $tree at $(git -C "$tree" rev-parse --short HEAD)$(git -C "$tree" diff --quiet HEAD -- src Makefile || echo ' + uncommitted changes')"
 else
     say "building $rev into $root" >&2
     git -C "$QUOTA_ROOT" archive "$rev" | tar -C "$src" -xf -
