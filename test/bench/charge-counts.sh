@@ -16,9 +16,15 @@
 #
 # Counting: uprobes (perf probe -x BINDIR/postgres FUNC) on function entry,
 # which needs no debuginfo, only the symbols of the dynamic symbol table
-# (nm -D).  `perf stat -p POSTMASTER` counts the postmaster and every
-# process it forks while counting (counters are inherited): the pgbench
-# backend; autovacuum is off, the background processes started before.
+# (nm -D).  A uprobe fires in every process that runs that binary, so
+# `perf stat -a` counts the whole machine: the pgbench backend and this
+# instance's background processes (autovacuum is off; the others wake a
+# few times a second).  The binary must be one no other server runs (a
+# private copy, private-build.sh): the script says when it is not.  (An
+# earlier version counted `perf stat -p POSTMASTER`, through counters
+# inherited at fork: on the loaded machine it lost a whole backend's counts
+# in some runs.)  A run with fewer than 5 heavyweight locks per transaction
+# lost counts and is run again (up to 3 times).
 # One client runs N1 and then N2 transactions (QUOTA_COUNT_N1=1000,
 # QUOTA_COUNT_N2=5000); the count per transaction is the difference over
 # N2 - N1, so the connection's start and end drop out.  Spinlock waits
@@ -76,6 +82,8 @@ count() {
     pm=$(head -1 "$BENCH_DIR/pg/postmaster.pid")
     for p in "$@"; do evs+="${evs:+,}$group:$p"; done
     for n in "$n1" "$n2"; do
+      local try
+      for try in 1 2 3; do
         f=$out/$label.$w.c$c.$n.stat
         # the postmaster's children before: the background processes
         local before
@@ -85,7 +93,7 @@ count() {
         # fixed sleep lost whole runs on the loaded machine)
         rm -f "$out/ctl" "$out/ack"
         mkfifo "$out/ctl" "$out/ack"
-        perf stat -x, -o "$f" -e "$evs" -D -1 --control "fifo:$out/ctl,$out/ack" -p "$pm" 2>/dev/null &
+        perf stat -x, -o "$f" -e "$evs" -D -1 --control "fifo:$out/ctl,$out/ack" -a 2>/dev/null &
         local perfpid=$! ctl ack reply=
         exec {ctl}<>"$out/ctl" {ack}<>"$out/ack"
         echo enable >&"$ctl"
@@ -95,15 +103,24 @@ count() {
         as_pg pgbench -n -M prepared -c "$c" -j "$(( c > 1 ? 2 : 1 ))" -t "$n" -f "$bench/$w.sql" \
             -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres postgres > "$f.pgbench" 2>&1 \
             || { cat "$f.pgbench" >&2; return 1; }
-        # a backend's counts reach the postmaster's when it has exited: wait
-        # until the postmaster has no other children than before (no
-        # connection may be opened to ask: its start would be counted)
-        while [ "$(pgrep -P "$pm" | sort | paste -sd' ' -)" != "$before" ]; do
+        # count the backends' exits too: wait until the postmaster has no
+        # other children than before (no connection may be opened to ask:
+        # its start would be counted), 30 s at most
+        local t
+        for ((t = 0; t < 150; t++)); do
+            [ "$(pgrep -P "$pm" | sort | paste -sd' ' -)" != "$before" ] || break
             sleep 0.2
         done
         sleep 0.5
         kill -INT "$perfpid"
         wait "$perfpid" || true
+        # every transaction of either workload takes 9 or more heavyweight
+        # locks: fewer than 5 means the run lost counts; run it again
+        if awk -F, -v min=$((5 * c * n)) '$3 ~ /:lock$/ { ok = ($1 + 0 >= min) } END { exit !ok }' "$f"; then
+            break
+        fi
+        echo "  ($w, $c client(s), $n transactions: too few counted, run again)" >&2
+      done
     done
     awk -F, -v n1="$((c * n1))" -v n2="$((c * n2))" -v w="$w" -v c="$c" -v f1="$out/$label.$w.c$c.$n1.stat" '
         $3 ~ /:/ { split($3, e, ":"); v = $1 + 0
@@ -113,7 +130,10 @@ count() {
             for (i = 1; i <= k; i++) printf " %s %.2f", order[i], (b[order[i]] - a[order[i]]) / (n2 - n1)
             printf "   (per connection:"
             for (i = 1; i <= k; i++) { x = (a[order[i]] - n1 * (b[order[i]] - a[order[i]]) / (n2 - n1)) / c; printf " %.0f", x }
-            printf ")\n"
+            printf ")"
+            # contention does not grow in step with N: the longer run alone
+            if (c > 1) { printf "; the longer run alone:"; for (i = 1; i <= k; i++) printf " %s %.2f", order[i], b[order[i]] / n2 }
+            printf "\n"
             for (i = 1; i <= k; i++) if (a[order[i]] - n1 * (b[order[i]] - a[order[i]]) / (n2 - n1) < -c) bad = 1
             if (bad && c == 1) print "  (a negative count per connection: a run lost counts, do not trust this line)"
         }' "$out/$label.$w.c$c.$n1.stat" "$out/$label.$w.c$c.$n2.stat"
@@ -177,6 +197,7 @@ for b in "${builds[@]}"; do
         PG_BIN=$bin; export PG_CONFIG=$bin/pg_config PATH="$bin:$PATH"
         what=$(cat "$bin/../../../../../QUOTA_BUILD" 2>/dev/null || echo "quota as installed in $($bin/pg_config --pkglibdir)")
         say "$label: $what"
+        : > "$out/$label.summary"
         bench_instance "$port" "max_wal_size = '64GB'" "checkpoint_timeout = '1d'" "autovacuum = off"
         bench_psql -v ON_ERROR_STOP=1 -f "$bench/setup.sql" >/dev/null
         # every student's profile and counters built, as run.sh does, and
@@ -193,7 +214,7 @@ for b in "${builds[@]}"; do
 
         say "$label: CPU per transaction, $pclients clients, perf record -e cpu-clock -F 999 -a -g (load before: $(load))"
         for w in "${workloads[@]}"; do
-            profile "$w"
+            profile "$w" | tee -a "$out/$label.summary"
         done
         echo "  (load after: $(load))"
         for w in "${workloads[@]}"; do cat "$out/$label.$w.top"; done
@@ -205,18 +226,32 @@ for b in "${builds[@]}"; do
                 || { echo "perf probe -x $bin/postgres $p failed:" >&2; perf probe -x "$bin/postgres" -a "$group:$p" >&2 || true; exit 1; }
         done
         bench_psql -c VACUUM >/dev/null
+        pm=$(head -1 "$BENCH_DIR/pg/postmaster.pid")
+        mine=" $pm $(pgrep -P "$pm" | paste -sd' ' -) "
+        others=$(for d in /proc/[0-9]*; do
+                     [ "$(readlink "$d/exe" 2>/dev/null)" = "$(readlink -f "$bin/postgres")" ] || continue
+                     [[ "$mine" == *" ${d#/proc/} "* ]] || echo "${d#/proc/}"
+                 done | paste -sd' ' -)
+        [ -z "$others" ] || echo "  WARNING: other processes run $bin/postgres ($others): their calls are counted too; use a private copy (private-build.sh)"
         local_events=()
         for p in "${probes[@]}"; do local_events+=("${p%%=*}"); done
-        for w in "${workloads[@]}"; do count "$w" 1 "${local_events[@]}"; done
+        for w in "${workloads[@]}"; do count "$w" 1 "${local_events[@]}" | tee -a "$out/$label.summary"; done
         # spinlocks are waited for only under contention: the same with
         # QUOTA_PROFILE_CLIENTS clients, only the spin probes (cheap: they
         # fire only when a spinlock was found taken) and the heavyweight
         # locks
         echo "  spinlock waits with $pclients clients, $n1 and $n2 transactions each (load: $(load))"
-        for w in "${workloads[@]}"; do count "$w" "$pclients" s_lock spin_delay lock; done
+        for w in "${workloads[@]}"; do count "$w" "$pclients" s_lock spin_delay lock | tee -a "$out/$label.summary"; done
         remove_probes
         echo "  (load after: $(load))"
     )
 done
+if [ ${#builds[@]} -gt 1 ]; then
+    say "summary"
+    for b in "${builds[@]}"; do
+        echo "${b%%=*}:"
+        cat "$out/${b%%=*}.summary"
+    done
+fi
 echo
 echo "perf data and reports: $out"
