@@ -49,6 +49,17 @@ run_suite() {
     fi
 }
 
+# the layers of src/ (README "Internals"): no circle, no upward use, a
+# header per .c, every file placed (test/scripts/layers.map)
+say "structure suite"
+if python3 "$QUOTA_ROOT/test/scripts/structure.py" "$QUOTA_ROOT" \
+        --layers "$QUOTA_ROOT/test/scripts/layers.map" --check; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    status=1
+fi
+
 run_suite regression regresscheck
 run_suite isolation isolationcheck
 run_suite tap tapcheck

@@ -19,7 +19,8 @@ map file (optional, `--layers`) assigns the others, one per line:
 e.g. `escrow shared`, `charge.c entry`, `src/policy 3`; `#` starts a comment.
 Files with no layer are listed and checked against nothing.
 
-Exit status 0, or with --check 1 when there is a circle or a layer
+Exit status 0, or with --check 1 when there is a circle, a .c without its
+own .h, a file the layer map does not place, or a layer
 violation (2 on a usage error).
 """
 import os
@@ -253,6 +254,7 @@ def main():
              " ".join(other) or "none"))
 
     violations = []
+    unassigned = []
     use_layers = layer_file is not None or any(
         p in LAYERS for u in units for p in u.split("/")[:-1])
     if use_layers:
@@ -272,7 +274,7 @@ def main():
         if unassigned:
             print("  files with no layer (not checked): %s" % " ".join(unassigned))
 
-    if check and (sccs or violations):
+    if check and (sccs or violations or lone or (use_layers and unassigned)):
         return 1
     return 0
 
