@@ -453,7 +453,8 @@ quota_statement_scan(PG_FUNCTION_ARGS)
  * quota._statement_wait(pids integer[]): wait for the transaction each of
  * these backends is running now to end (a lock wait on its virtual
  * transaction id, bounded by the caller's lock_timeout: 55P03).  Backends
- * that have ended, or run no transaction, are skipped.
+ * that have ended, or run no transaction, are skipped; so is a transaction
+ * a backend starts later (another close, waiting for this one's lock).
  */
 Datum
 quota_statement_wait(PG_FUNCTION_ARGS)
@@ -461,7 +462,9 @@ quota_statement_wait(PG_FUNCTION_ARGS)
 	ArrayType  *pids;
 	Datum	   *elems;
 	bool	   *nulls;
+	VirtualTransactionId *vxids;
 	int			n;
+	int			nvxids = 0;
 	int			i;
 	int			waited = 0;
 
@@ -469,22 +472,26 @@ quota_statement_wait(PG_FUNCTION_ARGS)
 		PG_RETURN_INT32(0);
 	pids = PG_GETARG_ARRAYTYPE_P(0);
 	deconstruct_array(pids, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
+	vxids = palloc(sizeof(VirtualTransactionId) * (n + 1));
+	/* first the transactions running now, then the waits */
 	for (i = 0; i < n; i++)
 	{
 		PGPROC	   *proc;
-		VirtualTransactionId vxid;
 
 		if (nulls[i] || DatumGetInt32(elems[i]) == MyProcPid)
 			continue;
 		proc = BackendPidGetProc(DatumGetInt32(elems[i]));
 		if (proc == NULL)
 			continue;
-		GET_VXID_FROM_PGPROC(vxid, *proc);
-		if (!VirtualTransactionIdIsValid(vxid))
-			continue;
-		if (!VirtualXactLock(vxid, false))
+		GET_VXID_FROM_PGPROC(vxids[nvxids], *proc);
+		if (VirtualTransactionIdIsValid(vxids[nvxids]))
+			nvxids++;
+	}
+	for (i = 0; i < nvxids; i++)
+	{
+		if (!VirtualXactLock(vxids[i], false))
 		{
-			(void) VirtualXactLock(vxid, true);
+			(void) VirtualXactLock(vxids[i], true);
 			waited++;
 		}
 		CHECK_FOR_INTERRUPTS();

@@ -524,25 +524,33 @@ BEGIN
                                 trim_scale(c.stored), trim_scale(c.ledger));
             RETURN NEXT;
         END LOOP;
-        -- the lines against the ledger
-        SELECT count(*) INTO differing FROM (
-            (SELECT l.user_id, l.model, l.service, l.requests, l.input_tokens, l.cached_input_tokens,
-                    l.output_tokens, l.original_cost::numeric, l.final_cost::numeric
-               FROM quota.statement_lines l WHERE l.statement_id = s.statement_id
-             EXCEPT ALL
-             SELECT g.user_id, g.model, g.service, g.requests, g.input_tokens, g.cached_input_tokens,
-                    g.output_tokens, g.original_cost::numeric, g.final_cost::numeric
-               FROM quota._statement_groups(s.pool, s.period_start, s.period_end, first) g)
-            UNION ALL
-            (SELECT g.user_id, g.model, g.service, g.requests, g.input_tokens, g.cached_input_tokens,
-                    g.output_tokens, g.original_cost::numeric, g.final_cost::numeric
-               FROM quota._statement_groups(s.pool, s.period_start, s.period_end, first) g
-             EXCEPT ALL
-             SELECT l.user_id, l.model, l.service, l.requests, l.input_tokens, l.cached_input_tokens,
-                    l.output_tokens, l.original_cost::numeric, l.final_cost::numeric
-               FROM quota.statement_lines l WHERE l.statement_id = s.statement_id)) d;
+        -- the lines against the ledger: the stored ones no longer there,
+        -- and the ledger's that are not stored
+        SELECT greatest(
+            (SELECT count(*) FROM (
+                SELECT l.user_id, l.model, l.service, l.requests, l.input_tokens,
+                       l.cached_input_tokens, l.output_tokens, l.original_cost::numeric,
+                       l.final_cost::numeric
+                  FROM quota.statement_lines l WHERE l.statement_id = s.statement_id
+                EXCEPT ALL
+                SELECT g.user_id, g.model, g.service, g.requests, g.input_tokens,
+                       g.cached_input_tokens, g.output_tokens, g.original_cost::numeric,
+                       g.final_cost::numeric
+                  FROM quota._statement_groups(s.pool, s.period_start, s.period_end, first) g) a),
+            (SELECT count(*) FROM (
+                SELECT g.user_id, g.model, g.service, g.requests, g.input_tokens,
+                       g.cached_input_tokens, g.output_tokens, g.original_cost::numeric,
+                       g.final_cost::numeric
+                  FROM quota._statement_groups(s.pool, s.period_start, s.period_end, first) g
+                EXCEPT ALL
+                SELECT l.user_id, l.model, l.service, l.requests, l.input_tokens,
+                       l.cached_input_tokens, l.output_tokens, l.original_cost::numeric,
+                       l.final_cost::numeric
+                  FROM quota.statement_lines l WHERE l.statement_id = s.statement_id) b))
+          INTO differing;
         IF differing > 0 THEN
-            o_problem := format('%s of its lines no longer match the ledger', differing);
+            o_problem := format('%s of its lines no longer match%s the ledger', differing,
+                                CASE WHEN differing = 1 THEN 'es' ELSE '' END);
             RETURN NEXT;
         END IF;
         -- every entry, and the hash
