@@ -266,6 +266,14 @@ UPDATE quota.statements SET topups = topups + 1, closing_balance = closing_balan
  WHERE pool = 'Stmt NY' AND period_start = '2026-09-01 00:00-04';
 SELECT pool, problem FROM quota_verify_statements('Stmt NY');
 ROLLBACK;
+-- a changed fingerprint: the entries still match the hash
+BEGIN;
+ALTER TABLE quota.statement_entries DISABLE TRIGGER statement_entries_append_only;
+UPDATE quota.statement_entries SET fingerprints[1] = 0
+ WHERE statement_id = (SELECT statement_id FROM quota.statements
+                        WHERE pool = 'Stmt Lab' ORDER BY period_start LIMIT 1);
+SELECT pool, problem FROM quota_verify_statements('Stmt Lab');
+ROLLBACK;
 
 \c contrib_regression
 DROP DATABASE regress_statements;

@@ -32,9 +32,9 @@ psql_ -v ON_ERROR_STOP=1 -v rows="$rows" <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION quota;
 SELECT quota.quota_set_model('model-1', 1.25, 10, 'chat', 0.125);
-SELECT quota.quota_set_user('u' || i, '{staff}') FROM generate_series(1, 1000) i;
+SELECT count(*) AS users FROM generate_series(1, 1000) i, LATERAL quota.quota_set_user('u' || i, '{staff}') u;
 INSERT INTO quota.pool_defs (pool, kind, owner, allowance, reset_timezone, period_funds, created_at)
-SELECT 'personal:u' || i, 'personal', 'u' || i, 100, 'Europe/Zurich', 100, '2026-10-01 00:00+02'
+SELECT 'personal:u' || i, 'personal', 'u' || i, 100, 'Europe/Zurich', 100, '2026-10-01 00:00+02'::timestamptz
   FROM generate_series(1, 1000) i
 UNION ALL
 SELECT 'Big', 'shared', NULL, 1000000, 'Europe/Zurich', 1000000, '2026-10-01 00:00+02';
