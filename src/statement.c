@@ -40,6 +40,7 @@
 
 #include "compat.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/hashfn.h"
@@ -380,25 +381,24 @@ quota_statement_scan(PG_FUNCTION_ARGS)
 			break;
 		for (row = 0; row < SPI_processed; row++)
 		{
-			HeapTuple	tup = tt->vals[row];
-			int64		entry_id = 0;
+			Datum		values[LINE_FIELDS];
+			bool		isnull[LINE_FIELDS];
+			int64		entry_id;
 			int64		print;
 			int			f;
 
+			/* one pass over the tuple, not one per column */
+			heap_deform_tuple(tt->vals[row], tt->tupdesc, values, isnull);
+			entry_id = DatumGetInt64(values[0]);
 			resetStringInfo(&line);
+			MemoryContextSwitchTo(row_cxt);
 			for (f = 0; f < LINE_FIELDS; f++)
 			{
-				bool		isnull;
-				Datum		d = SPI_getbinval(tup, tt->tupdesc, f + 1, &isnull);
-
-				if (f == 0)
-					entry_id = DatumGetInt64(d);
-				else
+				if (f > 0)
 					appendStringInfoChar(&line, '|');
-				MemoryContextSwitchTo(row_cxt);
-				AppendField(&line, line_fields[f], d, isnull);
-				MemoryContextSwitchTo(scan_cxt);
+				AppendField(&line, line_fields[f], values[f], isnull[f]);
 			}
+			MemoryContextSwitchTo(scan_cxt);
 			appendStringInfoChar(&line, '\n');
 			HashText(ctx, line.data, line.len);
 			print = (int64) hash_bytes_extended((const unsigned char *) line.data, line.len, 0);

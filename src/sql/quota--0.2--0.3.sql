@@ -626,61 +626,62 @@ CREATE FUNCTION quota._statement_wait(pids integer[]) RETURNS integer
 COMMENT ON FUNCTION quota._statement_wait(integer[]) IS
     'internal (statements): wait (bounded by lock_timeout) for the transaction each of these backends runs now to end';
 
--- The figures of a pool's period, summed from the ledger
-CREATE FUNCTION quota._statement_sums(pool text, period_start timestamptz,
-        period_end timestamptz, first boolean)
-    RETURNS TABLE(grants numeric, topups numeric, charges numeric, original numeric,
-                  resets numeric, adjustments numeric, expired numeric, total numeric,
-                  entries bigint, lo bigint, hi bigint)
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, quota, pg_temp
-AS $$
-BEGIN
-    -- planned with the values: the ledger's time index for the month
-    RETURN QUERY EXECUTE
-       'SELECT coalesce(sum(l.amount::numeric) FILTER (WHERE l.kind = ''grant''), 0),
-               coalesce(sum(l.amount::numeric) FILTER (WHERE l.kind = ''topup''), 0),
-               coalesce(-sum(l.amount::numeric) FILTER (WHERE l.kind = ''charge''), 0),
-               coalesce(sum(l.original_cost::numeric) FILTER (WHERE l.kind = ''charge''), 0),
-               coalesce(sum(l.amount::numeric) FILTER (WHERE l.kind = ''reset''), 0),
-               coalesce(sum(l.amount::numeric) FILTER (WHERE l.kind NOT IN
-                        (''grant'', ''topup'', ''charge'', ''reset'', ''expire'')), 0),
-               coalesce(-sum(l.amount::numeric) FILTER (WHERE l.kind = ''expire''), 0),
-               coalesce(sum(l.amount::numeric), 0), count(*), min(l.entry_id), max(l.entry_id)
-          FROM quota.ledger l
-         WHERE l.pool = $1 AND l.at < $3' || CASE WHEN first THEN '' ELSE ' AND l.at >= $2' END
-        USING pool, period_start, period_end;
-END
-$$;
-COMMENT ON FUNCTION quota._statement_sums(text, timestamptz, timestamptz, boolean) IS
-    'internal (statements): a pool''s figures in a period, from the ledger (first: with everything dated before)';
-
--- A pool's charges in a period per user, model and service
+-- A pool's entries in a period per kind, user, model and service, read
+-- once: the statement's figures and its lines (kind charge)
 CREATE FUNCTION quota._statement_groups(pool text, period_start timestamptz,
         period_end timestamptz, first boolean)
-    RETURNS TABLE(user_id text, model text, service text, requests bigint,
-                  input_tokens bigint, cached_input_tokens bigint, output_tokens bigint,
-                  original_cost quota.credits, final_cost quota.credits)
+    RETURNS TABLE(kind text, user_id text, model text, service text, requests bigint,
+                  amount quota.credits, input_tokens bigint, cached_input_tokens bigint,
+                  output_tokens bigint, original_cost quota.credits, final_cost quota.credits,
+                  lo bigint, hi bigint)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
 BEGIN
+    -- planned with the values (the ledger's time index for the month);
+    -- quota.sum adds credits in 128 bits, without numeric
     RETURN QUERY EXECUTE
-       'SELECT l.user_id, l.model, l.service, count(*),
+       'SELECT l.kind, l.user_id, l.model, l.service, count(*),
+               quota.sum(l.amount),
                coalesce(sum(l.input_tokens), 0)::bigint,
                coalesce(sum(l.cached_input_tokens), 0)::bigint,
                coalesce(sum(l.output_tokens), 0)::bigint,
-               coalesce(sum(l.original_cost::numeric), 0)::quota.credits,
-               coalesce(sum(l.final_cost::numeric), 0)::quota.credits
+               coalesce(quota.sum(l.original_cost), ''0''),
+               coalesce(quota.sum(l.final_cost), ''0''),
+               min(l.entry_id), max(l.entry_id)
           FROM quota.ledger l
-         WHERE l.kind = ''charge'' AND l.pool = $1 AND l.at < $3'
+         WHERE l.pool = $1 AND l.at < $3'
         || CASE WHEN first THEN '' ELSE ' AND l.at >= $2' END
-        || ' GROUP BY 1, 2, 3'
+        || ' GROUP BY 1, 2, 3, 4'
         USING pool, period_start, period_end;
 END
 $$;
 COMMENT ON FUNCTION quota._statement_groups(text, timestamptz, timestamptz, boolean) IS
-    'internal (statements): a pool''s charges in a period per user, model and service (a statement''s lines)';
+    'internal (statements): a pool''s entries in a period per kind, user, model and service (first: with everything dated before), read once for a statement''s figures and lines';
+
+-- The figures of a period from its groups
+CREATE FUNCTION quota._statement_figures(groups jsonb,
+        OUT grants numeric, OUT topups numeric, OUT charges numeric, OUT original numeric,
+        OUT resets numeric, OUT adjustments numeric, OUT expired numeric, OUT total numeric,
+        OUT entries bigint, OUT lo bigint, OUT hi bigint)
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+    SELECT coalesce(sum(g.amount) FILTER (WHERE g.kind = 'grant'), 0),
+           coalesce(sum(g.amount) FILTER (WHERE g.kind = 'topup'), 0),
+           coalesce(-sum(g.amount) FILTER (WHERE g.kind = 'charge'), 0),
+           coalesce(sum(g.original_cost) FILTER (WHERE g.kind = 'charge'), 0),
+           coalesce(sum(g.amount) FILTER (WHERE g.kind = 'reset'), 0),
+           coalesce(sum(g.amount) FILTER (WHERE g.kind NOT IN
+                    ('grant', 'topup', 'charge', 'reset', 'expire')), 0),
+           coalesce(-sum(g.amount) FILTER (WHERE g.kind = 'expire'), 0),
+           coalesce(sum(g.amount), 0), coalesce(sum(g.requests), 0)::bigint,
+           min(g.lo), max(g.hi)
+      FROM jsonb_to_recordset($1) AS g(kind text, amount numeric, original_cost numeric,
+                                      requests bigint, lo bigint, hi bigint)
+$$;
+COMMENT ON FUNCTION quota._statement_figures(jsonb) IS
+    'internal (statements): a statement''s figures from its period''s groups (quota._statement_groups as JSON)';
 
 -- Close one pool's period: lines, entries' fingerprints, the statement
 CREATE FUNCTION quota._close_period(p_pool text, p_start timestamptz, p_end timestamptz,
@@ -691,6 +692,7 @@ AS $$
 DECLARE
     s quota.statements;
     f record;
+    groups jsonb;
     first boolean := p_previous.statement_id IS NULL;
 BEGIN
     s.statement_id := nextval('quota.statements_statement_id_seq');
@@ -699,7 +701,10 @@ BEGIN
     s.period_end := p_end;
     s.previous_hash := p_previous.hash;
     s.opening_balance := coalesce(p_previous.closing_balance, '0');
-    SELECT * INTO f FROM quota._statement_sums(p_pool, p_start, p_end, first);
+    -- one reading of the month: its groups give the figures and the lines
+    SELECT coalesce(jsonb_agg(to_jsonb(g)), '[]') INTO groups
+      FROM quota._statement_groups(p_pool, p_start, p_end, first) g;
+    SELECT * INTO f FROM quota._statement_figures(groups);
     s.grants := f.grants;
     s.topups := f.topups;
     s.charges := f.charges;
@@ -714,7 +719,10 @@ BEGIN
             input_tokens, cached_input_tokens, output_tokens, original_cost, final_cost)
     SELECT s.statement_id, g.user_id, g.model, g.service, g.requests, g.input_tokens,
            g.cached_input_tokens, g.output_tokens, g.original_cost, g.final_cost
-      FROM quota._statement_groups(p_pool, p_start, p_end, first) g;
+      FROM jsonb_to_recordset(groups) AS g(kind text, user_id text, model text, service text,
+               requests bigint, input_tokens bigint, cached_input_tokens bigint,
+               output_tokens bigint, original_cost quota.credits, final_cost quota.credits)
+     WHERE g.kind = 'charge';
     SELECT c.change INTO s.hash
       FROM quota._statement_scan(s.statement_id, p_pool, p_start, p_end, first, f.lo, f.hi,
                                  quota._statement_head(p_pool, p_start, p_end, s.previous_hash),
@@ -869,6 +877,7 @@ DECLARE
     recomputed text;
     differing bigint;
     changes text[];
+    groups jsonb;
 BEGIN
     FOR s IN SELECT * FROM quota.statements x
               WHERE p_pool IS NULL OR x.pool = p_pool
@@ -912,8 +921,10 @@ BEGIN
                                            + s.resets + s.adjustments - s.expired), s.closing_balance);
             RETURN NEXT;
         END IF;
-        -- the figures against the ledger
-        SELECT * INTO f FROM quota._statement_sums(s.pool, s.period_start, s.period_end, first);
+        -- the figures against the ledger (one reading of the month)
+        SELECT coalesce(jsonb_agg(to_jsonb(g)), '[]') INTO groups
+          FROM quota._statement_groups(s.pool, s.period_start, s.period_end, first) g;
+        SELECT * INTO f FROM quota._statement_figures(groups);
         FOR c IN SELECT * FROM (VALUES
                     ('grants', s.grants::numeric, f.grants),
                     ('topups', s.topups::numeric, f.topups),
@@ -931,27 +942,22 @@ BEGIN
         END LOOP;
         -- the lines against the ledger: the stored ones no longer there,
         -- and the ledger's that are not stored
-        SELECT greatest(
-            (SELECT count(*) FROM (
-                SELECT l.user_id, l.model, l.service, l.requests, l.input_tokens,
-                       l.cached_input_tokens, l.output_tokens, l.original_cost::numeric,
-                       l.final_cost::numeric
-                  FROM quota.statement_lines l WHERE l.statement_id = s.statement_id
-                EXCEPT ALL
-                SELECT g.user_id, g.model, g.service, g.requests, g.input_tokens,
-                       g.cached_input_tokens, g.output_tokens, g.original_cost::numeric,
-                       g.final_cost::numeric
-                  FROM quota._statement_groups(s.pool, s.period_start, s.period_end, first) g) a),
-            (SELECT count(*) FROM (
-                SELECT g.user_id, g.model, g.service, g.requests, g.input_tokens,
-                       g.cached_input_tokens, g.output_tokens, g.original_cost::numeric,
-                       g.final_cost::numeric
-                  FROM quota._statement_groups(s.pool, s.period_start, s.period_end, first) g
-                EXCEPT ALL
-                SELECT l.user_id, l.model, l.service, l.requests, l.input_tokens,
-                       l.cached_input_tokens, l.output_tokens, l.original_cost::numeric,
-                       l.final_cost::numeric
-                  FROM quota.statement_lines l WHERE l.statement_id = s.statement_id) b))
+        WITH fresh AS (
+            SELECT g.user_id, g.model, g.service, g.requests, g.input_tokens,
+                   g.cached_input_tokens, g.output_tokens, g.original_cost::numeric AS original_cost,
+                   g.final_cost::numeric AS final_cost
+              FROM jsonb_to_recordset(groups) AS g(kind text, user_id text, model text,
+                       service text, requests bigint, input_tokens bigint,
+                       cached_input_tokens bigint, output_tokens bigint,
+                       original_cost numeric, final_cost numeric)
+             WHERE g.kind = 'charge'),
+        stored AS (
+            SELECT l.user_id, l.model, l.service, l.requests, l.input_tokens,
+                   l.cached_input_tokens, l.output_tokens, l.original_cost::numeric AS original_cost,
+                   l.final_cost::numeric AS final_cost
+              FROM quota.statement_lines l WHERE l.statement_id = s.statement_id)
+        SELECT greatest((SELECT count(*) FROM (SELECT * FROM stored EXCEPT ALL SELECT * FROM fresh) a),
+                        (SELECT count(*) FROM (SELECT * FROM fresh EXCEPT ALL SELECT * FROM stored) b))
           INTO differing;
         IF differing > 0 THEN
             o_problem := format('%s of its lines no longer match%s the ledger', differing,
@@ -1155,8 +1161,8 @@ REVOKE ALL ON FUNCTION
     quota._statement_scan(bigint, text, timestamptz, timestamptz, boolean, bigint, bigint, text,
                           text, boolean),
     quota._statement_wait(integer[]),
-    quota._statement_sums(text, timestamptz, timestamptz, boolean),
     quota._statement_groups(text, timestamptz, timestamptz, boolean),
+    quota._statement_figures(jsonb),
     quota._statements_next_end(),
     quota._close_period(text, timestamptz, timestamptz, quota.statements),
     quota._close_statements(timestamptz, interval, boolean),

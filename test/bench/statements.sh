@@ -7,7 +7,8 @@
 #   QUOTA_PG_BIN=/tmp/pgc/usr/lib/postgresql/15/bin bash test/bench/statements.sh
 #
 # One temporary instance: the pool "Big" (Europe/Zurich) gets
-# QUOTA_STATEMENT_ROWS charges in October 2026 and as many in November,
+# QUOTA_STATEMENT_ROWS charges in November 2026 and a fifth as many in
+# October,
 # loaded through the bulk (restore) path as history_setup.sql does, and 1,000
 # personal pools a few charges each.  Printed: the load, then the time of
 # quota_close_statements for October (the first month: every pool's first
@@ -26,7 +27,7 @@ say "temporary instance on port $port"
 bench_instance "$port" "shared_buffers = '1GB'" "max_wal_size = '4GB'" "work_mem = '64MB'"
 psql_() { bench_psql "$@"; }
 
-say "loading 2 x $rows charges"
+say "loading $rows charges in November, $((rows / 5)) in October"
 start=$(date +%s.%N)
 psql_ -v ON_ERROR_STOP=1 -v rows="$rows" <<'SQL'
 SET client_min_messages = warning;
@@ -44,21 +45,21 @@ SET LOCAL row_security = off;
 INSERT INTO quota.ledger (at, pool, kind, amount, note)
 SELECT '2026-10-01 00:00+02', d.pool, 'grant', d.allowance, 'initial allowance'
   FROM quota.pool_defs d;
--- October and November: each month's charges evenly spread over it, one
--- in ten in a personal pool; every charge costs 0.0036 at 0.8
+-- October (a fifth) and November: each month's charges evenly spread over
+-- it, one in ten in a personal pool; every charge costs 0.0036 at 0.8
 INSERT INTO quota.ledger (at, pool, user_id, kind, amount, model, service, conversation_id,
                           request_id, input_tokens, cached_input_tokens, output_tokens,
                           price_id, original_cost, discount_rate, final_cost, balance_after)
-SELECT m.start + (g - 1) * ((m.finish - m.start) / :rows),
+SELECT m.start + (g - 1) * ((m.finish - m.start) / m.n),
        CASE WHEN g % 10 = 0 THEN 'personal:u' || (g / 10 % 1000 + 1) ELSE 'Big' END,
        'u' || (g % 1000 + 1), 'charge', '-0.00288', 'model-1', 'chat',
        'conv-' || g / 20, m.tag || g, 800, 400, 250,
        (SELECT price_id FROM quota.models WHERE model = 'model-1'),
        '0.0036', 0.8, '0.00288', 0
-  FROM (VALUES ('oct-', '2026-10-01 00:00+02'::timestamptz, '2026-11-01 00:00+01'::timestamptz),
-               ('nov-', '2026-11-01 00:00+01'::timestamptz, '2026-12-01 00:00+01'::timestamptz))
-       m(tag, start, finish),
-       generate_series(1, :rows) g;
+  FROM (VALUES ('oct-', '2026-10-01 00:00+02'::timestamptz, '2026-11-01 00:00+01'::timestamptz, :rows / 5),
+               ('nov-', '2026-11-01 00:00+01'::timestamptz, '2026-12-01 00:00+01'::timestamptz, :rows))
+       m(tag, start, finish, n),
+       generate_series(1, m.n) g;
 COMMIT;
 VACUUM ANALYZE quota.ledger;
 SELECT quota.quota_seal();
