@@ -45,21 +45,25 @@ SET LOCAL row_security = off;
 INSERT INTO quota.ledger (at, pool, kind, amount, note)
 SELECT '2026-10-01 00:00+02', d.pool, 'grant', d.allowance, 'initial allowance'
   FROM quota.pool_defs d;
--- October (a fifth) and November: each month's charges evenly spread over
--- it, one in ten in a personal pool; every charge costs 0.0036 at 0.8
+-- Big: QUOTA_STATEMENT_ROWS charges in November and a fifth as many in
+-- October, evenly spread over the month; the personal pools a ninth of
+-- that besides (a tenth of all charges); every charge costs 0.0036 at 0.8
 INSERT INTO quota.ledger (at, pool, user_id, kind, amount, model, service, conversation_id,
                           request_id, input_tokens, cached_input_tokens, output_tokens,
                           price_id, original_cost, discount_rate, final_cost, balance_after)
 SELECT m.start + (g - 1) * ((m.finish - m.start) / m.n),
-       CASE WHEN g % 10 = 0 THEN 'personal:u' || (g / 10 % 1000 + 1) ELSE 'Big' END,
+       CASE WHEN m.big THEN 'Big' ELSE 'personal:u' || (g % 1000 + 1) END,
        'u' || (g % 1000 + 1), 'charge', '-0.00288', 'model-1', 'chat',
        'conv-' || g / 20, m.tag || g, 800, 400, 250,
        (SELECT price_id FROM quota.models WHERE model = 'model-1'),
        '0.0036', 0.8, '0.00288', 0
-  FROM (VALUES ('oct-', '2026-10-01 00:00+02'::timestamptz, '2026-11-01 00:00+01'::timestamptz, :rows / 5),
-               ('nov-', '2026-11-01 00:00+01'::timestamptz, '2026-12-01 00:00+01'::timestamptz, :rows))
-       m(tag, start, finish, n),
-       generate_series(1, m.n) g;
+  FROM (VALUES ('oct-', '2026-10-01 00:00+02'::timestamptz, '2026-11-01 00:00+01'::timestamptz, :rows / 5, true),
+               ('oct-p-', '2026-10-01 00:00+02'::timestamptz, '2026-11-01 00:00+01'::timestamptz, :rows / 45, false),
+               ('nov-', '2026-11-01 00:00+01'::timestamptz, '2026-12-01 00:00+01'::timestamptz, :rows, true),
+               ('nov-p-', '2026-11-01 00:00+01'::timestamptz, '2026-12-01 00:00+01'::timestamptz, :rows / 9, false))
+       m(tag, start, finish, n, big),
+       generate_series(1, m.n) g
+ ORDER BY 1;
 COMMIT;
 VACUUM ANALYZE quota.ledger;
 SELECT quota.quota_seal();
@@ -70,7 +74,17 @@ psql_ -At -c "SELECT 'ledger rows: ' || count(*) FROM quota.ledger"
 psql_ -At -c "SELECT 'charges of Big in November: ' || count(*) FROM quota.ledger
               WHERE pool = 'Big' AND at >= '2026-11-01 00:00+01' AND at < '2026-12-01 00:00+01'"
 
-say "closing"
+say "closing Big alone (rolled back): October, then November"
+psql_ -At <<'SQL'
+\timing on
+BEGIN;
+SELECT 'Big October' AS closing, quota._close_period('Big', '2026-10-01 00:00+02', '2026-11-01 00:00+01', NULL);
+SELECT 'Big November' AS closing, quota._close_period('Big', '2026-11-01 00:00+01', '2026-12-01 00:00+01',
+                                               (SELECT s FROM quota.statements s WHERE pool = 'Big'));
+ROLLBACK;
+SQL
+
+say "closing every pool (1,001 pools): up to November, then November"
 for until in "2026-11-01 00:00+01" "2026-12-01 00:00+01"; do
     psql_ -At <<SQL
 \\timing on
