@@ -35,6 +35,7 @@ OBJS = \
 	src/ratelimit.o \
 	src/refusals.o \
 	src/seal.o \
+	src/statement.o \
 	src/archive.o \
 	src/shmem_usage.o \
 	src/invalidation.o \
@@ -58,13 +59,14 @@ DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/$(EXTENSION)--*.sql))
 
 REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct guard \
-		  overrun overdrawn ratelimit account caps history privileges registration
+		  overrun overdrawn ratelimit account caps history privileges registration \
+		  statements
 REGRESS_PREP	= installcheck-user
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache \
 		  member-limit-snapshot old-transaction-reset reserve-snapshot overflow-race rate-limit-race \
 		  caps-race caps-snapshot caps-window caps-cache member-counters seal-race \
-		  archive-race window-seal price-change auto-register-race
+		  archive-race window-seal price-change auto-register-race statement-close
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
 		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
 TAP_TESTS	= 1

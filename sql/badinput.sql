@@ -35,7 +35,8 @@ INSERT INTO valid VALUES
     ('conversation_id', $$'conv'$$), ('ttl', $$'1 minute'$$),
     ('cron', $$'0 1 * * 5'$$), ('timezone', $$'UTC'$$), ('after', $$'2026-01-01'$$),
     ('at', $$'2026-06-01'$$), ('per', $$'day'$$),
-    ('requests_per_minute', '3'), ('tokens_per_minute', '100'), ('scope', $$'member'$$);
+    ('requests_per_minute', '3'), ('tokens_per_minute', '100'), ('scope', $$'member'$$),
+    ('since', $$'2026-01-01'$$), ('until', $$'2026-06-01'$$);
 
 -- the bad values tried for each argument type
 CREATE TEMP TABLE bad (typ regtype, ord int, label text, val text);

@@ -106,6 +106,21 @@ BEGIN
                   DETAIL = 'This server is a standby in recovery: quota''s functions and views read the replicated data on it, and nothing can be charged, reserved or changed.',
                   HINT = 'Connect to the primary server.';
     END IF;
+    -- Statements (0.3): early on the 1st (of each pool's time zone), close
+    -- the months that have ended, first, before this run writes entries.
+    -- A transaction still open from last month postpones it to a later run.
+    IF pg_catalog.current_setting('transaction_isolation') = 'read committed'
+       AND now() >= coalesce((SELECT m.statements_due_at FROM quota.maintenance m), '-infinity') THEN
+        BEGIN
+            PERFORM quota._close_statements(now(), '100 milliseconds', true);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            ok := false;
+            RAISE WARNING 'quota_run_due: could not close the monthly statements: %', SQLERRM
+                USING DETAIL = format('SQLSTATE %s. %s', SQLSTATE, detail),
+                      HINT = 'Nothing was closed; the next run tries again.';
+        END;
+    END IF;
     -- One pool's trouble never stops the others: each pool's reset and
     -- expiry runs in its own subtransaction; a failure is logged and the
     -- pool, still due, is retried by the next run.
@@ -164,4 +179,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION quota.quota_run_due() IS
-    'apply every due reset once, release expired reservations (each pool on its own) and seal the ledger (run every minute by pg_cron)';
+    'close the monthly statements of months that have ended, apply every due reset once, release expired reservations (each pool on its own) and seal the ledger (run every minute by pg_cron)';

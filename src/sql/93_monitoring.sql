@@ -8,13 +8,15 @@
 CREATE TABLE quota.maintenance (
     singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     last_run_at     timestamptz NOT NULL,
-    last_success_at timestamptz
+    last_success_at timestamptz,
+    statements_due_at timestamptz
 );
 COMMENT ON TABLE quota.maintenance IS
     'when quota_run_due() last ran, and last ran without a failure (one row)';
 COMMENT ON COLUMN quota.maintenance.singleton IS 'always true: the table has at most one row';
 COMMENT ON COLUMN quota.maintenance.last_run_at IS 'the end of the last run';
 COMMENT ON COLUMN quota.maintenance.last_success_at IS 'the end of the last run in which every reset, expiry and the seal succeeded';
+COMMENT ON COLUMN quota.maintenance.statements_due_at IS 'when a month of some pool ends that has no statement yet: quota_run_due() closes statements from then on (NULL: at its next run)';
 ALTER TABLE quota.maintenance ENABLE ROW LEVEL SECURITY;
 CREATE POLICY maintenance_read ON quota.maintenance FOR SELECT USING (true);
 COMMENT ON POLICY maintenance_read ON quota.maintenance IS
