@@ -120,6 +120,9 @@
 
 /* Advisory lock namespace of quota (field4 of the lock tag): "QU". */
 #define QUOTA_LOCK_SPACE	0x5155
+/* ... and of a pool's debits, for credit-grant expiry (grants.c); spi.h
+ * and caps.h use 0x5156 to 0x5158 */
+#define QUOTA_LOCK_DEBITS	0x5159
 
 typedef struct EscrowKey
 {
@@ -318,6 +321,35 @@ EscrowLockPool(int64 pool_id)
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (pool_id >> 32),
 						 (uint32) pool_id, QUOTA_LOCK_SPACE);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * The pool's debit lock (grants.c): every debit takes it shared until its
+ * transaction ends, so that one who takes it exclusive (EscrowLockGrants)
+ * sees no debit of the pool in flight.  Locked mode needs none: the pool's
+ * lock already serialises its writers.
+ */
+static void
+LockDebits(int64 pool_id, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (pool_id >> 32),
+						 (uint32) pool_id, QUOTA_LOCK_DEBITS);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/*
+ * Wait until no other transaction has a debit of the pool in flight, and
+ * keep new ones out until this transaction ends (credit-grant expiry).
+ */
+void
+EscrowLockGrants(int64 pool_id)
+{
+	if (EscrowIsShared())
+		LockDebits(pool_id, ExclusiveLock);
+	else
+		EscrowLockPool(pool_id);
 }
 
 /*
@@ -1086,6 +1118,7 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 		return true;
 	}
 
+	LockDebits(pool->pool_id, ShareLock);
 	entry = GetEntry(pool);
 	check = armed.armed && armed.pool_id == pool->pool_id ? &armed : NULL;
 	if (check)

@@ -31,11 +31,13 @@
 #include "pools.h"
 #include "route.h"
 #include "quota.h"
+#include "relation.h"
 #include "standby.h"
 #include "rowtype.h"
 
 PG_FUNCTION_INFO_V1(quota_pool_money);
 PG_FUNCTION_INFO_V1(quota_post);
+PG_FUNCTION_INFO_V1(quota_post_grant);
 PG_FUNCTION_INFO_V1(quota_switch);
 PG_FUNCTION_INFO_V1(quota_active_pool);
 
@@ -122,7 +124,7 @@ QuotaCheckUserExists(const char *user_id, UserProfile *profile, bool may_registe
  * One statement: a pool's configuration and the user ($2)'s role in it,
  * for the pool chosen by the WHERE clause.
  */
-#define LOAD_POOL_SQL(where) \
+#define LOAD_POOL_SQL_AS(expiry, where) \
 	"SELECT p.pool_id, p.pool, p.kind, p.owner, p.allowance, p.enabled, " \
 	"       p.next_reset_at, p.period_start, " \
 	"       coalesce(m.member_limit, p.member_limit), p.models, " \
@@ -133,11 +135,15 @@ QuotaCheckUserExists(const char *user_id, UserProfile *profile, bool may_registe
 	"                           AND g.pool OPERATOR(pg_catalog.=) p.pool " \
 	"                           AND g.group_name OPERATOR(pg_catalog.=) ANY (u.groups)) " \
 	"            THEN 'member' END, " \
-	"       p.period_funds, p.warn_at " \
+	"       p.period_funds, p.warn_at, " expiry " " \
 	"FROM quota.pool_defs p " \
 	"LEFT JOIN quota.pool_members m ON m.pool OPERATOR(pg_catalog.=) p.pool " \
 	"     AND m.user_id OPERATOR(pg_catalog.=) $2 " \
 	"WHERE " where
+/* 0.3: the earliest expiry of a live credit grant (grants.c) */
+#define LOAD_POOL_SQL(where) LOAD_POOL_SQL_AS("p.next_expiry_at", where)
+/* an older install run by this library has no credit grants */
+#define LOAD_POOL_SQL_02(where) LOAD_POOL_SQL_AS("NULL::pg_catalog.timestamptz", where)
 
 static void FillPool(PoolInfo *info);
 
@@ -145,6 +151,17 @@ static QuotaQuery load_pool_q = {
 	LOAD_POOL_SQL("p.pool OPERATOR(pg_catalog.=) $1"),
 	2, {TEXTOID, TEXTOID}
 };
+static QuotaQuery load_pool_02_q = {
+	LOAD_POOL_SQL_02("p.pool OPERATOR(pg_catalog.=) $1"),
+	2, {TEXTOID, TEXTOID}
+};
+
+/* Does the installed schema have credit grants (0.3)? */
+static bool
+HaveGrants(void)
+{
+	return get_attnum(QuotaRel(QR_POOL_DEFS), "next_expiry_at") != InvalidAttrNumber;
+}
 
 /*
  * Load a pool and the user's role in it; false when the pool does not exist.
@@ -158,7 +175,7 @@ QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info)
 	memset(info, 0, sizeof(PoolInfo));
 	if (RouteLookupPool(user_id, pool, info, NULL))
 		return true;
-	if (QuotaExec(&load_pool_q, v, NULL, 1) == 0)
+	if (QuotaExec(HaveGrants() ? &load_pool_q : &load_pool_02_q, v, NULL, 1) == 0)
 		return false;
 	FillPool(info);
 	RouteStorePool(user_id, pool, info, false);
@@ -207,6 +224,9 @@ FillPool(PoolInfo *info)
 	info->role = QuotaGetText(0, 11);
 	info->period_funds = DatumGetCredits(QuotaGetDatum(0, 12, &isnull));
 	info->warn_at = PointerGetDatum(DatumGetArrayTypePCopy(QuotaGetDatum(0, 13, &isnull)));
+	d = QuotaGetDatum(0, 14, &isnull);
+	info->has_next_expiry = !isnull;
+	info->next_expiry_at = isnull ? 0 : DatumGetTimestampTz(d);
 }
 
 /* Does the pool's model list permit the model (NULL list: every model)? */
@@ -229,15 +249,20 @@ QuotaPoolPermits(const PoolInfo *info, const char *model)
 }
 
 /* The default pool ($2's personal pool, else the first usable shared one), loaded. */
+#define DEFAULT_POOL_WHERE "p.pool OPERATOR(pg_catalog.=) (" \
+				  "SELECT u.pool FROM quota._usable_pools($2) u " \
+				  "JOIN quota.pool_defs d ON d.pool OPERATOR(pg_catalog.=) u.pool " \
+				  "ORDER BY NOT (d.kind OPERATOR(pg_catalog.=) 'personal' " \
+				  "              AND d.owner OPERATOR(pg_catalog.=) $2), " \
+				  "         d.kind OPERATOR(pg_catalog.<>) 'shared', " \
+				  "         NOT d.enabled, u.pool COLLATE \"C\" LIMIT 1) " \
+				  "AND $1 IS NOT NULL"
 static QuotaQuery default_pool_q = {
-	LOAD_POOL_SQL("p.pool OPERATOR(pg_catalog.=) ("
-				  "SELECT u.pool FROM quota._usable_pools($2) u "
-				  "JOIN quota.pool_defs d ON d.pool OPERATOR(pg_catalog.=) u.pool "
-				  "ORDER BY NOT (d.kind OPERATOR(pg_catalog.=) 'personal' "
-				  "              AND d.owner OPERATOR(pg_catalog.=) $2), "
-				  "         d.kind OPERATOR(pg_catalog.<>) 'shared', "
-				  "         NOT d.enabled, u.pool COLLATE \"C\" LIMIT 1) "
-				  "AND $1 IS NOT NULL"),
+	LOAD_POOL_SQL(DEFAULT_POOL_WHERE),
+	2, {TEXTOID, TEXTOID}
+};
+static QuotaQuery default_pool_02_q = {
+	LOAD_POOL_SQL_02(DEFAULT_POOL_WHERE),
 	2, {TEXTOID, TEXTOID}
 };
 
@@ -354,7 +379,8 @@ QuotaActivePool(const char *user_id, const UserProfile *profile,
 	{
 		Datum		v[2] = {CStringGetTextDatum(user_id), CStringGetTextDatum(user_id)};
 
-		if (QuotaExec(&default_pool_q, v, NULL, 1) == 1)
+		if (QuotaExec(HaveGrants() ? &default_pool_q : &default_pool_02_q,
+					  v, NULL, 1) == 1)
 		{
 			FillPool(info);
 			RouteStorePool(user_id, NULL, info, false);
@@ -369,12 +395,30 @@ static QuotaQuery reset_q = {
 	1, {TEXTOID}
 };
 
-/* Apply a due reset before the pool is used, then reload it. */
+static QuotaQuery expire_q = {
+	"SELECT quota._expire_grants($1)",
+	1, {TEXTOID}
+};
+
+/*
+ * Apply due credit-grant expiries and a due reset before the pool is used,
+ * then reload it.  Expiries touch the grants only and a reset the allowance
+ * part only (grants.c), so their order does not matter.
+ */
 void
 QuotaResetIfDue(PoolInfo *info, const char *user_id)
 {
 	Datum		v[1];
 
+	if (info->has_next_expiry &&
+		info->next_expiry_at <= GetCurrentTransactionStartTimestamp() &&
+		!RecoveryInProgress())
+	{
+		v[0] = CStringGetTextDatum(info->pool);
+		QuotaExec(&expire_q, v, NULL, 1);
+		if (!QuotaLoadPool(TextDatumGetCString(v[0]), user_id, info))
+			elog(ERROR, "quota: pool vanished during expiry");
+	}
 	/* a standby applies nothing: quota_check computes it (standby.c) */
 	if (!info->has_next_reset ||
 		info->next_reset_at > GetCurrentTransactionStartTimestamp() ||
@@ -485,6 +529,13 @@ static QuotaQuery post_q = {
 	5, {TEXTOID, TEXTOID, TEXTOID, CREDITSARG, TEXTOID}
 };
 
+/* A credit grant's entry (0.3: older installs have no grant_id). */
+static QuotaQuery post_grant_q = {
+	"INSERT INTO quota.ledger (pool, user_id, kind, amount, note, grant_id) "
+	"VALUES ($1, $2, $3, $4, $5, $6) RETURNING entry_id",
+	6, {TEXTOID, TEXTOID, TEXTOID, CREDITSARG, TEXTOID, INT8OID}
+};
+
 /* Non-charge entries move the period's funds, so used = funds - balance. */
 static QuotaQuery period_funds_q = {
 	"UPDATE quota.pool_defs SET period_funds = period_funds OPERATOR(quota.+) $2 "
@@ -493,33 +544,23 @@ static QuotaQuery period_funds_q = {
 };
 
 /*
- * SQL: quota._post(pool, kind, amount, user_id, note): a grant, top-up,
- * adjustment or reset entry.  Credits wait for commit; debits are forced
- * (an administrator's correction may take available below zero).
+ * Post one non-charge entry: user_id, note and grant_id may be null
+ * (Datum 0).  Credits wait for commit; debits are forced.
  */
-Datum
-quota_post(PG_FUNCTION_ARGS)
+static int64
+PostEntry(Datum pool_d, Datum kind_d, Credits amount, Datum user_d,
+		  Datum note_d, Datum grant_d)
 {
-	char	   *pool;
-	char	   *kind;
-	Credits		amount;
+	char	   *pool = TextDatumGetCString(pool_d);
+	char	   *kind = TextDatumGetCString(kind_d);
 	PoolInfo	info;
 	EscrowPool	ep;
 	EscrowState st;
-	Datum		v[5];
-	char		n[6] = "     ";
+	Datum		v[6];
+	char		n[7] = "      ";
 	bool		isnull;
 	int64		entry_id;
 	volatile int written = 0;
-
-	QuotaRefuseOnStandby("quota._post");
-
-	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
-	QUOTA_REQUIRE_ARG(fcinfo, 1, "kind");
-	QUOTA_REQUIRE_ARG(fcinfo, 2, "amount");
-	pool = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	amount = PG_GETARG_CREDITS(2);
 
 	SPI_connect();
 	if (!QuotaLoadPoolOwn(pool, &info))
@@ -533,18 +574,20 @@ quota_post(PG_FUNCTION_ARGS)
 	else
 		(void) EscrowDebit(&ep, -amount, true, &st);
 
-	v[0] = PG_GETARG_DATUM(0);
-	v[1] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
-	n[1] = PG_ARGISNULL(3) ? 'n' : ' ';
-	v[2] = PG_GETARG_DATUM(1);
+	v[0] = pool_d;
+	v[1] = user_d;
+	n[1] = user_d == (Datum) 0 ? 'n' : ' ';
+	v[2] = kind_d;
 	v[3] = CreditsGetDatum(amount);
-	v[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
-	n[4] = PG_ARGISNULL(4) ? 'n' : ' ';
+	v[4] = note_d;
+	n[4] = note_d == (Datum) 0 ? 'n' : ' ';
+	v[5] = grant_d;
+	n[5] = grant_d == (Datum) 0 ? 'n' : ' ';
 	/* the row the ledger's insert guard lets through */
 	GuardExpect(pool, kind, amount);
 	PG_TRY();
 	{
-		written = QuotaExec(&post_q, v, n, 0);
+		written = QuotaExec(grant_d == (Datum) 0 ? &post_q : &post_grant_q, v, n, 0);
 	}
 	PG_FINALLY();
 	{
@@ -562,7 +605,46 @@ quota_post(PG_FUNCTION_ARGS)
 		QuotaExec(&period_funds_q, fv, NULL, 0);
 	}
 	SPI_finish();
-	PG_RETURN_INT64(entry_id);
+	return entry_id;
+}
+
+/*
+ * SQL: quota._post(pool, kind, amount, user_id, note): a grant, top-up,
+ * adjustment or reset entry.  Credits wait for commit; debits are forced
+ * (an administrator's correction may take available below zero).
+ */
+Datum
+quota_post(PG_FUNCTION_ARGS)
+{
+	QuotaRefuseOnStandby("quota._post");
+
+	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
+	QUOTA_REQUIRE_ARG(fcinfo, 1, "kind");
+	QUOTA_REQUIRE_ARG(fcinfo, 2, "amount");
+	PG_RETURN_INT64(PostEntry(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1),
+							  PG_GETARG_CREDITS(2),
+							  PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3),
+							  PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
+							  (Datum) 0));
+}
+
+/*
+ * SQL: quota._post_grant(pool, kind, amount, grant_id, note): a credit
+ * grant's grant or expire entry, carrying its grant_id (grants.c).
+ */
+Datum
+quota_post_grant(PG_FUNCTION_ARGS)
+{
+	QuotaRefuseOnStandby("quota._post_grant");
+
+	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
+	QUOTA_REQUIRE_ARG(fcinfo, 1, "kind");
+	QUOTA_REQUIRE_ARG(fcinfo, 2, "amount");
+	QUOTA_REQUIRE_ARG(fcinfo, 3, "grant_id");
+	PG_RETURN_INT64(PostEntry(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1),
+							  PG_GETARG_CREDITS(2), (Datum) 0,
+							  PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
+							  PG_GETARG_DATUM(3)));
 }
 
 static QuotaQuery switch_q = {

@@ -124,6 +124,7 @@ VisitPool(Relation rel, TupleTableSlot *slot, void *arg)
 	PoolInfo   *info = arg;
 	bool		isnull;
 	Datum		d;
+	AttrNumber	attnum;
 
 	info->pool_id = DatumGetInt64(Column(rel, slot, "pool_id", &isnull));
 	info->pool = ColumnText(rel, slot, "pool");
@@ -144,6 +145,11 @@ VisitPool(Relation rel, TupleTableSlot *slot, void *arg)
 	info->period_funds = DatumGetCredits(Column(rel, slot, "period_funds", &isnull));
 	d = Column(rel, slot, "warn_at", &isnull);
 	info->warn_at = PointerGetDatum(DatumGetArrayTypePCopy(d));
+	/* 0.3 (credit grants); an older install has no such column */
+	attnum = QuotaColumn(rel, "next_expiry_at");
+	d = attnum == InvalidAttrNumber ? (Datum) 0 : slot_getattr(slot, attnum, &isnull);
+	info->has_next_expiry = attnum != InvalidAttrNumber && !isnull;
+	info->next_expiry_at = info->has_next_expiry ? DatumGetTimestampTz(d) : 0;
 	return false;
 }
 
