@@ -44,7 +44,8 @@ OBJS = \
 	src/errors.o \
 	src/settings.o \
 	src/relation.o \
-	src/grants.o
+	src/grants.o \
+	src/fallback.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per
@@ -55,7 +56,7 @@ DATA_built	= $(EXTENSION)--$(EXTVERSION).sql
 DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/$(EXTENSION)--*.sql))
 
 REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct guard \
-		  overrun overdrawn ratelimit account caps history privileges registration grants
+		  overrun overdrawn ratelimit account caps history privileges registration grants fallback
 REGRESS_PREP	= installcheck-user
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache \

@@ -37,7 +37,8 @@ INSERT INTO valid VALUES
     ('cron', $$'0 1 * * 5'$$), ('timezone', $$'UTC'$$), ('after', $$'2026-01-01'$$),
     ('at', $$'2026-06-01'$$), ('per', $$'day'$$),
     ('requests_per_minute', '3'), ('tokens_per_minute', '100'), ('scope', $$'member'$$),
-    ('expires_at', $$'2036-01-01'$$), ('priority', '10'), ('grant_id', :'bad_grant');
+    ('expires_at', $$'2036-01-01'$$), ('priority', '10'), ('grant_id', :'bad_grant'),
+    ('pools', $$'{Bad Pool}'$$);
 
 -- the bad values tried for each argument type
 CREATE TEMP TABLE bad (typ regtype, ord int, label text, val text);

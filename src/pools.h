@@ -43,6 +43,7 @@ typedef struct UserProfile
 	bool		owns_pools;		/* the owner of some pool */
 	char	   *personal;		/* the personal pool they own, or NULL */
 	bool		personal_enabled;	/* ... and whether it is enabled */
+	bool		has_fallbacks;	/* a fallback list is set (fallback.c) */
 } UserProfile;
 
 extern void QuotaCheckPoolExists(const char *pool);

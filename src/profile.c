@@ -47,8 +47,15 @@ VisitUser(Relation rel, TupleTableSlot *slot, void *arg)
 	UserProfile *profile = arg;
 	bool		isnull;
 	Datum		groups = Column(rel, slot, "groups", &isnull);
+	AttrNumber	fallbacks = QuotaColumn(rel, "fallback_pools");
 
 	profile->groups = isnull ? NULL : OidOutputFunctionCall(F_ARRAY_OUT, groups);
+	/* 0.3 (fallback pools); an older install has no such column */
+	if (fallbacks != InvalidAttrNumber)
+	{
+		(void) slot_getattr(slot, fallbacks, &isnull);
+		profile->has_fallbacks = !isnull;
+	}
 	return false;
 }
 

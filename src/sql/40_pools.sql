@@ -7,10 +7,13 @@ CREATE TABLE quota.users (
     user_id     text PRIMARY KEY CHECK (char_length(user_id) BETWEEN 1 AND 200),
     groups      text[] NOT NULL DEFAULT '{}',
     created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    fallback_pools text[]
 );
 COMMENT ON TABLE quota.users IS
     'the user directory: user ids and their groups (student, staff, dept:physics, ...)';
+COMMENT ON COLUMN quota.users.fallback_pools IS
+    'the pools to try, in order, when the active pool cannot pay (quota_set_fallback); NULL: none';
 
 CREATE TABLE quota.pool_defs (
     pool_id         bigint GENERATED ALWAYS AS IDENTITY UNIQUE,

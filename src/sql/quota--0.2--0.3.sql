@@ -858,3 +858,73 @@ COMMENT ON FUNCTION quota.quota_run_due() IS
     'apply every due reset and credit-grant expiry once, release expired reservations (each pool on its own) and seal the ledger (run every minute by pg_cron)';
 
 -- [end issue 29]
+
+-- ---------------------------------------------------------------------------
+-- [issue 29] Fallback pools (src/fallback.c, src/sql/78_fallback.sql)
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE quota.users ADD COLUMN fallback_pools text[];
+COMMENT ON COLUMN quota.users.fallback_pools IS
+    'the pools to try, in order, when the active pool cannot pay (quota_set_fallback); NULL: none';
+CREATE OR REPLACE VIEW quota.my_pools WITH (security_invoker = true) AS
+SELECT m.pool, d.kind, m.role, m.active, f.balance, f.held, f.available,
+       d.next_reset_at, d.enabled,
+       array_position((SELECT u.fallback_pools FROM quota.users u
+                        WHERE u.user_id = quota.current_user_id()), m.pool) AS fallback_order
+  FROM quota._my_pools() m
+  JOIN quota.pool_defs d ON d.pool = m.pool
+ CROSS JOIN LATERAL quota._pool_figures(m.pool) f;
+COMMENT ON VIEW quota.my_pools IS
+    'the calling user''s usable pools with available balance, role, which one is active, and the order of each in their fallback list';
+
+CREATE FUNCTION quota._acting_user(user_id text) RETURNS text
+    AS 'MODULE_PATHNAME', 'quota_acting_user'
+    LANGUAGE C STABLE;
+COMMENT ON FUNCTION quota._acting_user(text) IS
+    'internal: the user a call acts for: the caller, or any user for quota_app and quota_admin (else 42501)';
+
+CREATE FUNCTION quota.quota_set_fallback(pools text[], user_id text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, quota, pg_temp
+AS $$
+DECLARE
+    uid text;
+    p text;
+    list text[] := ARRAY[]::text[];
+BEGIN
+    PERFORM quota._require(ARRAY['user_id'], ARRAY[false]);   -- 25006 on a standby
+    uid := quota._acting_user(user_id);
+    PERFORM quota._user_exists(uid);
+    IF array_ndims(pools) > 1 THEN
+        RAISE EXCEPTION 'fallback pools must be a one-dimensional list'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the pools in the order to try them, such as ARRAY[''Students Pool''].';
+    END IF;
+    FOREACH p IN ARRAY coalesce(pools, ARRAY[]::text[]) LOOP
+        IF p IS NULL THEN
+            RAISE EXCEPTION 'fallback pools must not contain null'
+                USING ERRCODE = 'null_value_not_allowed',
+                      HINT = 'Name each pool to try, or pass NULL or an empty list for none.';
+        END IF;
+        PERFORM quota._pool_exists(p);
+        IF NOT p = ANY (list) THEN
+            list := list || p;
+        END IF;
+    END LOOP;
+    UPDATE quota.users u
+       SET fallback_pools = CASE WHEN cardinality(list) > 0 THEN list END,
+           updated_at = now()
+     WHERE u.user_id = uid;
+END
+$$;
+COMMENT ON FUNCTION quota.quota_set_fallback(text[], text) IS
+    'set the pools to try, in order, when the user''s active pool cannot pay (NULL or an empty list: none)';
+
+REVOKE ALL ON FUNCTION quota._acting_user(text), quota.quota_set_fallback(text[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION quota.quota_set_fallback(text[], text)
+    TO quota_admin, quota_app, quota_user;
+COMMENT ON COLUMN quota.my_pools.fallback_order IS
+    'the pool''s place in the caller''s fallback list (quota_set_fallback), 1 first; NULL: not in it';
+
+-- [end issue 29: fallback pools]
