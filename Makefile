@@ -62,7 +62,7 @@ REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache \
 		  member-limit-snapshot old-transaction-reset reserve-snapshot overflow-race rate-limit-race \
 		  caps-race caps-snapshot caps-window caps-cache member-counters seal-race \
-		  archive-race window-seal price-change auto-register-race grant-race
+		  archive-race window-seal price-change auto-register-race grant-race fallback-race
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
 		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
 TAP_TESTS	= 1
