@@ -17,6 +17,7 @@ typedef struct RequestTarget
 	UserProfile profile;		/* QuotaCheckUserExists */
 } RequestTarget;
 
+extern void QuotaSkipHints(bool skip);
 extern void QuotaRaiseInsufficient(const RequestTarget *target, Credits cost,
 								   const EscrowState *state, bool member_limit,
 								   Credits usage);

@@ -15,7 +15,9 @@
  * is named in the final error's hint.  Users without a list (the flag in
  * their cached profile, pools.h) never reach this file: their charges pay
  * nothing for it.  A successful fallback costs the refused attempt and a
- * second one.
+ * second one: the refused attempts build no hint (QuotaSkipHints); only
+ * when no pool can pay is the active pool tried once more for its full
+ * error.
  */
 #include "postgres.h"
 
@@ -28,6 +30,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
+#include "charge.h"
 #include "fallback.h"
 #include "identity.h"
 #include "quota.h"
@@ -100,12 +103,19 @@ FallbackRun(const char *user_id, FallbackAttempt attempt, void *arg)
 	ErrorData  *first = NULL;
 	ErrorData  *err = NULL;
 	char	   *active = NULL;
+	char	   *chosen = NULL;
 	char	  **pools;
 	int			n;
+	bool		ok;
 	StringInfoData tried;
 
-	if (TryAttempt(attempt, arg, NULL, &active, &first))
+	/* the refusals of the attempts are discarded: no hints for them */
+	QuotaSkipHints(true);
+	ok = TryAttempt(attempt, arg, NULL, &active, &first);
+	QuotaSkipHints(false);
+	if (ok)
 		return;
+	/* not a refusal to fall back from (QuotaSkipHints touches QU001 only) */
 	if (first->sqlerrcode != ERRCODE_QUOTA_INSUFFICIENT || active == NULL)
 		ReThrowError(first);
 
@@ -114,11 +124,12 @@ FallbackRun(const char *user_id, FallbackAttempt attempt, void *arg)
 	n = FallbackPools(user_id, &pools);
 	for (int i = 0; i < n; i++)
 	{
-		char	   *chosen = NULL;
-
 		if (strcmp(pools[i], active) == 0)
 			continue;
-		if (TryAttempt(attempt, arg, pools[i], &chosen, &err))
+		QuotaSkipHints(true);
+		ok = TryAttempt(attempt, arg, pools[i], &chosen, &err);
+		QuotaSkipHints(false);
+		if (ok)
 			return;
 		if (err->sqlerrcode == ERRCODE_QUOTA_INSUFFICIENT)
 			appendStringInfo(&tried, ", \"%s\"", pools[i]);
@@ -128,9 +139,18 @@ FallbackRun(const char *user_id, FallbackAttempt attempt, void *arg)
 			ReThrowError(err);
 		FreeErrorData(err);
 	}
-	first->hint = first->hint ?
-		psprintf("%s Pools tried in order: %s.", first->hint, tried.data) :
-		psprintf("Pools tried in order: %s.", tried.data);
+
+	/*
+	 * None could pay: the active pool's refusal again, now with its hint,
+	 * naming the pools tried (if the active pool can pay by now, it pays).
+	 */
+	FreeErrorData(first);
+	if (TryAttempt(attempt, arg, NULL, &chosen, &first))
+		return;
+	if (first->sqlerrcode == ERRCODE_QUOTA_INSUFFICIENT)
+		first->hint = first->hint && first->hint[0] ?
+			psprintf("%s Pools tried in order: %s.", first->hint, tried.data) :
+			psprintf("Pools tried in order: %s.", tried.data);
 	ReThrowError(first);
 }
 

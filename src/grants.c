@@ -56,6 +56,14 @@
  * has live grants, and a restore sets the allowance part (balance minus the
  * live remainders) to the allowance, so live grants keep their remainders.
  *
+ * Waits: an expirer waits for the pool's debits in flight, and new debits
+ * of the pool wait for the expirer's commit (a lazy expiry is one statement
+ * of the first call after expires_at).  A transaction that charged a pool
+ * and stays open holds the expiry of that pool's grants back until it ends;
+ * two transactions that each charged the pool and then both apply its
+ * expiry lazily deadlock, and PostgreSQL cancels one (40P01, nothing
+ * posted twice).
+ *
  * Cost: a share lock per debit (no wait unless an expiry is being posted),
  * and a replay over the pool's entries since its oldest live grant when a
  * grant expires or quota.pool_grants is read, never on the charge path.
