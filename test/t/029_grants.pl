@@ -3,8 +3,9 @@
 # draw the grants in order of priority, expires_at, grant_id, so the sum of
 # the charges decides it.  After an immediate stop and restart, on the hot
 # standby, and on the standby once promoted, quota.pool_grants shows exactly
-# those remainders, balance = allowance part + remainders = ledger, an
-# expiry posts exactly amount - drawn, and quota_verify() agrees.
+# those remainders, balance = ledger, an expiry posts exactly amount -
+# drawn, and quota_verify() agrees.  The same in locked mode, where a charge
+# applies the expiries lazily.
 use strict;
 use warnings;
 use IPC::Run;
@@ -100,5 +101,41 @@ is($s->(q{SELECT count(*) FROM quota.ledger WHERE kind = 'expire'}), '2', 'one e
 is($s->(q{SELECT (quota._pool_money('Term')).balance = (SELECT quota.sum(amount) FROM quota.ledger WHERE pool = 'Term')}),
    't', 'balance = ledger after the expiries');
 is($s->($verify_sql), 't', 'quota_verify agrees after the expiries');
+
+# Locked mode (quota not preloaded): the same exactness, the pool's lock
+# serialising the expirer with the charges.
+my $locked = quota_node('grants_locked', preload => 0, conf => "max_connections = 40\n");
+my $l = sub { $locked->safe_psql('postgres', "SET search_path = public, quota; $_[0]") };
+$l->(q{
+SET client_min_messages = warning;
+CREATE EXTENSION quota;
+SELECT quota_set_model('m', 0, 1);
+SELECT quota_create_pool('Term', 10, reset_policy => 'none');
+SELECT quota_set_user('u' || i, '{student}') FROM generate_series(1, 8) i;
+SELECT quota_grant_group('Term', 'student');
+SELECT quota_grant_credits('Term', 5, now() + interval '1 day', note => 'first expiry');
+SELECT quota_grant_credits('Term', 3, priority => 5, note => 'priority');
+SELECT quota_grant_credits('Term', 4, now() + interval '2 days', note => 'second expiry');
+});
+IPC::Run::run(
+	[ 'pgbench', '-n', '-c', '8', '-j', '2', '-t', '100', '-f', $script,
+	  '-h', $locked->host, '-p', $locked->port, 'postgres' ],
+	'>', \$out, '2>', \$err);
+like($out, qr/number of transactions actually processed: 800/, 'locked mode: pgbench charged 800 times');
+$expected = $l->($expected_sql);
+is($l->($shown_sql), $expected, 'locked mode: each grant has left what the charges did not draw');
+$before = $l->($shown_sql);
+$l->(q{
+UPDATE quota.credit_grants SET expires_at = now() - interval '1 second' WHERE expires_at IS NOT NULL;
+UPDATE quota.pool_defs SET next_expiry_at = now() - interval '1 second' WHERE pool = 'Term';
+});
+# the first charge after the expiry time applies it, then draws the allowance part
+$l->(q{SELECT quota_charge('m', 0, 1000, 'after-expiry', user_id => 'u1')});
+is($l->(q{SELECT string_agg(format('%s=%s', g.grant_id, -l.amount::numeric), ' ' ORDER BY g.grant_id)
+            FROM quota.credit_grants g JOIN quota.ledger l ON l.grant_id = g.grant_id AND l.kind = 'expire'}),
+   join(' ', grep { !/^2=/ } split / /, $before),
+   'locked mode: a charge applied the expiries lazily, each exactly what was left');
+is($l->(q{SELECT (quota._pool_money('Term')).balance = (SELECT quota.sum(amount) FROM quota.ledger WHERE pool = 'Term')}),
+   't', 'locked mode: balance = ledger after the expiries');
 
 done_testing();
