@@ -19,8 +19,10 @@
  *		member's counters in shared memory or a fresh sum (caps.c,
  *		member_caps.c; the pool caps are checked in step 4, or under a
  *		lock of the pool in locked mode);
- *	 4. the pool's escrow entry spinlock (escrow.c), for a few instructions,
- *		to admit the debit against available.  No row of quota.pool_defs is
+ *	 4. the pool's debit lock in share mode, to the end of the transaction
+ *		(an expiring credit grant waits for it: grants.c), then the pool's
+ *		escrow entry spinlock (escrow.c), for a few instructions, to admit
+ *		the debit against available.  No row of quota.pool_defs is
  *		locked, so the users of a shared pool never queue behind each other;
  *		a due reset (rare) takes the pool row's lock in _apply_reset().
  * The request's past is read by index probes after lock 1 (ledger.c); in
@@ -29,7 +31,9 @@
  * request_id is the second line of defence.  Locks 1 to 3 belong to one
  * request and one member and are always taken in this order; nothing
  * waits for another pool while holding them, so charges cannot deadlock with
- * each other.  Why it cannot overspend is explained at the top of escrow.c.
+ * each other.  A fallback (fallback.c) tries the next pool only after the
+ * refused attempt's subtransaction released what it took.  Why it cannot
+ * overspend is explained at the top of escrow.c.
  */
 #include "postgres.h"
 

@@ -46,9 +46,12 @@
  *
  * Locks: the hash table is protected by one LWLock (shared to look up,
  * exclusive to add an entry); each entry's counters by its own spinlock, held
- * for a few instructions and never while anything else is acquired.  No
- * heavyweight lock is taken on the hot path, so the charge path cannot
- * deadlock on escrow state.  Shared memory is lost in a crash; an entry is
+ * for a few instructions and never while anything else is acquired.  The
+ * only heavyweight lock of the hot path is the pool's debit lock, taken in
+ * share mode by every debit until its transaction ends (share locks never
+ * wait for each other): an expiry of a credit grant takes it exclusive to
+ * see no debit in flight (grants.c).  So charges cannot deadlock with each
+ * other on escrow state.  Shared memory is lost in a crash; an entry is
  * rebuilt from the ledger (its sealed sum plus the entries after the seal,
  * seal.c, and the active reservations) the first time a pool is touched,
  * under an advisory lock on the pool so that only one backend rebuilds it
