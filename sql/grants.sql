@@ -102,6 +102,35 @@ SELECT g.note, g.end_kind, g.end_amount FROM quota.credit_grants g WHERE g.note 
 SELECT count(*) AS lecture_expires FROM quota.ledger l
   JOIN quota.credit_grants g USING (grant_id) WHERE g.note = 'lecture' AND l.kind = 'expire';
 
+-- Two expiries and a reset due together, applied once each by the first
+-- call: the expiries take what the grants had left, the restore sets the
+-- allowance part (6 after a charge of 4) back to 10, the live grant keeps
+-- its remainder; the call's own charge then draws that grant.
+SELECT quota_create_pool('Grant Due', 10, reset_cron => '0 0 1 1 *');
+SELECT quota_add_member('Grant Due', 'regress_grant_student');
+SELECT final_cost FROM quota_charge('grant-m', 0, 4000000, 'grant-due-1',
+                                    user_id => 'regress_grant_student', pool => 'Grant Due');
+SELECT quota_grant_credits('Grant Due', 2, now() + interval '1 day', note => 'due a') > 0 AS a;
+SELECT quota_grant_credits('Grant Due', 3, now() + interval '2 days', note => 'due b') > 0 AS b;
+SELECT quota_grant_credits('Grant Due', 4, note => 'stays') > 0 AS stays;
+SELECT final_cost FROM quota_charge('grant-m', 0, 1000000, 'grant-due-2',
+                                    user_id => 'regress_grant_student', pool => 'Grant Due');
+SELECT * FROM grants_left('Grant Due');
+UPDATE quota.credit_grants SET expires_at = now() - interval '1 minute'
+ WHERE pool = 'Grant Due' AND expires_at IS NOT NULL;
+UPDATE quota.pool_defs SET next_expiry_at = now() - interval '1 minute',
+                           next_reset_at = now() - interval '1 minute'
+ WHERE pool = 'Grant Due';
+SELECT pool, final_cost, balance FROM quota_charge('grant-m', 0, 1000000, 'grant-due-3',
+                                    user_id => 'regress_grant_student', pool => 'Grant Due');
+SELECT l.kind, l.amount, g.note FROM quota.ledger l LEFT JOIN quota.credit_grants g USING (grant_id)
+ WHERE l.pool = 'Grant Due' AND l.kind IN ('expire', 'reset') ORDER BY l.entry_id;
+SELECT * FROM grants_left('Grant Due');
+SELECT * FROM grant_parts('Grant Due');
+SELECT resets FROM quota_run_due();
+SELECT count(*) AS entries FROM quota.ledger
+ WHERE pool = 'Grant Due' AND kind IN ('expire', 'reset');
+
 -- Monitoring: credits that expire within 7 days.
 SELECT quota_grant_credits('Grant Lab', 3, now() + interval '3 days', note => 'soon') > 0 AS soon;
 SELECT quota_grant_credits('Grant Lab', 4, now() + interval '30 days', note => 'later') > 0 AS later;
