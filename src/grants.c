@@ -56,6 +56,11 @@
  * has live grants, and a restore sets the allowance part (balance minus the
  * live remainders) to the allowance, so live grants keep their remainders.
  *
+ * History: quota_archive() leaves a pool's entries since its first grant in
+ * the ledger while the pool has a live grant (archive.c), so the replay
+ * never needs what was archived (quota.ledger_archive may be truncated);
+ * its carry-forward entry is dated before the replay starts.
+ *
  * Waits: an expirer waits for the pool's debits in flight, and new debits
  * of the pool wait for the expirer's commit (a lazy expiry is one statement
  * of the first call after expires_at).  A transaction that charged a pool

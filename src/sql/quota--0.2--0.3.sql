@@ -525,14 +525,12 @@ BEGIN
      WHERE g.pool = _grant_remainders.pool AND g.entry_id >= start;
     rem := array_fill(0::numeric, ARRAY[cardinality(ids)]);
     live := array_fill(false, ARRAY[cardinality(ids)]);
+    -- quota_archive() leaves these entries in the ledger (src/archive.c)
     FOR e IN SELECT l.kind, l.amount::numeric AS amount, l.grant_id
-               FROM (SELECT x.entry_id, x.kind, x.amount, x.grant_id FROM quota.ledger x
-                      WHERE x.pool = _grant_remainders.pool AND x.entry_id >= start
-                     UNION ALL
-                     SELECT x.entry_id, x.kind, x.amount, x.grant_id FROM quota.ledger_archive x
-                      WHERE x.pool = _grant_remainders.pool AND x.entry_id >= start) l
-              WHERE l.grant_id IS NOT NULL
-                 OR (l.amount < '0' AND l.kind IN ('charge', 'adjust'))
+               FROM quota.ledger l
+              WHERE l.pool = _grant_remainders.pool AND l.entry_id >= start
+                AND (l.grant_id IS NOT NULL
+                     OR (l.amount < '0' AND l.kind IN ('charge', 'adjust')))
               ORDER BY l.entry_id LOOP
         IF e.grant_id IS NOT NULL THEN
             i := array_position(ids, e.grant_id);
