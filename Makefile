@@ -48,7 +48,9 @@ OBJS = \
 	src/guard_trigger.o \
 	src/rate_window.o \
 	src/config.o \
-	src/pools_sql.o
+	src/pools_sql.o \
+	src/grants.o \
+	src/fallback.o
 PGFILEDESC	= "quota - exact LLM quota pools and billing"
 
 # The install script of the current version is assembled from one file per
@@ -60,13 +62,14 @@ DATA		= $(filter-out src/sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard src/sql/
 
 REGRESS		= setup credits cost cron pools charge views security attacks alerts badinput direct guard \
 		  overrun overdrawn ratelimit account caps history privileges registration \
-		  statements
+		  statements grants fallback
 REGRESS_PREP	= installcheck-user
 REGRESS_OPTS	= --temp-instance=tmp_check --temp-config=test/quota.conf
 ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race reset-race route-cache \
 		  member-limit-snapshot old-transaction-reset reserve-snapshot overflow-race rate-limit-race \
 		  caps-race caps-snapshot caps-window caps-cache member-counters seal-race \
-		  archive-race window-seal price-change auto-register-race statement-close
+		  archive-race window-seal price-change auto-register-race statement-close \
+		  grant-race fallback-race
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
 		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
 TAP_TESTS	= 1

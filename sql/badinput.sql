@@ -15,6 +15,7 @@ SELECT quota_create_pool('Bad Pool', 100, reset_cron => '0 1 * * 5');
 SELECT quota_add_member('Bad Pool', 'bad_u');
 SELECT quota_set_discount('chat', 0.5, 'bad-m') AS bad_discount \gset
 SELECT request_id FROM quota_reserve('bad-m', 10, 10, 'bad-held', user_id => 'bad_u');
+SELECT quota_grant_credits('Bad Pool', 1, note => 'bad grant') AS bad_grant \gset
 
 -- a valid value for each argument name
 CREATE TEMP TABLE valid (arg text PRIMARY KEY, val text NOT NULL);
@@ -36,7 +37,9 @@ INSERT INTO valid VALUES
     ('cron', $$'0 1 * * 5'$$), ('timezone', $$'UTC'$$), ('after', $$'2026-01-01'$$),
     ('at', $$'2026-06-01'$$), ('per', $$'day'$$),
     ('requests_per_minute', '3'), ('tokens_per_minute', '100'), ('scope', $$'member'$$),
-    ('since', $$'2026-01-01'$$), ('until', $$'2026-06-01'$$);
+    ('since', $$'2026-01-01'$$), ('until', $$'2026-06-01'$$),
+    ('expires_at', $$'2036-01-01'$$), ('priority', '10'), ('grant_id', :'bad_grant'),
+    ('pools', $$'{Bad Pool}'$$);
 
 -- the bad values tried for each argument type
 CREATE TEMP TABLE bad (typ regtype, ord int, label text, val text);
@@ -78,6 +81,7 @@ CREATE FUNCTION pg_temp.fingerprint() RETURNS text LANGUAGE sql AS $$
         (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM quota.reservations t),
         (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM quota.alerts t),
         (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM quota.rate_limits t),
+        (SELECT string_agg(t::text, ',' ORDER BY t::text) FROM quota.credit_grants t),
         (SELECT string_agg(pool || '=' || quota._pool_money(pool)::text, ',' ORDER BY pool)
            FROM quota.pool_defs),
         (SELECT string_agg(jobname || schedule, ',' ORDER BY jobname) FROM cron.job)))

@@ -35,6 +35,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -43,6 +44,7 @@
 #include "escrow.h"
 #include "guard.h"
 #include "pools.h"
+#include "relation.h"
 #include "seal.h"
 
 PG_FUNCTION_INFO_V1(quota_archive);
@@ -51,7 +53,7 @@ PG_FUNCTION_INFO_V1(quota_append_only);
 /* Set while quota_archive() moves entries: the only deletes allowed. */
 static bool ArchiveMoving = false;
 
-#define ARCHIVE_MOVE_SQL \
+#define ARCHIVE_MOVE_SQL_AS(grants) \
 	"WITH cut AS (" \
 	"  SELECT d.pool, LEAST($1, d.period_start, " \
 	"         pg_catalog.now() OPERATOR(pg_catalog.-) '32 days'::pg_catalog.interval) AS cutoff " \
@@ -59,7 +61,7 @@ static bool ArchiveMoving = false;
 	"moved AS (" \
 	"  DELETE FROM quota.ledger l USING cut c " \
 	"   WHERE l.pool OPERATOR(pg_catalog.=) c.pool AND l.at OPERATOR(pg_catalog.<) c.cutoff " \
-	"     AND l.entry_id OPERATOR(pg_catalog.<=) $2 " \
+	"     AND l.entry_id OPERATOR(pg_catalog.<=) $2 " grants \
 	"  RETURNING l.*), " \
 	"kept AS (" \
 	"  INSERT INTO quota.ledger_archive SELECT * FROM moved " \
@@ -68,6 +70,21 @@ static bool ArchiveMoving = false;
 	"       pg_catalog.sum(k.amount::pg_catalog.numeric)::quota.credits, " \
 	"       pg_catalog.max(k.entry_id), pg_catalog.max(k.at) " \
 	"  FROM kept k GROUP BY k.pool ORDER BY k.pool"
+
+/*
+ * 0.3: while a pool has a live credit grant, its entries since its first
+ * grant stay in the ledger, where what each grant has left is replayed from
+ * (grants.c); an older install has no grants.
+ */
+#define ARCHIVE_MOVE_SQL ARCHIVE_MOVE_SQL_AS( \
+	"     AND l.entry_id OPERATOR(pg_catalog.<) COALESCE(" \
+	"       (SELECT pg_catalog.min(g.entry_id) FROM quota.credit_grants g " \
+	"         WHERE g.pool OPERATOR(pg_catalog.=) l.pool " \
+	"           AND EXISTS (SELECT FROM quota.credit_grants h " \
+	"                        WHERE h.pool OPERATOR(pg_catalog.=) l.pool " \
+	"                          AND h.end_kind IS NULL)), " \
+	"       $2 OPERATOR(pg_catalog.+) 1) ")
+#define ARCHIVE_MOVE_SQL_02 ARCHIVE_MOVE_SQL_AS("")
 
 #define ARCHIVE_CARRY_SQL \
 	"INSERT INTO quota.ledger (entry_id, at, pool, kind, amount, note) " \
@@ -140,7 +157,9 @@ quota_archive(PG_FUNCTION_ARGS)
 	ArchiveMoving = true;
 	PG_TRY();
 	{
-		if (SPI_execute_with_args(ARCHIVE_MOVE_SQL, 2, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		if (SPI_execute_with_args(get_attnum(QuotaRel(QR_POOL_DEFS), "next_expiry_at") != InvalidAttrNumber ?
+								  ARCHIVE_MOVE_SQL : ARCHIVE_MOVE_SQL_02,
+								  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "quota: could not archive the ledger");
 	}
 	PG_FINALLY();

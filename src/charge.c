@@ -19,8 +19,10 @@
  *		member's counters in shared memory or a fresh sum (caps.c,
  *		member_caps.c; the pool caps are checked in step 4, or under a
  *		lock of the pool in locked mode);
- *	 4. the pool's escrow entry spinlock (escrow.c), for a few instructions,
- *		to admit the debit against available.  No row of quota.pool_defs is
+ *	 4. the pool's debit lock in share mode, to the end of the transaction
+ *		(an expiring credit grant waits for it: grants.c), then the pool's
+ *		escrow entry spinlock (escrow.c), for a few instructions, to admit
+ *		the debit against available.  No row of quota.pool_defs is
  *		locked, so the users of a shared pool never queue behind each other;
  *		a due reset (rare) takes the pool row's lock in _apply_reset().
  * The request's past is read by index probes after lock 1 (ledger.c); in
@@ -29,7 +31,9 @@
  * request_id is the second line of defence.  Locks 1 to 3 belong to one
  * request and one member and are always taken in this order; nothing
  * waits for another pool while holding them, so charges cannot deadlock with
- * each other.  Why it cannot overspend is explained at the top of escrow.c.
+ * each other.  A fallback (fallback.c) tries the next pool only after the
+ * refused attempt's subtransaction released what it took.  Why it cannot
+ * overspend is explained at the top of escrow.c.
  */
 #include "postgres.h"
 
@@ -48,6 +52,7 @@
 #include "alert.h"
 #include "caps.h"
 #include "charge.h"
+#include "fallback.h"
 #include "guard.h"
 #include "hint.h"
 #include "identity.h"
@@ -265,6 +270,152 @@ OptText(FunctionCallInfo fcinfo, int n)
 	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
+/* The request being charged, for ChargeOnPool (and its fallbacks). */
+typedef struct ChargeCtx
+{
+	const char *model;
+	const char *request_id;
+	const char *conversation_id;
+	int64		in;
+	int64		out;
+	int64		cached;
+	RequestTarget *target;
+	PastReservation *resv;
+	ChargeResult *res;
+	EscrowState *st;
+} ChargeCtx;
+
+/*
+ * Charge the request on a pool (NULL: the user's active pool; a
+ * reservation's or an explicit one), filling c->res; *chosen, if given, is
+ * set to the pool as soon as it is chosen (fallback.c).
+ */
+static void
+ChargeOnPool(ChargeCtx *c, const char *pool, char **chosen)
+{
+	RequestTarget *target = c->target;
+	PastReservation *resv = c->resv;
+	ChargeResult *res = c->res;
+	EscrowState *st = c->st;
+	LedgerCharge row;
+	Credits		usage = 0;
+	bool		limited;
+	QuotaCost	cost;
+	EscrowPool	ep;
+	Credits		debited = 0;
+
+	memset(st, 0, sizeof(EscrowState));
+	QuotaChoosePool(target, pool);
+	if (chosen)
+		*chosen = target->pool.pool;
+	RefusalNote(target->user_id, target->pool.pool);
+	if (!resv->exists)
+		QuotaRequireUsable(target);
+	QuotaResetIfDue(&target->pool, target->user_id);
+
+	/*
+	 * Lock 3 and the member's usage come before the charge is dated:
+	 * a reset that the usage saw began its period before now, so the
+	 * charge counts in the period its limit was checked against.  The
+	 * discount's time window is matched at the same date.
+	 */
+	limited = !resv->exists && !QuotaModelIsFree(target->model) &&
+		QuotaMemberUsageLocked(target, &usage);
+	row.at = GetCurrentTimestamp();
+	QuotaComputeCost(target->model, c->in, c->cached, c->out, target->pool.pool,
+					 row.at, &cost);
+
+	ep = QuotaEscrowPool(&target->pool);
+	if (resv->exists)
+	{
+		/*
+		 * Settling: usage within the declared maxima happened as agreed
+		 * and is billed, even past zero; beyond them it is gated like a
+		 * new charge, with the hold it frees (rule 4).
+		 */
+		Credits		freed = resv->r.active ? resv->r.held : 0;
+		bool		within = WithinMaxima(&resv->r, c->in, c->cached, c->out);
+
+		if (!within && cost.final > freed &&
+			!QuotaMemberLimitFits(target, cost.final - freed, &usage))
+			QuotaRaiseInsufficient(target, cost.final - freed, st,
+								   true, usage);
+		CapsSettle(target, row.at, cost.final, freed);
+		if (!EscrowSettle(&ep, cost.final, freed, within, st))
+			QuotaRaiseOverrun(target, cost.final, st, c->request_id,
+							  resv->r.max_input_tokens,
+							  resv->r.max_output_tokens);
+		debited = cost.final;
+	}
+	else if (cost.final > 0)
+	{
+		if (limited && !QuotaUsageFits(target, usage, cost.final))
+			QuotaRaiseInsufficient(target, cost.final, st, true, usage);
+		CapsAdmit(target, cost.final, row.at, false);
+		if (!EscrowDebit(&ep, cost.final, false, st) &&
+			(st->cap_refused >= 0 || QuotaExpireHolds(target->pool.pool) == 0 ||
+			 !EscrowDebit(&ep, cost.final, false, st)))
+		{
+			CapsRaiseRefused(st, cost.final);
+			QuotaRaiseInsufficient(target, cost.final, st, false, 0);
+		}
+		debited = cost.final;
+	}
+	else
+		EscrowRead(&ep, st);
+
+	/* a new request counts against the rate limits; a settlement never */
+	if (!resv->exists)
+		RateLimitAdmit(&target->pool, target->user_id,
+					   RateLimitTokens(c->in, c->cached, c->out));
+
+	row.pool = target->pool.pool;
+	row.user_id = target->user_id;
+	row.model = c->model;
+	row.service = target->model->service;
+	row.conversation_id = c->conversation_id;
+	row.request_id = c->request_id;
+	row.input_tokens = c->in;
+	row.cached_input_tokens = c->cached;
+	row.output_tokens = c->out;
+	row.price_id = target->model->price_id;
+	row.input_price = target->model->input_price;
+	row.cached_input_price = target->model->cached_input_price;
+	row.output_price = target->model->output_price;
+	row.request_price = target->model->request_price;
+	row.original_cost = cost.original;
+	row.discount_rate = cost.rate.rate;
+	row.final_cost = cost.final;
+	row.balance_after = st->balance;
+	res->charge_id = LedgerInsertCharge(&row);
+	if (resv->direct)
+		LedgerEndReservation(&resv->tid, "charged", res->charge_id);
+	else if (resv->exists)
+	{
+		Datum		sv[2] = {CStringGetTextDatum(c->request_id),
+		Int64GetDatum(res->charge_id)};
+
+		LedgerCheckWrite(QR_RESERVATIONS);
+		if (QuotaExec(&settle_q, sv, NULL, 0) != 1)
+			GuardNotWritten("reservations");
+	}
+	if (debited > 0)
+		QuotaCheckAlerts(&target->pool, st->live_balance, target->user_id,
+						 c->request_id);
+	res->pool = QuotaUpperStrdup(target->pool.pool);
+	res->original = cost.original;
+	res->rate = SPI_datumTransfer(cost.rate.rate, false, -1);
+	res->final = cost.final;
+	res->balance = st->balance;
+}
+
+/* One attempt of FallbackRun: the charge on one pool. */
+static void
+ChargeAttempt(void *arg, const char *pool, char **chosen)
+{
+	ChargeOnPool((ChargeCtx *) arg, pool, chosen);
+}
+
 /*
  * quota_charge(model, input_tokens, output_tokens, request_id,
  *				conversation_id, cached_input_tokens, user_id, pool)
@@ -280,12 +431,9 @@ ChargeRequest(PG_FUNCTION_ARGS)
 				out,
 				cached;
 	RequestTarget target;
-	QuotaCost	cost;
 	ChargeResult res;
-	EscrowPool	ep;
 	EscrowState st;
 	PastReservation resv;
-	Credits		debited = 0;
 	TupleDesc	tupdesc;
 	Datum		values[6];
 	bool		nulls[6] = {false, false, false, false, false, false};
@@ -323,9 +471,7 @@ ChargeRequest(PG_FUNCTION_ARGS)
 	if (!RequestPast(request_id, target.user_id, modelname, in, cached, out,
 					 conversation_id, explicit_pool, &res, &resv))
 	{
-		LedgerCharge row;
-		Credits		usage = 0;
-		bool		limited;
+		ChargeCtx	c;
 
 		QuotaCheckUserExists(target.user_id, &target.profile, true);
 		target.model = QuotaFindModel(modelname, false);
@@ -341,106 +487,20 @@ ChargeRequest(PG_FUNCTION_ARGS)
 				RequestReused(request_id, "pool");
 		}
 
-		QuotaChoosePool(&target, resv.exists ? resv.r.pool : explicit_pool);
-		RefusalNote(target.user_id, target.pool.pool);
-		if (!resv.exists)
-			QuotaRequireUsable(&target);
-		QuotaResetIfDue(&target.pool, target.user_id);
-
-		/*
-		 * Lock 3 and the member's usage come before the charge is dated:
-		 * a reset that the usage saw began its period before now, so the
-		 * charge counts in the period its limit was checked against.  The
-		 * discount's time window is matched at the same date.
-		 */
-		limited = !resv.exists && !QuotaModelIsFree(target.model) &&
-			QuotaMemberUsageLocked(&target, &usage);
-		row.at = GetCurrentTimestamp();
-		QuotaComputeCost(target.model, in, cached, out, target.pool.pool,
-						 row.at, &cost);
-
-		ep = QuotaEscrowPool(&target.pool);
-		if (resv.exists)
-		{
-			/*
-			 * Settling: usage within the declared maxima happened as agreed
-			 * and is billed, even past zero; beyond them it is gated like a
-			 * new charge, with the hold it frees (rule 4).
-			 */
-			Credits		freed = resv.r.active ? resv.r.held : 0;
-			bool		within = WithinMaxima(&resv.r, in, cached, out);
-
-			if (!within && cost.final > freed &&
-				!QuotaMemberLimitFits(&target, cost.final - freed, &usage))
-				QuotaRaiseInsufficient(&target, cost.final - freed, &st,
-									   true, usage);
-			CapsSettle(&target, row.at, cost.final, freed);
-			if (!EscrowSettle(&ep, cost.final, freed, within, &st))
-				QuotaRaiseOverrun(&target, cost.final, &st, request_id,
-								  resv.r.max_input_tokens,
-								  resv.r.max_output_tokens);
-			debited = cost.final;
-		}
-		else if (cost.final > 0)
-		{
-			if (limited && !QuotaUsageFits(&target, usage, cost.final))
-				QuotaRaiseInsufficient(&target, cost.final, &st, true, usage);
-			CapsAdmit(&target, cost.final, row.at, false);
-			if (!EscrowDebit(&ep, cost.final, false, &st) &&
-				(st.cap_refused >= 0 || QuotaExpireHolds(target.pool.pool) == 0 ||
-				 !EscrowDebit(&ep, cost.final, false, &st)))
-			{
-				CapsRaiseRefused(&st, cost.final);
-				QuotaRaiseInsufficient(&target, cost.final, &st, false, 0);
-			}
-			debited = cost.final;
-		}
+		c.model = modelname;
+		c.request_id = request_id;
+		c.conversation_id = conversation_id;
+		c.in = in;
+		c.out = out;
+		c.cached = cached;
+		c.target = &target;
+		c.resv = &resv;
+		c.res = &res;
+		c.st = &st;
+		if (resv.exists || explicit_pool || !target.profile.has_fallbacks)
+			ChargeOnPool(&c, resv.exists ? resv.r.pool : explicit_pool, NULL);
 		else
-			EscrowRead(&ep, &st);
-
-		/* a new request counts against the rate limits; a settlement never */
-		if (!resv.exists)
-			RateLimitAdmit(&target.pool, target.user_id,
-						   RateLimitTokens(in, cached, out));
-
-		row.pool = target.pool.pool;
-		row.user_id = target.user_id;
-		row.model = modelname;
-		row.service = target.model->service;
-		row.conversation_id = conversation_id;
-		row.request_id = request_id;
-		row.input_tokens = in;
-		row.cached_input_tokens = cached;
-		row.output_tokens = out;
-		row.price_id = target.model->price_id;
-		row.input_price = target.model->input_price;
-		row.cached_input_price = target.model->cached_input_price;
-		row.output_price = target.model->output_price;
-		row.request_price = target.model->request_price;
-		row.original_cost = cost.original;
-		row.discount_rate = cost.rate.rate;
-		row.final_cost = cost.final;
-		row.balance_after = st.balance;
-		res.charge_id = LedgerInsertCharge(&row);
-		if (resv.direct)
-			LedgerEndReservation(&resv.tid, "charged", res.charge_id);
-		else if (resv.exists)
-		{
-			Datum		sv[2] = {CStringGetTextDatum(request_id),
-			Int64GetDatum(res.charge_id)};
-
-			LedgerCheckWrite(QR_RESERVATIONS);
-			if (QuotaExec(&settle_q, sv, NULL, 0) != 1)
-				GuardNotWritten("reservations");
-		}
-		if (debited > 0)
-			QuotaCheckAlerts(&target.pool, st.live_balance, target.user_id,
-							 request_id);
-		res.pool = QuotaUpperStrdup(target.pool.pool);
-		res.original = cost.original;
-		res.rate = SPI_datumTransfer(cost.rate.rate, false, -1);
-		res.final = cost.final;
-		res.balance = st.balance;
+			FallbackRun(target.user_id, ChargeAttempt, &c);
 	}
 	SPI_finish();
 
@@ -463,6 +523,72 @@ quota_charge(PG_FUNCTION_ARGS)
 }
 
 /*
+ * quota_check's answer for one pool, but the rate limits: the first rule
+ * that fails (NULL: none); *money when it is the balance, the member limit
+ * or a cap (QU001, which fallback pools may answer).
+ */
+static const char *
+CheckPool(RequestTarget *target, EscrowState *st, bool *money)
+{
+	const char *reason = QuotaRefusal(target);
+	EscrowPool	ep;
+
+	*money = false;
+	if (target->pool.role != NULL)
+		QuotaResetIfDue(&target->pool, target->user_id);
+	ep = QuotaEscrowPool(&target->pool);
+	EscrowRead(&ep, st);
+	if (RecoveryInProgress())
+		StandbyAsIfDue(&target->pool, st);
+	if (reason == NULL && !QuotaModelIsFree(target->model))
+	{
+		Credits		usage;
+
+		if (st->available <= 0 && QuotaExpireHolds(target->pool.pool) > 0)
+			EscrowRead(&ep, st);
+		if (st->available <= 0)
+			reason = "insufficient quota";
+		else if (target->pool.has_member_limit &&
+				 !QuotaMemberLimitFits(target, 1, &usage))
+			reason = "member limit reached";
+		else
+			reason = CapsRefusal(target);
+		*money = reason != NULL;
+	}
+	return reason;
+}
+
+/*
+ * The active pool cannot pay: answer for the first pool of the user's
+ * fallback list that they may use, that permits the model and can pay;
+ * else leave the active pool's answer.
+ */
+static void
+CheckFallbacks(RequestTarget *target, EscrowState *st, const char **reason)
+{
+	char	  **pools;
+	int			n = FallbackPools(target->user_id, &pools);
+
+	for (int i = 0; i < n; i++)
+	{
+		RequestTarget t = *target;
+		EscrowState fst;
+		bool		money;
+
+		memset(&fst, 0, sizeof(fst));
+		if (strcmp(pools[i], target->pool.pool) == 0 ||
+			!QuotaLoadPool(pools[i], target->user_id, &t.pool) ||
+			t.pool.role == NULL ||
+			CheckPool(&t, &fst, &money) != NULL)
+			continue;
+		*target = t;
+		*st = fst;
+		*reason = NULL;
+		return;
+	}
+}
+
+/*
  * quota_check(model, user_id, pool) -> (allowed, pool, available, reason
  * [, retry_after]): could a new request start now?  Never raises for a
  * refusal and never holds.  0.1 declares four columns, 0.2 five: the
@@ -472,7 +598,6 @@ Datum
 quota_check(PG_FUNCTION_ARGS)
 {
 	RequestTarget target;
-	EscrowPool	ep;
 	EscrowState st;
 	const char *reason;
 	TupleDesc	tupdesc;
@@ -480,6 +605,7 @@ quota_check(PG_FUNCTION_ARGS)
 	bool		nulls[5] = {false, false, false, false, true};
 	char	   *pool_name;
 	int64		wait_us = -1;
+	bool		money;
 
 	QUOTA_REQUIRE_ARG(fcinfo, 0, "model");
 	memset(&target, 0, sizeof(target));
@@ -508,27 +634,10 @@ quota_check(PG_FUNCTION_ARGS)
 	else
 		QuotaChoosePool(&target, text_to_cstring(PG_GETARG_TEXT_PP(2)));
 
-	reason = QuotaRefusal(&target);
-	if (target.pool.role != NULL)
-		QuotaResetIfDue(&target.pool, target.user_id);
-	ep = QuotaEscrowPool(&target.pool);
-	EscrowRead(&ep, &st);
-	if (RecoveryInProgress())
-		StandbyAsIfDue(&target.pool, &st);
-	if (reason == NULL && !QuotaModelIsFree(target.model))
-	{
-		Credits		usage;
-
-		if (st.available <= 0 && QuotaExpireHolds(target.pool.pool) > 0)
-			EscrowRead(&ep, &st);
-		if (st.available <= 0)
-			reason = "insufficient quota";
-		else if (target.pool.has_member_limit &&
-				 !QuotaMemberLimitFits(&target, 1, &usage))
-			reason = "member limit reached";
-		else
-			reason = CapsRefusal(&target);
-	}
+	reason = CheckPool(&target, &st, &money);
+	/* the pool that would be billed: the first of the fallback list that can pay */
+	if (money && PG_ARGISNULL(2) && target.profile.has_fallbacks)
+		CheckFallbacks(&target, &st, &reason);
 	if (reason == NULL)
 		reason = RateLimitCheck(&target.pool, target.user_id, &wait_us);
 	pool_name = QuotaUpperStrdup(target.pool.pool);

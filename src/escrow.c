@@ -46,9 +46,12 @@
  *
  * Locks: the hash table is protected by one LWLock (shared to look up,
  * exclusive to add an entry); each entry's counters by its own spinlock, held
- * for a few instructions and never while anything else is acquired.  No
- * heavyweight lock is taken on the hot path, so the charge path cannot
- * deadlock on escrow state.  Shared memory is lost in a crash; an entry is
+ * for a few instructions and never while anything else is acquired.  The
+ * only heavyweight lock of the hot path is the pool's debit lock, taken in
+ * share mode by every debit until its transaction ends (share locks never
+ * wait for each other): an expiry of a credit grant takes it exclusive to
+ * see no debit in flight (grants.c).  So charges cannot deadlock with each
+ * other on escrow state.  Shared memory is lost in a crash; an entry is
  * rebuilt from the ledger (its sealed sum plus the entries after the seal,
  * seal.c, and the active reservations) the first time a pool is touched,
  * under an advisory lock on the pool so that only one backend rebuilds it
@@ -123,6 +126,9 @@
 
 /* Advisory lock namespace of quota (field4 of the lock tag): "QU". */
 #define QUOTA_LOCK_SPACE	0x5155
+/* ... and of a pool's debits, for credit-grant expiry (grants.c); spi.h
+ * and caps.h use 0x5156 to 0x5158 */
+#define QUOTA_LOCK_DEBITS	0x5159
 
 typedef struct EscrowKey
 {
@@ -335,6 +341,36 @@ EscrowLockPool(int64 pool_id)
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (pool_id >> 32),
 						 (uint32) pool_id, QUOTA_LOCK_SPACE);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * The pool's debit lock (grants.c): every debit takes it shared until its
+ * transaction ends, so that one who takes it exclusive (EscrowLockGrants)
+ * sees no debit of the pool in flight.  Locked mode needs none: the pool's
+ * lock already serialises its writers.  Always taken before the pool's lock
+ * (a pool without room in shared memory, GetEntryOrLock), never after it.
+ */
+static void
+LockDebits(int64 pool_id, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (pool_id >> 32),
+						 (uint32) pool_id, QUOTA_LOCK_DEBITS);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/*
+ * Wait until no other transaction has a debit of the pool in flight, and
+ * keep new ones out until this transaction ends (credit-grant expiry).
+ */
+void
+EscrowLockGrants(int64 pool_id)
+{
+	if (EscrowIsShared())
+		LockDebits(pool_id, ExclusiveLock);
+	else
+		EscrowLockPool(pool_id);
 }
 
 /*
@@ -714,6 +750,8 @@ GetEntryOrLock(const EscrowPool *pool)
 
 	if (entry != NULL || InFallback(pool->pool_id))
 		return entry;
+	/* a writer without an entry takes the debit lock first, as every debit does */
+	LockDebits(pool->pool_id, ShareLock);
 	EscrowLockPool(pool->pool_id);
 	/* room may have come meanwhile; nobody can make the entry from now on */
 	entry = FindEntry(pool);
@@ -1129,6 +1167,9 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 
 	Assert(amount >= 0 && freed >= 0);
 	QuotaRefuseOnStandby("quota_charge");
+	/* the expirer's wait (grants.c), before the pool's lock (GetEntryOrLock) */
+	if (EscrowIsShared())
+		LockDebits(pool->pool_id, ShareLock);
 	if (!EscrowIsShared() || (entry = GetEntryOrLock(pool)) == NULL)
 	{
 		LockedState(pool, after);

@@ -77,5 +77,6 @@ extern bool EscrowWindowSpent(const EscrowPool *pool, int window, TimestampTz at
 extern bool EscrowHasPending(void);
 
 extern void EscrowLockPool(int64 pool_id);
+extern void EscrowLockGrants(int64 pool_id);
 
 #endif							/* QUOTA_ESCROW_H */

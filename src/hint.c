@@ -47,6 +47,19 @@ static QuotaQuery other_pools_q = {
 	4, {TEXTOID, TEXTOID, TEXTOID, CREDITSARG}
 };
 
+/* While set, QU001 is raised without its hint (fallback.c). */
+static bool skip_hints = false;
+
+/*
+ * Raise QU001 without building its hint (three statements) while set: the
+ * refusals of fallback attempts are discarded (fallback.c).
+ */
+void
+QuotaSkipHints(bool skip)
+{
+	skip_hints = skip;
+}
+
 /* Build the hint: free models, the pool's next reset, other pools that pay. */
 static char *
 InsufficientHint(const RequestTarget *target, Credits cost)
@@ -55,6 +68,8 @@ InsufficientHint(const RequestTarget *target, Credits cost)
 	Datum		v[4];
 	int			n;
 
+	if (skip_hints)
+		return "";
 	initStringInfo(&buf);
 
 	v[0] = CStringGetTextDatum(target->user_id);

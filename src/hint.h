@@ -8,6 +8,7 @@
 #include "escrow.h"
 #include "request.h"
 
+extern void QuotaSkipHints(bool skip);
 extern void QuotaRaiseInsufficient(const RequestTarget *target, Credits cost,
 								   const EscrowState *state, bool member_limit,
 								   Credits usage);

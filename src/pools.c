@@ -33,6 +33,7 @@
 #include "profile.h"
 #include "route.h"
 #include "quota.h"
+#include "relation.h"
 #include "standby.h"
 #include "rowtype.h"
 
@@ -119,7 +120,7 @@ QuotaCheckUserExists(const char *user_id, UserProfile *profile, bool may_registe
  * One statement: a pool's configuration and the user ($2)'s role in it,
  * for the pool chosen by the WHERE clause.
  */
-#define LOAD_POOL_SQL(where) \
+#define LOAD_POOL_SQL_AS(expiry, where) \
 	"SELECT p.pool_id, p.pool, p.kind, p.owner, p.allowance, p.enabled, " \
 	"       p.next_reset_at, p.period_start, " \
 	"       coalesce(m.member_limit, p.member_limit), p.models, " \
@@ -130,11 +131,15 @@ QuotaCheckUserExists(const char *user_id, UserProfile *profile, bool may_registe
 	"                           AND g.pool OPERATOR(pg_catalog.=) p.pool " \
 	"                           AND g.group_name OPERATOR(pg_catalog.=) ANY (u.groups)) " \
 	"            THEN 'member' END, " \
-	"       p.period_funds, p.warn_at " \
+	"       p.period_funds, p.warn_at, " expiry " " \
 	"FROM quota.pool_defs p " \
 	"LEFT JOIN quota.pool_members m ON m.pool OPERATOR(pg_catalog.=) p.pool " \
 	"     AND m.user_id OPERATOR(pg_catalog.=) $2 " \
 	"WHERE " where
+/* 0.3: the earliest expiry of a live credit grant (grants.c) */
+#define LOAD_POOL_SQL(where) LOAD_POOL_SQL_AS("p.next_expiry_at", where)
+/* an older install run by this library has no credit grants */
+#define LOAD_POOL_SQL_02(where) LOAD_POOL_SQL_AS("NULL::pg_catalog.timestamptz", where)
 
 static void FillPool(PoolInfo *info);
 
@@ -142,6 +147,17 @@ static QuotaQuery load_pool_q = {
 	LOAD_POOL_SQL("p.pool OPERATOR(pg_catalog.=) $1"),
 	2, {TEXTOID, TEXTOID}
 };
+static QuotaQuery load_pool_02_q = {
+	LOAD_POOL_SQL_02("p.pool OPERATOR(pg_catalog.=) $1"),
+	2, {TEXTOID, TEXTOID}
+};
+
+/* Does the installed schema have credit grants (0.3)? */
+static bool
+HaveGrants(void)
+{
+	return get_attnum(QuotaRel(QR_POOL_DEFS), "next_expiry_at") != InvalidAttrNumber;
+}
 
 /*
  * Load a pool and the user's role in it; false when the pool does not exist.
@@ -155,7 +171,7 @@ QuotaLoadPool(const char *pool, const char *user_id, PoolInfo *info)
 	memset(info, 0, sizeof(PoolInfo));
 	if (RouteLookupPool(user_id, pool, info, NULL))
 		return true;
-	if (QuotaExec(&load_pool_q, v, NULL, 1) == 0)
+	if (QuotaExec(HaveGrants() ? &load_pool_q : &load_pool_02_q, v, NULL, 1) == 0)
 		return false;
 	FillPool(info);
 	RouteStorePool(user_id, pool, info, false);
@@ -204,6 +220,9 @@ FillPool(PoolInfo *info)
 	info->role = QuotaGetText(0, 11);
 	info->period_funds = DatumGetCredits(QuotaGetDatum(0, 12, &isnull));
 	info->warn_at = PointerGetDatum(DatumGetArrayTypePCopy(QuotaGetDatum(0, 13, &isnull)));
+	d = QuotaGetDatum(0, 14, &isnull);
+	info->has_next_expiry = !isnull;
+	info->next_expiry_at = isnull ? 0 : DatumGetTimestampTz(d);
 }
 
 /* Does the pool's model list permit the model (NULL list: every model)? */
@@ -226,15 +245,20 @@ QuotaPoolPermits(const PoolInfo *info, const char *model)
 }
 
 /* The default pool ($2's personal pool, else the first usable shared one), loaded. */
+#define DEFAULT_POOL_WHERE "p.pool OPERATOR(pg_catalog.=) (" \
+				  "SELECT u.pool FROM quota._usable_pools($2) u " \
+				  "JOIN quota.pool_defs d ON d.pool OPERATOR(pg_catalog.=) u.pool " \
+				  "ORDER BY NOT (d.kind OPERATOR(pg_catalog.=) 'personal' " \
+				  "              AND d.owner OPERATOR(pg_catalog.=) $2), " \
+				  "         d.kind OPERATOR(pg_catalog.<>) 'shared', " \
+				  "         NOT d.enabled, u.pool COLLATE \"C\" LIMIT 1) " \
+				  "AND $1 IS NOT NULL"
 static QuotaQuery default_pool_q = {
-	LOAD_POOL_SQL("p.pool OPERATOR(pg_catalog.=) ("
-				  "SELECT u.pool FROM quota._usable_pools($2) u "
-				  "JOIN quota.pool_defs d ON d.pool OPERATOR(pg_catalog.=) u.pool "
-				  "ORDER BY NOT (d.kind OPERATOR(pg_catalog.=) 'personal' "
-				  "              AND d.owner OPERATOR(pg_catalog.=) $2), "
-				  "         d.kind OPERATOR(pg_catalog.<>) 'shared', "
-				  "         NOT d.enabled, u.pool COLLATE \"C\" LIMIT 1) "
-				  "AND $1 IS NOT NULL"),
+	LOAD_POOL_SQL(DEFAULT_POOL_WHERE),
+	2, {TEXTOID, TEXTOID}
+};
+static QuotaQuery default_pool_02_q = {
+	LOAD_POOL_SQL_02(DEFAULT_POOL_WHERE),
 	2, {TEXTOID, TEXTOID}
 };
 
@@ -351,7 +375,8 @@ QuotaActivePool(const char *user_id, const UserProfile *profile,
 	{
 		Datum		v[2] = {CStringGetTextDatum(user_id), CStringGetTextDatum(user_id)};
 
-		if (QuotaExec(&default_pool_q, v, NULL, 1) == 1)
+		if (QuotaExec(HaveGrants() ? &default_pool_q : &default_pool_02_q,
+					  v, NULL, 1) == 1)
 		{
 			FillPool(info);
 			RouteStorePool(user_id, NULL, info, false);
@@ -366,12 +391,30 @@ static QuotaQuery reset_q = {
 	1, {TEXTOID}
 };
 
-/* Apply a due reset before the pool is used, then reload it. */
+static QuotaQuery expire_q = {
+	"SELECT quota._expire_grants($1)",
+	1, {TEXTOID}
+};
+
+/*
+ * Apply due credit-grant expiries and a due reset before the pool is used,
+ * then reload it.  Expiries touch the grants only and a reset the allowance
+ * part only (grants.c), so their order does not matter.
+ */
 void
 QuotaResetIfDue(PoolInfo *info, const char *user_id)
 {
 	Datum		v[1];
 
+	if (info->has_next_expiry &&
+		info->next_expiry_at <= GetCurrentTransactionStartTimestamp() &&
+		!RecoveryInProgress())
+	{
+		v[0] = CStringGetTextDatum(info->pool);
+		QuotaExec(&expire_q, v, NULL, 1);
+		if (!QuotaLoadPool(TextDatumGetCString(v[0]), user_id, info))
+			elog(ERROR, "quota: pool vanished during expiry");
+	}
 	/* a standby applies nothing: quota_check computes it (standby.c) */
 	if (!info->has_next_reset ||
 		info->next_reset_at > GetCurrentTransactionStartTimestamp() ||

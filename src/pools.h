@@ -30,6 +30,8 @@ typedef struct PoolInfo
 	char	   *role;			/* owner, admin, member, or NULL: no access */
 	Credits		period_funds;	/* money the period started with, plus non-charge entries */
 	Datum		warn_at;		/* numeric[] of warning thresholds */
+	bool		has_next_expiry;	/* a live credit grant expires ... */
+	TimestampTz next_expiry_at; /* ... first at this time (grants.c) */
 } PoolInfo;
 
 /* A user as the routing rules see them (QuotaCheckUserExists). */
@@ -41,6 +43,7 @@ typedef struct UserProfile
 	bool		owns_pools;		/* the owner of some pool */
 	char	   *personal;		/* the personal pool they own, or NULL */
 	bool		personal_enabled;	/* ... and whether it is enabled */
+	bool		has_fallbacks;	/* a fallback list is set (fallback.c) */
 } UserProfile;
 
 extern void QuotaCheckPoolExists(const char *pool);

@@ -39,6 +39,7 @@
 
 PG_FUNCTION_INFO_V1(quota_pool_money);
 PG_FUNCTION_INFO_V1(quota_post);
+PG_FUNCTION_INFO_V1(quota_post_grant);
 PG_FUNCTION_INFO_V1(quota_switch);
 PG_FUNCTION_INFO_V1(quota_active_pool);
 
@@ -80,6 +81,13 @@ static QuotaQuery post_q = {
 	5, {TEXTOID, TEXTOID, TEXTOID, CREDITSARG, TEXTOID}
 };
 
+/* A credit grant's entry (0.3: older installs have no grant_id). */
+static QuotaQuery post_grant_q = {
+	"INSERT INTO quota.ledger (pool, user_id, kind, amount, note, grant_id) "
+	"VALUES ($1, $2, $3, $4, $5, $6) RETURNING entry_id",
+	6, {TEXTOID, TEXTOID, TEXTOID, CREDITSARG, TEXTOID, INT8OID}
+};
+
 /* Non-charge entries move the period's funds, so used = funds - balance. */
 static QuotaQuery period_funds_q = {
 	"UPDATE quota.pool_defs SET period_funds = period_funds OPERATOR(quota.+) $2 "
@@ -88,33 +96,23 @@ static QuotaQuery period_funds_q = {
 };
 
 /*
- * SQL: quota._post(pool, kind, amount, user_id, note): a grant, top-up,
- * adjustment or reset entry.  Credits wait for commit; debits are forced
- * (an administrator's correction may take available below zero).
+ * Post one non-charge entry: user_id, note and grant_id may be null
+ * (Datum 0).  Credits wait for commit; debits are forced.
  */
-Datum
-quota_post(PG_FUNCTION_ARGS)
+static int64
+PostEntry(Datum pool_d, Datum kind_d, Credits amount, Datum user_d,
+		  Datum note_d, Datum grant_d)
 {
-	char	   *pool;
-	char	   *kind;
-	Credits		amount;
+	char	   *pool = TextDatumGetCString(pool_d);
+	char	   *kind = TextDatumGetCString(kind_d);
 	PoolInfo	info;
 	EscrowPool	ep;
 	EscrowState st;
-	Datum		v[5];
-	char		n[6] = "     ";
+	Datum		v[6];
+	char		n[7] = "      ";
 	bool		isnull;
 	int64		entry_id;
 	volatile int written = 0;
-
-	QuotaRefuseOnStandby("quota._post");
-
-	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
-	QUOTA_REQUIRE_ARG(fcinfo, 1, "kind");
-	QUOTA_REQUIRE_ARG(fcinfo, 2, "amount");
-	pool = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	amount = PG_GETARG_CREDITS(2);
 
 	SPI_connect();
 	if (!QuotaLoadPoolOwn(pool, &info))
@@ -128,18 +126,20 @@ quota_post(PG_FUNCTION_ARGS)
 	else
 		(void) EscrowDebit(&ep, -amount, true, &st);
 
-	v[0] = PG_GETARG_DATUM(0);
-	v[1] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
-	n[1] = PG_ARGISNULL(3) ? 'n' : ' ';
-	v[2] = PG_GETARG_DATUM(1);
+	v[0] = pool_d;
+	v[1] = user_d;
+	n[1] = user_d == (Datum) 0 ? 'n' : ' ';
+	v[2] = kind_d;
 	v[3] = CreditsGetDatum(amount);
-	v[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
-	n[4] = PG_ARGISNULL(4) ? 'n' : ' ';
+	v[4] = note_d;
+	n[4] = note_d == (Datum) 0 ? 'n' : ' ';
+	v[5] = grant_d;
+	n[5] = grant_d == (Datum) 0 ? 'n' : ' ';
 	/* the row the ledger's insert guard lets through */
 	GuardExpect(pool, kind, amount);
 	PG_TRY();
 	{
-		written = QuotaExec(&post_q, v, n, 0);
+		written = QuotaExec(grant_d == (Datum) 0 ? &post_q : &post_grant_q, v, n, 0);
 	}
 	PG_FINALLY();
 	{
@@ -157,7 +157,46 @@ quota_post(PG_FUNCTION_ARGS)
 		QuotaExec(&period_funds_q, fv, NULL, 0);
 	}
 	SPI_finish();
-	PG_RETURN_INT64(entry_id);
+	return entry_id;
+}
+
+/*
+ * SQL: quota._post(pool, kind, amount, user_id, note): a grant, top-up,
+ * adjustment or reset entry.  Credits wait for commit; debits are forced
+ * (an administrator's correction may take available below zero).
+ */
+Datum
+quota_post(PG_FUNCTION_ARGS)
+{
+	QuotaRefuseOnStandby("quota._post");
+
+	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
+	QUOTA_REQUIRE_ARG(fcinfo, 1, "kind");
+	QUOTA_REQUIRE_ARG(fcinfo, 2, "amount");
+	PG_RETURN_INT64(PostEntry(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1),
+							  PG_GETARG_CREDITS(2),
+							  PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3),
+							  PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
+							  (Datum) 0));
+}
+
+/*
+ * SQL: quota._post_grant(pool, kind, amount, grant_id, note): a credit
+ * grant's grant or expire entry, carrying its grant_id (grants.c).
+ */
+Datum
+quota_post_grant(PG_FUNCTION_ARGS)
+{
+	QuotaRefuseOnStandby("quota._post_grant");
+
+	QUOTA_REQUIRE_ARG(fcinfo, 0, "pool");
+	QUOTA_REQUIRE_ARG(fcinfo, 1, "kind");
+	QUOTA_REQUIRE_ARG(fcinfo, 2, "amount");
+	QUOTA_REQUIRE_ARG(fcinfo, 3, "grant_id");
+	PG_RETURN_INT64(PostEntry(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1),
+							  PG_GETARG_CREDITS(2), (Datum) 0,
+							  PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4),
+							  PG_GETARG_DATUM(3)));
 }
 
 static QuotaQuery switch_q = {

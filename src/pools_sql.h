@@ -9,6 +9,7 @@
 
 extern Datum quota_pool_money(PG_FUNCTION_ARGS);
 extern Datum quota_post(PG_FUNCTION_ARGS);
+extern Datum quota_post_grant(PG_FUNCTION_ARGS);
 extern Datum quota_switch(PG_FUNCTION_ARGS);
 extern Datum quota_active_pool(PG_FUNCTION_ARGS);
 

@@ -48,8 +48,15 @@ VisitUser(Relation rel, TupleTableSlot *slot, void *arg)
 	UserProfile *profile = arg;
 	bool		isnull;
 	Datum		groups = Column(rel, slot, "groups", &isnull);
+	AttrNumber	fallbacks = QuotaColumn(rel, "fallback_pools");
 
 	profile->groups = isnull ? NULL : OidOutputFunctionCall(F_ARRAY_OUT, groups);
+	/* 0.3 (fallback pools); an older install has no such column */
+	if (fallbacks != InvalidAttrNumber)
+	{
+		(void) slot_getattr(slot, fallbacks, &isnull);
+		profile->has_fallbacks = !isnull;
+	}
 	return false;
 }
 
@@ -125,6 +132,7 @@ VisitPool(Relation rel, TupleTableSlot *slot, void *arg)
 	PoolInfo   *info = arg;
 	bool		isnull;
 	Datum		d;
+	AttrNumber	attnum;
 
 	info->pool_id = DatumGetInt64(Column(rel, slot, "pool_id", &isnull));
 	info->pool = ColumnText(rel, slot, "pool");
@@ -145,6 +153,11 @@ VisitPool(Relation rel, TupleTableSlot *slot, void *arg)
 	info->period_funds = DatumGetCredits(Column(rel, slot, "period_funds", &isnull));
 	d = Column(rel, slot, "warn_at", &isnull);
 	info->warn_at = PointerGetDatum(DatumGetArrayTypePCopy(d));
+	/* 0.3 (credit grants); an older install has no such column */
+	attnum = QuotaColumn(rel, "next_expiry_at");
+	d = attnum == InvalidAttrNumber ? (Datum) 0 : slot_getattr(slot, attnum, &isnull);
+	info->has_next_expiry = attnum != InvalidAttrNumber && !isnull;
+	info->next_expiry_at = info->has_next_expiry ? DatumGetTimestampTz(d) : 0;
 	return false;
 }
 

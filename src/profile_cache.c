@@ -77,6 +77,7 @@ typedef struct SharedProfile
 	bool		member_rows;
 	bool		owns_pools;
 	bool		personal_enabled;
+	bool		has_fallbacks;	/* a fallback list is set (fallback.c) */
 	char		switched[PROFILE_NAME_SIZE];
 	char		groups[PROFILE_GROUPS_SIZE];
 	char		personal[PROFILE_NAME_SIZE];
@@ -168,6 +169,7 @@ ProfileCacheLookup(const char *user_id, uint64 generation, UserProfile *profile)
 		profile->member_rows = e->member_rows;
 		profile->owns_pools = e->owns_pools;
 		profile->personal_enabled = e->personal_enabled;
+		profile->has_fallbacks = e->has_fallbacks;
 		hit = true;
 	}
 	LWLockRelease(profile_lock);
@@ -232,6 +234,7 @@ ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *pro
 	tmp.member_rows = profile->member_rows;
 	tmp.owns_pools = profile->owns_pools;
 	tmp.personal_enabled = profile->personal_enabled;
+	tmp.has_fallbacks = profile->has_fallbacks;
 
 	LWLockAcquire(profile_lock, LW_EXCLUSIVE);
 	e = hash_search(profile_hash, &key, HASH_ENTER_NULL, &found);
@@ -250,6 +253,7 @@ ProfileCacheStore(const char *user_id, uint64 generation, const UserProfile *pro
 		e->member_rows = tmp.member_rows;
 		e->owns_pools = tmp.owns_pools;
 		e->personal_enabled = tmp.personal_enabled;
+		e->has_fallbacks = tmp.has_fallbacks;
 		memcpy(e->switched, tmp.switched, PROFILE_NAME_SIZE);
 		memcpy(e->groups, tmp.groups, PROFILE_GROUPS_SIZE);
 		memcpy(e->personal, tmp.personal, PROFILE_NAME_SIZE);

@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "caps.h"
+#include "fallback.h"
 #include "guard.h"
 #include "identity.h"
 #include "ledger.h"
@@ -140,6 +141,84 @@ CheckTtlLimit(Interval *ttl)
 				 errhint("Pass a shorter ttl, or ask a superuser to raise quota.max_reservation_ttl.")));
 }
 
+/* The request being reserved, for ReserveOnPool (and its fallbacks). */
+typedef struct ReserveCtx
+{
+	const char *model;
+	const char *request_id;
+	int64		max_in;
+	int64		max_out;
+	Interval   *ttl;
+	RequestTarget *target;
+	Credits		held;			/* out */
+	TimestampTz expires_at;		/* out */
+	char	   *pool_name;		/* out */
+} ReserveCtx;
+
+/*
+ * Reserve the request on a pool (NULL: the user's active pool); *chosen,
+ * if given, is set to the pool as soon as it is chosen (fallback.c).
+ */
+static void
+ReserveOnPool(ReserveCtx *c, const char *pool, char **chosen)
+{
+	RequestTarget *target = c->target;
+	Reservation r;
+	Credits		usage;
+	Credits		held;
+	EscrowPool	ep;
+	EscrowState st;
+
+	memset(&st, 0, sizeof(st));
+	QuotaChoosePool(target, pool);
+	if (chosen)
+		*chosen = target->pool.pool;
+	RefusalNote(target->user_id, target->pool.pool);
+	QuotaRequireUsable(target);
+	QuotaResetIfDue(&target->pool, target->user_id);
+	held = WorstCase(target, c->max_in, c->max_out);
+
+	ep = QuotaEscrowPool(&target->pool);
+	if (held > 0)
+	{
+		if (!QuotaMemberLimitFits(target, held, &usage))
+			QuotaRaiseInsufficient(target, held, &st, true, usage);
+		CapsAdmit(target, held, GetCurrentTimestamp(), true);
+		if (!EscrowHold(&ep, held, &st) &&
+			(st.cap_refused >= 0 || QuotaExpireHolds(target->pool.pool) == 0 ||
+			 !EscrowHold(&ep, held, &st)))
+		{
+			CapsRaiseRefused(&st, held);
+			QuotaRaiseInsufficient(target, held, &st, false, 0);
+		}
+	}
+	/* a new request, its declared maxima as its tokens */
+	RateLimitAdmit(&target->pool, target->user_id,
+				   RateLimitTokens(c->max_in, 0, c->max_out));
+	c->expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+															IntervalPGetDatum(c->ttl)));
+	r.request_id = c->request_id;
+	r.pool = target->pool.pool;
+	r.user_id = target->user_id;
+	r.model = c->model;
+	r.max_input_tokens = c->max_in;
+	r.max_output_tokens = c->max_out;
+	r.held = held;
+	r.expires_at = c->expires_at;
+	r.active = true;
+	LedgerInsertReservation(&r);
+	c->held = held;
+	c->pool_name = QuotaUpperStrdup(target->pool.pool);
+}
+
+/* One attempt of FallbackRun: the reservation on one pool. */
+static void
+ReserveAttempt(void *arg, const char *pool, char **chosen)
+{
+	ReserveOnPool((ReserveCtx *) arg, pool, chosen);
+}
+
 /*
  * quota_reserve(model, max_input_tokens, max_output_tokens, request_id,
  *				 user_id, pool, ttl) -> (request_id, pool, held, expires_at)
@@ -155,8 +234,6 @@ ReserveRequest(PG_FUNCTION_ARGS)
 	RequestTarget target;
 	Credits		held;
 	TimestampTz expires_at;
-	EscrowPool	ep;
-	EscrowState st;
 	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
@@ -191,7 +268,6 @@ ReserveRequest(PG_FUNCTION_ARGS)
 	CheckTtlLimit(ttl);
 
 	memset(&target, 0, sizeof(target));
-	memset(&st, 0, sizeof(st));
 	target.user_id = QuotaResolveUser(fcinfo, 4);
 	RefusalNote(target.user_id, PG_ARGISNULL(5) ? NULL :
 				text_to_cstring(PG_GETARG_TEXT_PP(5)));
@@ -203,52 +279,27 @@ ReserveRequest(PG_FUNCTION_ARGS)
 						  max_in, max_out, snapshot, &pool_name, &held,
 						  &expires_at))
 	{
-		Reservation r;
-		Credits		usage;
+		ReserveCtx	c;
 
 		if (LedgerFindCharge(request_id, snapshot, NULL))
 			Reused(request_id, "The request was already charged without a reservation.");
 		ConcurrentRequest(request_id);
 		QuotaCheckUserExists(target.user_id, &target.profile, true);
 		target.model = QuotaFindModel(modelname, false);
-		QuotaChoosePool(&target, PG_ARGISNULL(5) ? NULL :
-						text_to_cstring(PG_GETARG_TEXT_PP(5)));
-		RefusalNote(target.user_id, target.pool.pool);
-		QuotaRequireUsable(&target);
-		QuotaResetIfDue(&target.pool, target.user_id);
-		held = WorstCase(&target, max_in, max_out);
-
-		ep = QuotaEscrowPool(&target.pool);
-		if (held > 0)
-		{
-			if (!QuotaMemberLimitFits(&target, held, &usage))
-				QuotaRaiseInsufficient(&target, held, &st, true, usage);
-			CapsAdmit(&target, held, GetCurrentTimestamp(), true);
-			if (!EscrowHold(&ep, held, &st) &&
-				(st.cap_refused >= 0 || QuotaExpireHolds(target.pool.pool) == 0 ||
-				 !EscrowHold(&ep, held, &st)))
-			{
-				CapsRaiseRefused(&st, held);
-				QuotaRaiseInsufficient(&target, held, &st, false, 0);
-			}
-		}
-		/* a new request, its declared maxima as its tokens */
-		RateLimitAdmit(&target.pool, target.user_id,
-					   RateLimitTokens(max_in, 0, max_out));
-		expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-															 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
-															 IntervalPGetDatum(ttl)));
-		r.request_id = request_id;
-		r.pool = target.pool.pool;
-		r.user_id = target.user_id;
-		r.model = modelname;
-		r.max_input_tokens = max_in;
-		r.max_output_tokens = max_out;
-		r.held = held;
-		r.expires_at = expires_at;
-		r.active = true;
-		LedgerInsertReservation(&r);
-		pool_name = QuotaUpperStrdup(target.pool.pool);
+		c.model = modelname;
+		c.request_id = request_id;
+		c.max_in = max_in;
+		c.max_out = max_out;
+		c.ttl = ttl;
+		c.target = &target;
+		if (!PG_ARGISNULL(5) || !target.profile.has_fallbacks)
+			ReserveOnPool(&c, PG_ARGISNULL(5) ? NULL :
+						  text_to_cstring(PG_GETARG_TEXT_PP(5)), NULL);
+		else
+			FallbackRun(target.user_id, ReserveAttempt, &c);
+		held = c.held;
+		expires_at = c.expires_at;
+		pool_name = c.pool_name;
 	}
 	UnregisterSnapshot(snapshot);
 	SPI_finish();

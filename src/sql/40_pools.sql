@@ -7,10 +7,13 @@ CREATE TABLE quota.users (
     user_id     text PRIMARY KEY CHECK (char_length(user_id) BETWEEN 1 AND 200),
     groups      text[] NOT NULL DEFAULT '{}',
     created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    fallback_pools text[]
 );
 COMMENT ON TABLE quota.users IS
     'the user directory: user ids and their groups (student, staff, dept:physics, ...)';
+COMMENT ON COLUMN quota.users.fallback_pools IS
+    'the pools to try, in order, when the active pool cannot pay (quota_set_fallback); NULL: none';
 
 CREATE TABLE quota.pool_defs (
     pool_id         bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
@@ -31,6 +34,7 @@ CREATE TABLE quota.pool_defs (
     enabled         boolean NOT NULL DEFAULT true,
     models          text[],
     created_at      timestamptz NOT NULL DEFAULT now(),
+    next_expiry_at  timestamptz,
     CHECK (kind <> 'personal' OR owner IS NOT NULL)
 );
 CREATE INDEX pool_defs_owner ON quota.pool_defs (owner) WHERE owner IS NOT NULL;
@@ -40,6 +44,8 @@ COMMENT ON COLUMN quota.pool_defs.models IS
     'models the pool pays for; NULL: every enabled model';
 COMMENT ON COLUMN quota.pool_defs.period_start IS
     'start of the current period (the last reset); member usage and warnings count from here';
+COMMENT ON COLUMN quota.pool_defs.next_expiry_at IS
+    'the earliest expiry of the pool''s live credit grants (quota.credit_grants), applied lazily by the first call after it';
 COMMENT ON COLUMN quota.pool_defs.period_funds IS
     'the balance the period started with plus every non-charge entry since: usage in the period is period_funds - balance';
 
@@ -91,7 +97,7 @@ CREATE TABLE quota.ledger (
     pool                text NOT NULL,
     user_id             text,
     kind                text NOT NULL
-                        CHECK (kind IN ('grant', 'charge', 'topup', 'adjust', 'reset')),
+                        CHECK (kind IN ('grant', 'charge', 'topup', 'adjust', 'reset', 'expire')),
     amount              quota.credits NOT NULL,
     model               text,
     service             text,
@@ -105,7 +111,8 @@ CREATE TABLE quota.ledger (
     final_cost          quota.credits,
     balance_after       quota.credits,
     note                text,
-    price_id            integer
+    price_id            integer,
+    grant_id            bigint
 );
 CREATE UNIQUE INDEX ledger_request_id ON quota.ledger (request_id)
     WHERE request_id IS NOT NULL;
@@ -120,6 +127,8 @@ COMMENT ON TABLE quota.ledger IS
     'every balance movement; a pool''s balance is the sum of its amounts';
 COMMENT ON COLUMN quota.ledger.amount IS 'signed: charges are negative';
 COMMENT ON COLUMN quota.ledger.request_id IS 'idempotency key of a charge';
+COMMENT ON COLUMN quota.ledger.grant_id IS
+    'for grant and expire entries of credit grants: the grant (quota.pool_grants)';
 COMMENT ON COLUMN quota.ledger.balance_after IS
     'for charges: the pool''s balance after the charge, as the charging transaction saw it';
 
@@ -644,9 +653,19 @@ BEGIN
     IF p.reset_policy = 'none' THEN
         RETURN false;
     END IF;
+    -- with live credit grants, the allowance part is read with no debit in
+    -- flight (src/grants.c)
+    IF EXISTS (SELECT FROM quota.credit_grants g
+                WHERE g.pool = p.pool AND g.end_kind IS NULL) THEN
+        PERFORM quota._lock_grants(p.pool_id);
+    END IF;
+    -- restore sets the allowance part only: live credit grants keep their
+    -- remainders (src/grants.c)
     rest := CASE p.reset_policy
                 WHEN 'restore' THEN p.allowance::numeric
                                     - ((quota._pool_money(p.pool)).balance)::numeric
+                                    + coalesce((SELECT sum(x.remaining::numeric)
+                                                  FROM quota._grant_remainders(p.pool) x), 0)
                 ELSE p.allowance::numeric END;
     -- restoring a pool far below zero may need more than one entry's range
     LOOP

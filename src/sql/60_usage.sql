@@ -140,6 +140,22 @@ BEGIN
                       HINT = 'The other pools were reset; this one is retried by the next run.';
         END;
     END LOOP;
+    -- [issue 29] credit grants: each pool's due expiries, once (src/grants.c)
+    FOR p IN SELECT DISTINCT g.pool FROM quota.credit_grants g
+              WHERE g.end_kind IS NULL AND g.expires_at <= now()
+              ORDER BY g.pool LOOP
+        BEGIN
+            PERFORM quota._expire_grants(p.pool);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            ok := false;
+            RAISE WARNING 'quota_run_due: could not expire the credit grants of pool "%": %',
+                          p.pool, SQLERRM
+                USING DETAIL = format('SQLSTATE %s. %s', SQLSTATE, detail),
+                      HINT = 'The other pools'' grants were expired; these are retried by the next run.';
+        END;
+    END LOOP;
+    -- [end issue 29]
     holds_expired := 0;
     FOR p IN SELECT DISTINCT r.pool FROM quota.reservations r
               WHERE r.settled_at IS NULL AND r.expires_at <= now()
@@ -179,4 +195,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION quota.quota_run_due() IS
-    'close the monthly statements of months that have ended, apply every due reset once, release expired reservations (each pool on its own) and seal the ledger (run every minute by pg_cron)';
+    'close the monthly statements of months that have ended, apply every due reset and credit-grant expiry once, release expired reservations (each pool on its own) and seal the ledger (run every minute by pg_cron)';

@@ -225,12 +225,14 @@ COMMENT ON FUNCTION quota._my_pools() IS
 
 CREATE VIEW quota.my_pools WITH (security_invoker = true) AS
 SELECT m.pool, d.kind, m.role, m.active, f.balance, f.held, f.available,
-       d.next_reset_at, d.enabled
+       d.next_reset_at, d.enabled,
+       array_position((SELECT u.fallback_pools FROM quota.users u
+                        WHERE u.user_id = quota.current_user_id()), m.pool) AS fallback_order
   FROM quota._my_pools() m
   JOIN quota.pool_defs d ON d.pool = m.pool
  CROSS JOIN LATERAL quota._pool_figures(m.pool) f;
 COMMENT ON VIEW quota.my_pools IS
-    'the calling user''s usable pools with available balance, role, and which one is active';
+    'the calling user''s usable pools with available balance, role, which one is active, and the order of each in their fallback list';
 
 CREATE VIEW quota.charges WITH (security_invoker = true) AS
 SELECT l.entry_id AS charge_id, l.at, l.pool, l.user_id, l.model, l.service,

@@ -78,6 +78,7 @@ COMMENT ON COLUMN quota.ledger_archive.final_cost IS 'the archived entry''s fina
 COMMENT ON COLUMN quota.ledger_archive.balance_after IS 'the archived entry''s balance_after (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.note IS 'the archived entry''s note (as in quota.ledger)';
 COMMENT ON COLUMN quota.ledger_archive.price_id IS 'the archived entry''s price_id (as in quota.ledger; quota.model_prices keeps the prices)';
+COMMENT ON COLUMN quota.ledger_archive.grant_id IS 'the archived entry''s grant_id (as in quota.ledger)';
 
 -- The two parts of usage_daily that read the ledger, as SECURITY DEFINER
 -- functions that filter by the caller themselves: row-level security would

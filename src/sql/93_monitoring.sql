@@ -107,8 +107,16 @@ CREATE FUNCTION quota.metrics_grants()
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
-    -- no credit grants expire yet: every pool but personal ones shows 0
-    SELECT d.pool, 0::float8 FROM quota.pool_defs d WHERE d.kind <> 'personal'
+    -- what live credit grants have left that expires within 7 days
+    SELECT d.pool,
+           CASE WHEN d.next_expiry_at <= now() + interval '7 days' THEN
+           coalesce((SELECT sum(x.remaining::numeric)
+                       FROM quota.credit_grants g
+                       JOIN quota._grant_remainders(d.pool) x ON x.grant_id = g.grant_id
+                      WHERE g.pool = d.pool AND g.end_kind IS NULL
+                        AND g.expires_at <= now() + interval '7 days'), 0)
+           ELSE 0 END::float8
+      FROM quota.pool_defs d WHERE d.kind <> 'personal'
 $$;
 COMMENT ON FUNCTION quota.metrics_grants() IS
     'monitoring: credits of grants that expire within 7 days, per pool but personal ones';

@@ -72,6 +72,9 @@ unlike($err, qr/ERROR/, 'no example raised an error');
 like($out, qr/req-0001\s*\|\s*Students Pool\s*\|\s*0\.00896/, 'the tour\'s reservation holds 0.00896');
 like($out, qr/^\s*3\s*\|\s*Students Pool\s*\|\s*0\.0096\s*\|\s*0\.8\s*\|\s*0\.00768\s*\|\s*4\.99232/m,
 	'the tour\'s settlement row is as shown');
+like($out, qr/^\s*COMP3001\s*\|\s*0\.00896\s*$/m, 'the tour\'s course charge draws the course pool');
+like($out, qr/^\s*COMP3001\s*\|\s*500\s*\|\s*499\.99104\s*\|\s*live\s*$/m, 'the tour\'s grant has what the charge left');
+like($out, qr/^\s*Students Pool\s*\|\s*0\.00896\s*$/m, 'the tour\'s next charge falls back to the Students Pool');
 # and the removal left nothing
 is($node->safe_psql('university', q{SELECT count(*) FROM pg_namespace WHERE nspname = 'quota'}), '0',
 	'the removal dropped schema quota');
