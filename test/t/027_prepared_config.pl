@@ -1,9 +1,10 @@
 # A configuration change made in a prepared transaction takes effect at
 # COMMIT PREPARED, for a backend that charged (and so cached the old
 # configuration) while the change was prepared: a rate limit, a cap, a
-# member removed, a model's price; also when the COMMIT PREPARED comes from
-# another session after a restart; and a ROLLBACK PREPARED change never
-# takes effect (invalidation.c).
+# member removed, a model's price, a switch of the active pool (a route);
+# also when the COMMIT PREPARED comes from another session after a
+# restart; and a ROLLBACK PREPARED change never takes effect
+# (invalidation.c).
 use strict;
 use warnings;
 use QuotaNode;
@@ -60,6 +61,19 @@ $node->safe_psql('postgres', q{BEGIN; SELECT quota.quota_set_model('m', 0, 2); P
 is($charge->('u2', 's', 1000000), 'ok 1', 'price: prepared, the old price bills');
 $node->safe_psql('postgres', q{COMMIT PREPARED 'price'});
 is($charge->('u2', 's', 1000000), 'ok 2', 'price: the new price bills from COMMIT PREPARED');
+
+# a route: the pool a user's charges go to without a pool argument
+my $active = sub {
+	my ($user) = @_;
+	$n++;
+	return $a->query(qq{SELECT pool FROM quota.quota_charge('m', 0, 0, 'a-$n', user_id => '$user');});
+};
+$node->safe_psql('postgres', q{SELECT quota.quota_switch('q', 'u2')});
+is($active->('u2'), 'q', 'route: the active pool is the one switched to');
+$node->safe_psql('postgres', q{BEGIN; SELECT quota.quota_switch('r', 'u2'); PREPARE TRANSACTION 'route';});
+is($active->('u2'), 'q', 'route: a prepared switch is not yet in force');
+$node->safe_psql('postgres', q{COMMIT PREPARED 'route'});
+is($active->('u2'), 'r', 'route: the switch is in force at COMMIT PREPARED');
 
 # a rolled-back change never takes effect
 $node->safe_psql('postgres', q{BEGIN; SELECT quota.quota_set_rate_limit('s', 1); PREPARE TRANSACTION 'rb';});
