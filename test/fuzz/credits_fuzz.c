@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "credits.h"
+#include "credits_text.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
