@@ -88,13 +88,6 @@ ConfigCacheStorable(void)
 		QuotaConfigGeneration() == config_generation;
 }
 
-/* The generation the cache holds (what the shared profiles are stamped with). */
-uint64
-ConfigCacheGeneration(void)
-{
-	return config_generation;
-}
-
 /* How many times the cache was dropped (its users' own tables go too). */
 uint64
 ConfigCacheEpoch(void)

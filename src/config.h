@@ -40,7 +40,6 @@ typedef enum ConfigKind
 
 extern bool ConfigCacheUsable(void);
 extern bool ConfigCacheStorable(void);
-extern uint64 ConfigCacheGeneration(void);
 extern uint64 ConfigCacheEpoch(void);
 extern MemoryContext ConfigCacheContext(void);
 extern ConfigPool *ConfigCachePool(int64 pool_id, bool create);

@@ -251,7 +251,7 @@ InvalidationXactEvent(XactEvent event)
  * This backend's configuration epoch: it moves whenever an invalidation of
  * a configuration table arrives.  Learns the tables' OIDs when it can.
  */
-uint64
+static uint64
 QuotaConfigEpoch(void)
 {
 	if (!config_relids_valid)

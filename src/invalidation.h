@@ -15,7 +15,6 @@ extern void InvalidationInit(void);
 extern void QuotaConfigChanged(Relation rel);
 extern bool QuotaConfigDirty(void);
 extern void InvalidationXactEvent(XactEvent event);
-extern uint64 QuotaConfigEpoch(void);
 extern uint64 QuotaConfigGeneration(void);
 extern uint64 QuotaSharedConfigStamp(void);
 
