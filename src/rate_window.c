@@ -49,9 +49,17 @@
  *
  * Bounds: a fifth of quota.max_members entries (about 1 kB each), fixed at
  * server start.  An entry whose last admission left the window holds no
- * information and is reclaimed when the table is full; if every entry
- * was used within the last 61 seconds, a request that needs a new one gets
- * 53400 (the limit cannot be enforced exactly) and nothing changes.
+ * information and is reclaimed when the table is full.  If every entry was
+ * used within the last 61 seconds, a request that needs a new one puts the
+ * windows in table mode (logged once per episode): until 62 seconds after
+ * the last admission made in it, every admission of every pool is decided
+ * by ratelimit.c as without shared memory (the pool's lock, the rows of
+ * quota.rate_window), counting the seconds still in the pool's and the
+ * member's entries too (RateWindowSeconds).  The switch is made under the
+ * exclusive lock and tested under the shared lock of every compare-and-add,
+ * so each admission is either in an entry before the switch, where the
+ * table mode reads it, or a row of the table mode: none is missed, and no
+ * 60 seconds hold more than a limit.  Nothing is refused for want of room.
  *
  * The counters are lost at a restart (like every rate limiter's).
  */
@@ -117,8 +125,15 @@ typedef struct RatePending
 	int			nest_level;
 } RatePending;
 
+/* The windows' shared state beside the table (rate_lock). */
+typedef struct RateShared
+{
+	int32		table_until;	/* table mode until this second (excluded) */
+} RateShared;
+
 static LWLock *rate_lock = NULL;
 static HTAB *rate_hash = NULL;
+static RateShared *rate_shared = NULL;
 
 static RatePending *pending = NULL;
 static int	npending = 0;
@@ -128,7 +143,8 @@ static int	maxpending = 0;
 Size
 RateShmemSize(void)
 {
-	return hash_estimate_size(QuotaRateEntries(), sizeof(RateEntry));
+	return add_size(hash_estimate_size(QuotaRateEntries(), sizeof(RateEntry)),
+					MAXALIGN(sizeof(RateShared)));
 }
 
 /* Create or attach to the rate windows (shmem.c, under AddinShmemInitLock). */
@@ -136,8 +152,12 @@ void
 RateShmemAttach(LWLock *lock)
 {
 	HASHCTL		info;
+	bool		found;
 
 	rate_lock = lock;
+	rate_shared = ShmemInitStruct("quota rate windows state", sizeof(RateShared), &found);
+	if (!found)
+		rate_shared->table_until = 0;
 	info.keysize = sizeof(RateKey);
 	info.entrysize = sizeof(RateEntry);
 	rate_hash = ShmemInitHash("quota rate windows", QuotaRateEntries(),
@@ -467,12 +487,79 @@ RateEntriesUsed(void)
 }
 
 /*
+ * Enter table mode (rate_lock held exclusive) until the given second,
+ * logging when an episode starts.
+ */
+static void
+RateTableUntil(int32 now_s, int32 until)
+{
+	if (rate_shared->table_until <= now_s)
+		ereport(LOG,
+				(errmsg("quota's rate windows are full: rate limits are enforced from table \"quota.rate_window\" until they have room"),
+				 errdetail("Every one of the %d rate windows (a fifth of quota.max_members) was used within the last minute.",
+						   QuotaRateEntries()),
+				 errhint("Raise quota.max_members (takes effect at server start): meanwhile each pool's admissions are serialised.")));
+	if (rate_shared->table_until < until)
+		rate_shared->table_until = until;
+}
+
+/*
+ * An admission in table mode at now_s (ratelimit.c): the table mode lasts
+ * until its row has left the window (62 seconds: the row counts 60 s from
+ * its microsecond, the entries by whole seconds).
+ */
+void
+RateWindowTableAdmission(int32 now_s)
+{
+	LWLockAcquire(rate_lock, LW_EXCLUSIVE);
+	RateTableUntil(now_s, now_s + RATE_SLOTS + 1);
+	LWLockRelease(rate_lock);
+}
+
+/*
+ * The seconds still in the window at now_s of a rule's counter for this
+ * pool and user, oldest first, into out (RATE_SLOTS of room); returns how
+ * many.  Table mode reads them beside its rows.
+ */
+int
+RateWindowSeconds(int64 pool_id, const char *user_id, const RateRule *rule,
+				  int32 now_s, RateSecond *out)
+{
+	RateKey		key;
+	RateEntry  *e;
+	int			n = 0;
+
+	RateKeyFor(&key, QuotaLedgerRelid(false), pool_id, rule, user_id);
+	LWLockAcquire(rate_lock, LW_SHARED);
+	e = hash_search(rate_hash, &key, HASH_FIND, NULL);
+	if (e != NULL)
+	{
+		SpinLockAcquire(&e->mutex);
+		for (int32 s = Max(e->newest, now_s) - RATE_SLOTS + 1; s <= e->newest; s++)
+		{
+			RateBucket *b = &e->buckets[s % RATE_SLOTS];
+
+			if (b->second != s || (b->requests == 0 && b->tokens == 0))
+				continue;
+			out[n].second = s;
+			out[n].requests = b->requests;
+			out[n].tokens = b->tokens;
+			n++;
+		}
+		SpinLockRelease(&e->mutex);
+	}
+	LWLockRelease(rate_lock);
+	return n;
+}
+
+/*
  * Compare a request with a pool's rules (at most two, the pool's first) in
  * the shared rate windows and, when count is true and it fits, admit it:
- * one compare-and-add under the windows' spinlocks.  Returns false with *v
- * filled when a limit refuses.
+ * one compare-and-add under the windows' spinlocks.  Returns RATE_REFUSED
+ * with *v filled when a limit refuses, RATE_TABLE when the windows are in
+ * table mode (the caller decides from the table; nothing was counted).
  */
-bool
+RateOutcome
 RateWindowAdmit(int64 pool_id, const char *user_id, const RateRule *rules, int n,
 				int64 tokens, bool count, RateVerdict *v)
 {
@@ -493,6 +580,11 @@ RateWindowAdmit(int64 pool_id, const char *user_id, const RateRule *rules, int n
 	now_s = RateNow(&now_us);
 
 	LWLockAcquire(rate_lock, mode);
+	if (rate_shared->table_until > now_s)
+	{
+		LWLockRelease(rate_lock);
+		return RATE_TABLE;
+	}
 	for (int i = 0; i < n; i++)
 		if ((entries[i] = RateEntryFor(&keys[i], false)) == NULL)
 			missing++;
@@ -505,6 +597,11 @@ RateWindowAdmit(int64 pool_id, const char *user_id, const RateRule *rules, int n
 		LWLockRelease(rate_lock);
 		mode = LW_EXCLUSIVE;
 		LWLockAcquire(rate_lock, mode);
+		if (rate_shared->table_until > now_s)
+		{
+			LWLockRelease(rate_lock);
+			return RATE_TABLE;
+		}
 		missing = 0;
 		for (int i = 0; i < n; i++)
 			if (hash_search(rate_hash, &keys[i], HASH_FIND, NULL) == NULL)
@@ -514,13 +611,10 @@ RateWindowAdmit(int64 pool_id, const char *user_id, const RateRule *rules, int n
 		for (int i = 0; i < n; i++)
 			if ((entries[i] = RateEntryFor(&keys[i], true)) == NULL)
 			{
+				/* no room: table mode, for at least a window */
+				RateTableUntil(now_s, now_s + RATE_SLOTS + 1);
 				LWLockRelease(rate_lock);
-				ereport(ERROR,
-						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-						 errmsg("too many rate limited members for quota's shared memory"),
-						 errdetail("Every one of the %d rate windows (a fifth of quota.max_members) was used within the last minute.",
-								   QuotaRateEntries()),
-						 errhint("Raise quota.max_members (takes effect at server start), or retry in a minute.")));
+				return RATE_TABLE;
 			}
 	}
 
@@ -551,7 +645,7 @@ RateWindowAdmit(int64 pool_id, const char *user_id, const RateRule *rules, int n
 	if (fits && count)
 		for (int i = 0; i < n; i++)
 			RateRemember(&keys[i], seconds[i], rules[i].tokens > 0 ? tokens : 0);
-	return fits;
+	return fits ? RATE_FITS : RATE_REFUSED;
 }
 
 /* Are the rate windows there (quota preloaded)? */

@@ -27,6 +27,22 @@ typedef struct RateVerdict
 	int64		wait_us;		/* until it would fit */
 } RateVerdict;
 
+/* An admission of the shared windows (RateWindowAdmit). */
+typedef enum RateOutcome
+{
+	RATE_FITS,					/* admitted (or, not counting, would be) */
+	RATE_REFUSED,				/* a limit refuses: see the verdict */
+	RATE_TABLE					/* table mode: decide from quota.rate_window */
+} RateOutcome;
+
+/* One second of a counter's window (RateWindowSeconds). */
+typedef struct RateSecond
+{
+	int32		second;			/* seconds since 2000-01-01 */
+	int32		requests;
+	int64		tokens;
+} RateSecond;
+
 extern Size RateShmemSize(void);
 extern void RateShmemAttach(LWLock *lock);
 extern void RateXactEvent(XactEvent event);
@@ -34,8 +50,11 @@ extern void RateSubXactEvent(SubXactEvent event);
 extern bool RateWindowsReady(void);
 extern int128 RateNeed(const RateRule *rule, int64 requests, int128 total, int64 tokens,
 					   RateVerdict *v);
-extern bool RateWindowAdmit(int64 pool_id, const char *user_id, const RateRule *rules,
-							int n, int64 tokens, bool count, RateVerdict *v);
+extern RateOutcome RateWindowAdmit(int64 pool_id, const char *user_id, const RateRule *rules,
+								   int n, int64 tokens, bool count, RateVerdict *v);
+extern void RateWindowTableAdmission(int32 now_s);
+extern int	RateWindowSeconds(int64 pool_id, const char *user_id, const RateRule *rule,
+							  int32 now_s, RateSecond *out);
 extern long RateEntriesUsed(void);
 
 #endif							/* QUOTA_RATE_WINDOW_H */

@@ -209,41 +209,83 @@ static QuotaQuery window_add_q = {
 	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}
 };
 
+/* One admission still in a window: when it leaves it, and what it holds. */
+typedef struct WindowItem
+{
+	TimestampTz leaves;
+	int64		requests;
+	int64		tokens;
+} WindowItem;
+
+/* Order window items by when they leave. */
+static int
+WindowItemCmp(const void *a, const void *b)
+{
+	TimestampTz x = ((const WindowItem *) a)->leaves;
+	TimestampTz y = ((const WindowItem *) b)->leaves;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
- * Locked mode: compare one rule with the admissions of the last 60 seconds
- * (read with snapshot) for a request of these tokens; on refusal fill *v
- * and return false.  See the top of the file.
+ * Locked and table mode: compare one rule with the admissions of the last
+ * 60 seconds (the rows read with snapshot; in table mode also the seconds
+ * still in the shared counter) for a request of these tokens; on refusal
+ * fill *v and return false.  See the top of the file.
  */
 static bool
 WindowFits(const PoolInfo *pool, const char *user_id, const RateRule *rule,
-		   int64 tokens, TimestampTz now, Snapshot snapshot, RateVerdict *v)
+		   int64 tokens, TimestampTz now, Snapshot snapshot, bool shared,
+		   RateVerdict *v)
 {
 	Datum		args[3] = {CStringGetTextDatum(pool->pool),
 						   TimestampTzGetDatum(now - 60 * USECS_PER_SEC),
 						   CStringGetTextDatum(user_id)};
 	int			n = QuotaExecSnapshot(rule->pool_scope ? &window_pool_q : &window_member_q,
 									  args, NULL, snapshot, 0);
+	RateSecond	seconds[RATE_SLOTS];
+	int			m = 0;
+	WindowItem *items;
+	int64		requests = n;
 	int128		total = 0;
 	int128		need;
 	bool		isnull;
 
+	if (shared)
+		m = RateWindowSeconds(pool->pool_id, user_id, rule,
+							  (int32) (now / USECS_PER_SEC), seconds);
+	items = palloc((n + m + 1) * sizeof(WindowItem));
 	for (int i = 0; i < n; i++)
-		total += DatumGetInt64(QuotaGetDatum(i, 2, &isnull));
-	need = RateNeed(rule, n, total, tokens, v);
+	{
+		items[i].leaves = DatumGetTimestampTz(QuotaGetDatum(i, 1, &isnull)) +
+			60 * USECS_PER_SEC;
+		items[i].requests = 1;
+		items[i].tokens = DatumGetInt64(QuotaGetDatum(i, 2, &isnull));
+		total += items[i].tokens;
+	}
+	/* a second's admissions count until the window has moved past it */
+	for (int i = 0; i < m; i++)
+	{
+		items[n + i].leaves = (TimestampTz) (seconds[i].second + RATE_SLOTS) * USECS_PER_SEC;
+		items[n + i].requests = seconds[i].requests;
+		items[n + i].tokens = seconds[i].tokens;
+		requests += seconds[i].requests;
+		total += seconds[i].tokens;
+	}
+	need = RateNeed(rule, requests, total, tokens, v);
 	if (need == 0)
 		return true;
-	v->wait_us = 60 * USECS_PER_SEC;
+	v->wait_us = (int64) RATE_SLOTS * USECS_PER_SEC;
 	if (v->never)
 		return false;
 	/* the oldest admissions leave first: when has enough left? */
-	for (int i = 0; i < n; i++)
+	qsort(items, n + m, sizeof(WindowItem), WindowItemCmp);
+	for (int i = 0; i < n + m; i++)
 	{
-		need -= v->by_tokens ? DatumGetInt64(QuotaGetDatum(i, 2, &isnull)) : 1;
+		need -= v->by_tokens ? items[i].tokens : items[i].requests;
 		if (need <= 0)
 		{
-			TimestampTz at = DatumGetTimestampTz(QuotaGetDatum(i, 1, &isnull));
-
-			v->wait_us = Max(at + 60 * USECS_PER_SEC - now, 1);
+			v->wait_us = Max(items[i].leaves - now, 1);
 			break;
 		}
 	}
@@ -251,14 +293,15 @@ WindowFits(const PoolInfo *pool, const char *user_id, const RateRule *rule,
 }
 
 /*
- * Locked mode: compare a request with the pool's rules from
- * quota.rate_window and, when count is true and it fits, admit it (see the
- * top of the file).  A standby, or a schema without the table (before
- * ALTER EXTENSION UPDATE), enforces nothing.
+ * Locked mode, and table mode of the shared windows (shared): compare a
+ * request with the pool's rules from quota.rate_window (and the shared
+ * counters) and, when count is true and it fits, admit it (see the top of
+ * the file).  A standby, or a schema without the table (before ALTER
+ * EXTENSION UPDATE), enforces nothing.
  */
 static bool
 WindowCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
-			  bool count, const RateRule *rules, int n, RateVerdict *v)
+			  bool count, const RateRule *rules, int n, bool shared, RateVerdict *v)
 {
 	Oid			nsp = get_namespace_oid("quota", true);
 	TimestampTz now;
@@ -271,6 +314,12 @@ WindowCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 	if (count)
 		EscrowLockPool(pool->pool_id);
 	now = GetCurrentTimestamp();
+	/*
+	 * Table mode: extended before the counters are read, so that every
+	 * admission after this reading comes here too (rate_window.c).
+	 */
+	if (shared && count)
+		RateWindowTableAdmission((int32) (now / USECS_PER_SEC));
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	if (count)
 	{
@@ -280,7 +329,7 @@ WindowCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 		QuotaExecSnapshot(&window_prune_q, prune, NULL, snapshot, 0);
 	}
 	for (int i = 0; i < n && fits; i++)
-		fits = WindowFits(pool, user_id, &rules[i], tokens, now, snapshot, v);
+		fits = WindowFits(pool, user_id, &rules[i], tokens, now, snapshot, shared, v);
 	UnregisterSnapshot(snapshot);
 	if (fits && count)
 	{
@@ -311,8 +360,17 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 	if (n == 0)
 		return true;
 	if (!QuotaPreloaded())
-		return WindowCompare(pool, user_id, tokens, count, rules, n, v);
-	return RateWindowAdmit(pool->pool_id, user_id, rules, n, tokens, count, v);
+		return WindowCompare(pool, user_id, tokens, count, rules, n, false, v);
+	switch (RateWindowAdmit(pool->pool_id, user_id, rules, n, tokens, count, v))
+	{
+		case RATE_FITS:
+			return true;
+		case RATE_REFUSED:
+			return false;
+		case RATE_TABLE:
+			break;
+	}
+	return WindowCompare(pool, user_id, tokens, count, rules, n, true, v);
 }
 
 /*

@@ -2,7 +2,8 @@
  * shmem_usage.c
  *		quota.quota_shared_memory(): how full quota's fixed-size shared tables
  *		are, so that a DBA sees a setting to raise before requests slow down
- *		(member caps summed from the ledger) or fail (53400).
+ *		(member caps summed from the ledger, pools in locked mode, rate limits
+ *		enforced from a table).
  */
 #include "postgres.h"
 

@@ -1,11 +1,15 @@
 # quota.max_members bounds the rate limiter's windows (a fifth of it): with
-# 500, there are 100 windows:
-# 100 members of a pool with a member rate limit are counted, the 101st
-# member's request in the same minute gets 53400 and nothing is charged;
-# members already counted go on (their repeats too), and a pool without
-# rate limits needs no counter.  Counters are not durable: a restart
-# empties them (rate limits are not durable, like every rate limiter's).
-# The window slides by the second (a minute's wait).
+# 500, there are 100 windows.  100 members of a pool with a member rate
+# limit are counted in them; the 101st member's request in the same minute
+# finds no room, and the windows go into table mode (logged): every
+# admission is then decided from quota.rate_window under the pool's lock,
+# counting the seconds still in the windows too, so the limits hold
+# exactly, also for members already counted and under 4 concurrent
+# clients; nothing is refused for want of room.  Once no admission was made
+# in table mode for 62 seconds, the windows take over again.  A pool
+# without rate limits needs no counter.  Counters are not durable: a
+# restart empties them (rate limits are not durable, like every rate
+# limiter's).  The window slides by the second (a minute's wait).
 use strict;
 use warnings;
 use QuotaNode;
@@ -52,22 +56,52 @@ is($node->safe_psql('postgres', q{
            LATERAL quota.quota_charge('free', 1, 1, 'r' || i, user_id => 'u' || i, pool => 'Limited') c}),
    '100', 'a hundred members are counted');
 
-my $err = refusal('r101', 'u101', 'Limited');
-like($err, qr/too many rate limited members for quota's shared memory/,
-     'the 101st member in the same minute is refused');
-like($err, qr/Raise quota\.max_members/, 'with a hint');
-(undef, undef, $err) = $node->psql('postgres',
-    q{\set VERBOSITY verbose
-      SELECT quota.quota_charge('free', 1, 1, 'r101', user_id => 'u101', pool => 'Limited')});
-like($err, qr/53400/, 'as 53400');
-is($node->safe_psql('postgres', q{SELECT count(*) FROM quota.ledger WHERE request_id = 'r101'}),
+# the 101st member in the same minute: no window left, table mode
+my $log_start = -s $node->logfile;
+charged('r101', 'u101', 'Limited', 'the 101st member in the same minute is admitted (table mode)');
+ok($node->log_contains(
+	qr/quota's rate windows are full: rate limits are enforced from table "quota.rate_window"/,
+	$log_start), 'table mode is logged');
+charged('r101b', 'u101', 'Limited', 'its second request fits its limit of 2');
+my $err = refusal('r101c', 'u101', 'Limited');
+like($err, qr/rate limit of pool "Limited" exceeded/, 'its third is refused in table mode');
+like($err, qr/The member limit is 2 requests per minute/, 'naming the member limit');
+like($err, qr/Retry in \d+ seconds/, 'with the wait');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM quota.ledger WHERE request_id = 'r101c'}),
    '0', 'and nothing was charged');
 
-# counted members go on, a repeat returns its charge, their limit still holds
+# counted members go on; in table mode the seconds still in their window
+# count beside the table's rows: r1 (a window) and r1b (a row) are two
 charged('r1b', 'u1', 'Limited', 'a member with a counter goes on');
 charged('r2', 'u2', 'Limited', 'a repeat needs no counter');
 like(refusal('r1c', 'u1', 'Limited'), qr/rate limit of pool "Limited" exceeded/,
-     'and its limit still holds');
+     'and its limit still holds, across its window and the table');
+
+# Exact under concurrency in table mode: a pool limit of 40 requests a
+# minute, 4 clients, 120 attempts by 101 members (40 of them with nothing
+# in any window): exactly 40 are charged, and as many rows counted them.
+$node->safe_psql('postgres', q{
+SELECT quota.quota_create_pool('Pooled', 10);
+SELECT quota.quota_add_member('Pooled', 'u' || i) FROM generate_series(1, 101) i;
+SELECT quota.quota_set_rate_limit('Pooled', 40, scope => 'pool');
+CREATE FUNCTION public.try_charge(u int, n bigint) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM quota.quota_charge('free', 1, 1, 'burst-' || n, user_id => 'u' || u, pool => 'Pooled');
+    RETURN 1;
+EXCEPTION WHEN sqlstate 'QU006' THEN
+    RETURN 0;
+END $$;
+});
+my $script = $node->basedir . '/burst.sql';
+open(my $fh, '>', $script) or die;
+print $fh "\\set u random(1, 101)\n\\set n random(1, 1000000000000)\nSELECT public.try_charge(:u, :n);\n";
+close($fh);
+$node->command_ok([ 'pgbench', '-n', '-c', '4', '-j', '2', '-t', '30', '-f', $script,
+		'-h', $node->host, '-p', $node->port, 'postgres' ], 'pgbench: 4 clients, 120 attempts');
+is($node->safe_psql('postgres', q{
+SELECT count(*) || ' ' || (SELECT count(*) FROM quota.rate_window WHERE pool = 'Pooled')
+  FROM quota.ledger WHERE pool = 'Pooled' AND request_id LIKE 'burst-%'}), '40 40',
+	'table mode admits exactly the pool limit under concurrency');
 
 # a pool without rate limits needs no counter
 charged('o101', 'u101', 'Open', 'a pool without rate limits is not concerned');
