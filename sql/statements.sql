@@ -281,8 +281,9 @@ DROP ROLE regress_stmt_head, regress_stmt_ann, regress_stmt_bob, regress_stmt_db
 
 -- The entries are read in the heap's order and hashed in entry_id order
 -- (src/statement.c): neighbours written in swapped order are put back in
--- order as they are read; 25,000 entries written in descending entry_id
--- order (as a restore could write them) are read again, sorted.  Either
+-- order as they are read; 45,000 entries written in descending entry_id
+-- order (as a restore could write them; more than the 40,000 lines that
+-- wait for their place) are read again, sorted.  Either
 -- way the figures, lines and hashes are those of the auditor's query.
 CREATE DATABASE regress_statements_heap;
 \c regress_statements_heap
@@ -300,18 +301,20 @@ INSERT INTO quota.ledger (entry_id, at, pool, user_id, kind, amount, model, serv
                           original_cost, final_cost, note)
 OVERRIDING SYSTEM VALUE
 SELECT CASE WHEN p = 'Heap' THEN 100000 - g ELSE 200000 + (g # 1) END,
-       '2026-10-01 00:00+00'::timestamptz + g * interval '1 minute', p,
+       '2026-10-01 00:00+00'::timestamptz + g * interval '50 seconds', p,
        CASE WHEN g % 2 = 0 THEN 'u' || g % 3 END,
        CASE WHEN g % 2 = 0 THEN 'charge' ELSE 'topup' END,
        CASE WHEN g % 2 = 0 THEN -0.002 ELSE 0.003 END,
        CASE WHEN g % 2 = 0 THEN 'm' END, CASE WHEN g % 2 = 0 THEN 'chat' END,
        CASE WHEN g % 2 = 0 THEN 0.0025 END, CASE WHEN g % 2 = 0 THEN 0.002 END, 'n' || g
-  FROM (VALUES ('Heap', 25000), ('Swapped', 1000)) v(p, n), generate_series(1, v.n) g
+  FROM (VALUES ('Heap', 45000), ('Swapped', 1000)) v(p, n), generate_series(1, v.n) g
  ORDER BY p, g;
 COMMIT;
+SET log_temp_files = -1;     -- the sort may spill, depending on work_mem
 SET client_min_messages = debug1;
 SELECT quota_close_statements('2026-11-01 00:00+00');
 RESET client_min_messages;
+RESET log_temp_files;
 SELECT pool, opening_balance, grants, topups, charges, original, adjustments, closing_balance,
        entries
   FROM quota.statements ORDER BY pool COLLATE "C";

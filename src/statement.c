@@ -28,6 +28,26 @@
  *	  changed, the fingerprints say which entry was changed, deleted or
  *	  inserted (quota_verify_statements).
  *
+ * The order of reading.  The hash needs the lines in entry_id order, but
+ * walking the primary key reads the index and fetches the heap row by row
+ * over the whole ledger (or over the month's range of ids, which only a
+ * first reading could tell), and sorting a month of lines spills to disk.
+ * So the entries are read in the heap's order, a sequential scan
+ * or bitmap scan as the planner chooses for the pool and period
+ * (synchronize_seqscans off, so a sequential scan starts at the first
+ * page; no plain index scan, which fetches a small pool's rows one by one;
+ * no parallel workers, whose rows interleave), which is the
+ * order the entries were written in, nearly that of their ids: a line
+ * waits until at least STATEMENT_REORDER later ones have been read, and
+ * is hashed sorted with others (EntryReceive, FlushPending).  An entry
+ * written further away than that
+ * (concurrent writers each append to their own page; a restore can write
+ * ids in any order) stops the reading, and the period is read again with
+ * ORDER BY entry_id: correct in every case, one reading in the usual one.
+ * The rows come from the executor to a DestReceiver, not copied into an
+ * SPI tuple table; the fingerprints of a close are kept in memory (16
+ * bytes an entry) and stored when the reading is complete.
+ *
  * The head is built by the SQL caller, as the auditor's query builds it.
  * The figures line is the caller's too when verifying (the stored
  * figures); when closing it is written here from the groups, as
@@ -70,6 +90,7 @@
 #include "storage/procarray.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
@@ -84,7 +105,11 @@ PG_FUNCTION_INFO_V1(quota_statement_wait);
 /* Rows fetched from the cursor at a time; entries to a row of quota.statement_entries. */
 #define STATEMENT_CHUNK		10000
 
-/* Entry lines read in the heap's order that wait for their place in entry_id order. */
+/*
+ * Entry lines read in the heap's order wait for their place in entry_id
+ * order: at 4 * STATEMENT_REORDER lines waiting, all but the last
+ * STATEMENT_REORDER read are hashed, sorted.
+ */
 #define STATEMENT_REORDER	10000
 
 /* Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01. */
@@ -424,6 +449,28 @@ EmitGroups(ReturnSetInfo *rsinfo, GroupSet *set)
 	}
 }
 
+/* appendBinaryStringInfo, inlined: the lines are written a field at a time. */
+static inline void
+AppendBytes(StringInfo buf, const char *data, int len)
+{
+	if (buf->len + len >= buf->maxlen)
+		enlargeStringInfo(buf, len);
+	memcpy(buf->data + buf->len, data, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
+}
+
+/* Append a credits value as its text form (CreditsFormat). */
+static inline void
+AppendCredits(StringInfo buf, Credits c)
+{
+	char		cbuf[CREDITS_TEXT_SIZE];
+	char	   *p = CreditsFormat(c, cbuf);
+
+	/* CreditsFormat writes the text at the end of cbuf */
+	AppendBytes(buf, p, cbuf + CREDITS_TEXT_SIZE - 1 - p);
+}
+
 /* Append a non-negative or negative int as text (pg_ltoa, not printf). */
 static inline void
 AppendInt(StringInfo buf, int32 v)
@@ -431,7 +478,7 @@ AppendInt(StringInfo buf, int32 v)
 	char		num[MAXINT8LEN + 1];
 	int			len = pg_ltoa(v, num);
 
-	appendBinaryStringInfo(buf, num, len);
+	AppendBytes(buf, num, len);
 }
 
 /* The length in characters of valid text in the database's encoding. */
@@ -465,7 +512,7 @@ AppendTextField(StringInfo buf, Datum d, bool isnull)
 	len = VARSIZE_ANY_EXHDR(t);
 	AppendInt(buf, TextChars(VARDATA_ANY(t), len));
 	appendStringInfoCharMacro(buf, ':');
-	appendBinaryStringInfo(buf, VARDATA_ANY(t), len);
+	AppendBytes(buf, VARDATA_ANY(t), len);
 }
 
 /* The text of the last numeric written, reused while the value repeats. */
@@ -492,7 +539,7 @@ AppendNumeric(StringInfo buf, Datum d, NumericCache *cache)
 
 		if (cache->raw != NULL && cache->rawlen == len && memcmp(cache->raw, v, len) == 0)
 		{
-			appendBinaryStringInfo(buf, cache->text, cache->textlen);
+			AppendBytes(buf, cache->text, cache->textlen);
 			return;
 		}
 		out = DatumGetCString(DirectFunctionCall1(numeric_out, d));
@@ -506,7 +553,7 @@ AppendNumeric(StringInfo buf, Datum d, NumericCache *cache)
 		cache->rawlen = len;
 		cache->textlen = strlen(out);
 		cache->text = MemoryContextStrdup(cache->cxt, out);
-		appendBinaryStringInfo(buf, cache->text, cache->textlen);
+		AppendBytes(buf, cache->text, cache->textlen);
 		return;
 	}
 	appendStringInfoString(buf, DatumGetCString(DirectFunctionCall1(numeric_out, d)));
@@ -517,7 +564,6 @@ static void
 AppendField(StringInfo buf, LineField kind, Datum d, bool isnull, NumericCache *cache)
 {
 	char		num[MAXINT8LEN + 1];
-	char		cbuf[CREDITS_TEXT_SIZE];
 	int			len;
 
 	if (kind == LF_TEXT)
@@ -534,7 +580,7 @@ AppendField(StringInfo buf, LineField kind, Datum d, bool isnull, NumericCache *
 	{
 		case LF_INT8:
 			len = pg_lltoa(DatumGetInt64(d), num);
-			appendBinaryStringInfo(buf, num, len);
+			AppendBytes(buf, num, len);
 			break;
 		case LF_INT4:
 			AppendInt(buf, DatumGetInt32(d));
@@ -542,10 +588,10 @@ AppendField(StringInfo buf, LineField kind, Datum d, bool isnull, NumericCache *
 		case LF_TIME:
 			/* microseconds since 1970-01-01 00:00 UTC */
 			len = pg_lltoa(DatumGetTimestampTz(d) + STATEMENT_UNIX_OFFSET, num);
-			appendBinaryStringInfo(buf, num, len);
+			AppendBytes(buf, num, len);
 			break;
 		case LF_CREDITS:
-			appendStringInfoString(buf, CreditsFormat(DatumGetCredits(d), cbuf));
+			AppendCredits(buf, DatumGetCredits(d));
 			break;
 		case LF_NUMERIC:
 			AppendNumeric(buf, d, cache);
@@ -750,7 +796,7 @@ ReadingStart(StatementReading *st)
 	st->hashbuf.data = palloc(STATEMENT_HASH_BUFFER + 8192);
 	st->hashbuf.maxlen = STATEMENT_HASH_BUFFER + 8192;
 	resetStringInfo(&st->hashbuf);
-	st->pending = palloc(sizeof(PendingLine) * 2 * STATEMENT_REORDER);
+	st->pending = palloc(sizeof(PendingLine) * 4 * STATEMENT_REORDER);
 	st->npending = 0;
 	initStringInfo(&st->pendtext);
 	st->any = false;
@@ -944,8 +990,9 @@ EntryShutdown(DestReceiver *self)
 /*
  * Take one entry: its line written, fingerprinted and grouped as it comes,
  * and hashed in entry_id order.  Rows in the heap's order are nearly in
- * entry_id order: a line waits until STATEMENT_REORDER later ones have been
- * read.  Stops the reading (false) if that does not put them in order.
+ * entry_id order: a line waits until at least STATEMENT_REORDER later ones
+ * have been read.  Stops the reading (false) if that does not put them in
+ * order.
  */
 static bool
 EntryReceive(TupleTableSlot *slot, DestReceiver *self)
@@ -992,7 +1039,8 @@ EntryReceive(TupleTableSlot *slot, DestReceiver *self)
 	st->pending[st->npending].offset = start;
 	st->pending[st->npending].len = line->len - start;
 	st->npending++;
-	if (st->npending == 2 * STATEMENT_REORDER && !FlushPending(st, STATEMENT_REORDER))
+	/* a flush hashes three quarters and keeps the last STATEMENT_REORDER lines */
+	if (st->npending == 4 * STATEMENT_REORDER && !FlushPending(st, STATEMENT_REORDER))
 	{
 		r->ok = false;
 		return false;
@@ -1014,6 +1062,7 @@ ReadEntries(StatementReading *st, FunctionCallInfo fcinfo, bool first, bool sort
 	ParamListInfo params = makeParamList(3);
 	SPIExecuteOptions options;
 	EntryReceiver r;
+	int			nestlevel = 0;
 	int			i;
 
 	snprintf(sql, sizeof(sql), STATEMENT_ENTRIES_SQL,
@@ -1041,9 +1090,26 @@ ReadEntries(StatementReading *st, FunctionCallInfo fcinfo, bool first, bool sort
 	options.params = params;
 	options.read_only = true;
 	options.dest = &r.pub;
+	if (!sorted)
+	{
+		/*
+		 * The heap's order: a sequential scan from the first page, or a
+		 * bitmap scan (a plain index scan fetches a small pool's rows one
+		 * by one, at three times the cost), in this process alone.
+		 */
+		nestlevel = NewGUCNestLevel();
+		(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("enable_indexscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
 	/* SPI_OK_UTILITY: the rows went to the receiver (DestNone), not to SPI */
 	if (SPI_execute_extended(sql, &options) < 0)
 		elog(ERROR, "quota: could not read the entries of a statement");
+	if (!sorted)
+		AtEOXact_GUC(true, nestlevel);
 	if (!r.ok)
 		return false;
 	return FlushPending(st, 0);
@@ -1087,12 +1153,11 @@ EmitChange(ReturnSetInfo *rsinfo, int64 entry_id, bool has_id, const char *what,
  * row has a NULL kind and entry_id, the SHA-256 in hex as change and the
  * figures line hashed as tail.
  *
- * The entries are read in the heap's order (a sequential or index scan,
+ * The entries are read in the heap's order (a sequential or bitmap scan,
  * the planner's choice for this pool and period: no sort, no walk of the
  * primary key over the ledger's history) and put back in entry_id order
- * within STATEMENT_REORDER lines; should that not do (an entry written far
- * from its neighbours, in space freed by quota_archive), the period is
- * read again, sorted.
+ * within STATEMENT_REORDER lines or more; should that not do (an entry
+ * written far from its neighbours), the period is read again, sorted.
  */
 Datum
 quota_statement_scan(PG_FUNCTION_ARGS)

@@ -218,9 +218,7 @@ CREATE FUNCTION quota._statement_scan(statement_id bigint, pool text, period_sta
                   output_tokens bigint, original_cost quota.credits, final_cost quota.credits,
                   entry_id bigint, change text, tail text)
     AS 'MODULE_PATHNAME', 'quota_statement_scan'
-    LANGUAGE C VOLATILE
-    -- the heap's order from its first page (src/statement.c, ReadEntries)
-    SET synchronize_seqscans = off;
+    LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION quota._statement_scan(bigint, text, timestamptz, timestamptz, boolean, text,
         text, quota.credits, boolean) IS
     'internal (statements): read the period''s entries once (hashed in entry_id order): one row per kind, user, model and service with its sums; hash head, the entries and tail (NULL: the figures line of these groups after opening_balance); record their fingerprints, or name the entries changed, deleted or inserted since; the last row (kind and entry_id NULL) is the SHA-256 and the figures line hashed';
