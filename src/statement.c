@@ -471,7 +471,7 @@ AppendCredits(StringInfo buf, Credits c)
 	AppendBytes(buf, p, cbuf + CREDITS_TEXT_SIZE - 1 - p);
 }
 
-/* Append a non-negative or negative int as text (pg_ltoa, not printf). */
+/* Append an int4 as text (pg_ltoa, not printf). */
 static inline void
 AppendInt(StringInfo buf, int32 v)
 {
