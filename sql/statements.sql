@@ -278,3 +278,92 @@ ROLLBACK;
 \c contrib_regression
 DROP DATABASE regress_statements;
 DROP ROLE regress_stmt_head, regress_stmt_ann, regress_stmt_bob, regress_stmt_dba;
+
+-- The entries are read in the heap's order and hashed in entry_id order
+-- (src/statement.c): neighbours written in swapped order are put back in
+-- order as they are read; 45,000 entries written in descending entry_id
+-- order (as a restore could write them; more than the 40,000 lines that
+-- wait for their place) are read again, sorted.  Either
+-- way the figures, lines and hashes are those of the auditor's query.
+CREATE DATABASE regress_statements_heap;
+\c regress_statements_heap
+SET client_min_messages = warning;
+CREATE EXTENSION quota;
+RESET client_min_messages;
+SET search_path = public, quota;
+SET timezone = 'UTC';
+INSERT INTO quota.pool_defs (pool, kind, allowance, reset_timezone, period_funds, created_at)
+VALUES ('Heap', 'shared', 100, 'UTC', 100, '2026-10-01 00:00+00'),
+       ('Swapped', 'shared', 100, 'UTC', 100, '2026-10-01 00:00+00');
+BEGIN;
+SET LOCAL row_security = off;
+INSERT INTO quota.ledger (entry_id, at, pool, user_id, kind, amount, model, service,
+                          original_cost, final_cost, note)
+OVERRIDING SYSTEM VALUE
+SELECT CASE WHEN p = 'Heap' THEN 100000 - g ELSE 200000 + (g # 1) END,
+       '2026-10-01 00:00+00'::timestamptz + g * interval '50 seconds', p,
+       CASE WHEN g % 2 = 0 THEN 'u' || g % 3 END,
+       CASE WHEN g % 2 = 0 THEN 'charge' ELSE 'topup' END,
+       CASE WHEN g % 2 = 0 THEN -0.002 ELSE 0.003 END,
+       CASE WHEN g % 2 = 0 THEN 'm' END, CASE WHEN g % 2 = 0 THEN 'chat' END,
+       CASE WHEN g % 2 = 0 THEN 0.0025 END, CASE WHEN g % 2 = 0 THEN 0.002 END, 'n' || g
+  FROM (VALUES ('Heap', 45000), ('Swapped', 1000)) v(p, n), generate_series(1, v.n) g
+ ORDER BY p, g;
+COMMIT;
+SET log_temp_files = -1;     -- the sort may spill, depending on work_mem
+SET client_min_messages = debug1;
+SELECT quota_close_statements('2026-11-01 00:00+00');
+RESET client_min_messages;
+RESET log_temp_files;
+SELECT pool, opening_balance, grants, topups, charges, original, adjustments, closing_balance,
+       entries
+  FROM quota.statements ORDER BY pool COLLATE "C";
+SELECT s.pool, l.user_id, l.model, l.service, l.requests, l.original_cost, l.final_cost
+  FROM quota.statement_lines l JOIN quota.statements s USING (statement_id)
+ ORDER BY s.pool COLLATE "C", l.user_id COLLATE "C";
+WITH e AS (
+    SELECT s.statement_id,
+           string_agg(concat_ws('|', l.entry_id,
+               (extract(epoch FROM l.at) * 1000000)::bigint,
+               coalesce(char_length(l.user_id) || ':' || l.user_id, '-'),
+               coalesce(char_length(l.kind) || ':' || l.kind, '-'),
+               l.amount::text,
+               coalesce(char_length(l.model) || ':' || l.model, '-'),
+               coalesce(char_length(l.service) || ':' || l.service, '-'),
+               coalesce(char_length(l.conversation_id) || ':' || l.conversation_id, '-'),
+               coalesce(char_length(l.request_id) || ':' || l.request_id, '-'),
+               coalesce(l.input_tokens::text, '-'),
+               coalesce(l.cached_input_tokens::text, '-'),
+               coalesce(l.output_tokens::text, '-'),
+               coalesce(l.original_cost::text, '-'),
+               coalesce(l.discount_rate::text, '-'),
+               coalesce(l.final_cost::text, '-'),
+               coalesce(l.balance_after::text, '-'),
+               coalesce(char_length(l.note) || ':' || l.note, '-'),
+               coalesce(l.price_id::text, '-')) || E'\n', '' ORDER BY l.entry_id) AS lines
+      FROM quota.statements s JOIN quota.ledger l
+        ON l.pool = s.pool AND l.at < s.period_end
+       AND (l.at >= s.period_start OR s.previous_hash IS NULL)
+     GROUP BY s.statement_id)
+SELECT s.pool,
+       s.hash = encode(sha256(convert_to(
+           concat_ws('|', 'quota statement 1', char_length(s.pool) || ':' || s.pool,
+                     (extract(epoch FROM s.period_start) * 1000000)::bigint,
+                     (extract(epoch FROM s.period_end) * 1000000)::bigint,
+                     coalesce(s.previous_hash, '-')) || E'\n'
+           || coalesce(e.lines, '')
+           || concat_ws('|', s.opening_balance, s.grants, s.topups, s.charges, s.original,
+                        s.resets, s.adjustments, s.expired, s.closing_balance, s.entries)
+           || E'\n', 'UTF8')), 'hex') AS auditor_agrees
+  FROM quota.statements s LEFT JOIN e USING (statement_id)
+ ORDER BY s.pool COLLATE "C";
+SELECT * FROM quota_verify_statements();
+-- a change is still named, read in either order
+BEGIN;
+ALTER TABLE quota.ledger DISABLE TRIGGER USER;
+UPDATE quota.ledger SET note = 'forged' WHERE entry_id IN (99000, 200500);
+SELECT pool, problem FROM quota_verify_statements() ORDER BY pool COLLATE "C";
+ROLLBACK;
+
+\c contrib_regression
+DROP DATABASE regress_statements_heap;

@@ -7,20 +7,55 @@
  * Design (read this before changing it)
  * -------------------------------------
  * quota_close_statements (src/sql/74_statements.sql) closes a pool's
- * calendar months.  Its figures and lines are summed in SQL; this file
- * reads every ledger entry of the period once, in entry_id order, writes
- * each as one line of the canonical text (the README specifies it, and
- * its auditor's query builds the same text with plain SQL), and feeds
+ * calendar months.  This file reads every ledger entry of the period once,
+ * in entry_id order, and in that one pass
+ *
+ *	- writes each entry as one line of the canonical text (the README
+ *	  specifies it, and its auditor's query builds the same text with
+ *	  plain SQL) and feeds
  *
  *		head line + entry lines + figures line
  *
- * to SHA-256 (PostgreSQL's cryptohash: OpenSSL's when built with it).  The
- * head and the figures line are built by the SQL caller, as the auditor's
- * query builds them.  Each entry line is also hashed to 64 bits
- * (hash_bytes_extended, not cryptographic) and kept with its entry_id in
- * quota.statement_entries, in chunks of STATEMENT_CHUNK entries: the
- * SHA-256 proves that something changed, the fingerprints say which
- * entry was changed, deleted or inserted (quota_verify_statements).
+ *	  to SHA-256 (PostgreSQL's cryptohash: OpenSSL's when built with it),
+ *	  a buffer of lines at a time;
+ *	- adds the entry to its group (kind, user, model, service): requests,
+ *	  amounts, tokens and costs, summed exactly in 128-bit integers (credits
+ *	  are an int64 of 1e-9 credits; no floating point, no numeric), from
+ *	  which come the statement's lines (the charge groups) and its figures;
+ *	- hashes the line to 64 bits (hash_bytes_extended, not cryptographic)
+ *	  and keeps it with its entry_id in quota.statement_entries, in chunks
+ *	  of STATEMENT_CHUNK entries: the SHA-256 proves that something
+ *	  changed, the fingerprints say which entry was changed, deleted or
+ *	  inserted (quota_verify_statements).
+ *
+ * The order of reading.  The hash needs the lines in entry_id order, but
+ * walking the primary key reads the index and fetches the heap row by row
+ * over the whole ledger (or over the month's range of ids, which only a
+ * first reading could tell), and sorting a month of lines spills to disk.
+ * So the entries are read in the heap's order, a sequential scan
+ * or bitmap scan as the planner chooses for the pool and period
+ * (synchronize_seqscans off, so a sequential scan starts at the first
+ * page; no plain index scan, which fetches a small pool's rows one by one;
+ * no parallel workers, whose rows interleave), which is the
+ * order the entries were written in, nearly that of their ids: a line
+ * waits until at least STATEMENT_REORDER later ones have been read, and
+ * is hashed sorted with others (EntryReceive, FlushPending).  An entry
+ * written further away than that
+ * (concurrent writers each append to their own page; a restore can write
+ * ids in any order) stops the reading, and the period is read again with
+ * ORDER BY entry_id: correct in every case, one reading in the usual one.
+ * The rows come from the executor to a DestReceiver, not copied into an
+ * SPI tuple table; the fingerprints of a close are kept in memory (16
+ * bytes an entry) and stored when the reading is complete.
+ *
+ * The head is built by the SQL caller, as the auditor's query builds it.
+ * The figures line is the caller's too when verifying (the stored
+ * figures); when closing it is written here from the groups, as
+ * quota._statement_tail writes it, and returned, so that the caller checks
+ * that it is the line of the figures it stores.  The seals and the usage
+ * rollups are not used: the hash reads every entry anyway, the rollups
+ * have no user (the lines need one) and count days in the zone of the
+ * seal that wrote them.
  *
  * The race when closing.  A ledger entry's `at` is its transaction's start
  * (now()), so a transaction that started before a period's end may commit
@@ -49,11 +84,13 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/params.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
@@ -65,17 +102,24 @@
 PG_FUNCTION_INFO_V1(quota_statement_scan);
 PG_FUNCTION_INFO_V1(quota_statement_wait);
 
-/* Rows fetched from the cursor at a time: one row of quota.statement_entries. */
+/* Rows fetched from the cursor at a time; entries to a row of quota.statement_entries. */
 #define STATEMENT_CHUNK		10000
+
+/*
+ * Entry lines read in the heap's order wait for their place in entry_id
+ * order: at 4 * STATEMENT_REORDER lines waiting, all but the last
+ * STATEMENT_REORDER read are hashed, sorted.
+ */
+#define STATEMENT_REORDER	10000
 
 /* Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01. */
 #define STATEMENT_UNIX_OFFSET \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
 
 /*
- * The entries of a pool in a period, in entry_id order; %s: the bounds
- * that the caller adds (the first statement also covers any entry dated
- * before its period, and a close reads the primary key's range only).
+ * The entries of a pool in a period; %s: the lower bound unless first (the
+ * first statement also covers any entry dated before its period), and
+ * ORDER BY entry_id or nothing (ReadEntries).
  */
 #define STATEMENT_ENTRIES_SQL \
 	"SELECT l.entry_id, l.at, l.user_id, l.kind, l.amount, l.model, l.service, " \
@@ -83,8 +127,7 @@ PG_FUNCTION_INFO_V1(quota_statement_wait);
 	"       l.output_tokens, l.original_cost, l.discount_rate, l.final_cost, " \
 	"       l.balance_after, l.note, l.price_id " \
 	"  FROM quota.ledger l " \
-	" WHERE l.pool OPERATOR(pg_catalog.=) $1 AND l.at OPERATOR(pg_catalog.<) $3 %s%s " \
-	" ORDER BY l.entry_id"
+	" WHERE l.pool OPERATOR(pg_catalog.=) $1 AND l.at OPERATOR(pg_catalog.<) $3 %s %s"
 
 /* Column kinds of the entry line, in STATEMENT_ENTRIES_SQL's order. */
 typedef enum LineField
@@ -106,12 +149,352 @@ static const LineField line_fields[] = {
 
 #define LINE_FIELDS	lengthof(line_fields)
 
+/* Columns of STATEMENT_ENTRIES_SQL that the groups and figures read. */
+#define COL_ENTRY_ID		0
+#define COL_USER_ID			2
+#define COL_KIND			3
+#define COL_AMOUNT			4
+#define COL_MODEL			5
+#define COL_SERVICE			6
+#define COL_INPUT			9
+#define COL_CACHED			10
+#define COL_OUTPUT			11
+#define COL_ORIGINAL		12
+#define COL_FINAL			14
+
+/* The group of an entry: kind, user_id, model, service. */
+#define GROUP_FIELDS		4
+static const int group_columns[GROUP_FIELDS] = {COL_KIND, COL_USER_ID, COL_MODEL, COL_SERVICE};
+
+/* Canonical text fed to SHA-256 at a time (whole lines, at least this much). */
+#define STATEMENT_HASH_BUFFER	(64 * 1024)
+
+/* Columns of quota._statement_scan's result. */
+#define RESULT_COLUMNS		14
+
 /* One entry's id and fingerprint. */
 typedef struct EntryPrint
 {
 	int64		entry_id;
 	int64		print;
 } EntryPrint;
+
+/* A group's values, each a null byte, then (not null) an int32 length and the bytes. */
+typedef struct GroupKey
+{
+	char	   *data;
+	int			len;
+} GroupKey;
+
+/* The entries of one kind, user, model and service: exact sums. */
+typedef struct StatementGroup
+{
+	GroupKey	key;			/* the hash key: must be first */
+	const char *value[GROUP_FIELDS];	/* in key.data; NULL: SQL NULL */
+	int			valuelen[GROUP_FIELDS];
+	int64		requests;
+	int128		amount;
+	int128		tokens[3];		/* input, cached input, output */
+	int128		original;
+	int128		final;
+} StatementGroup;
+
+/* The groups of a scan, in the order of their first entry. */
+typedef struct GroupSet
+{
+	HTAB	   *hash;
+	StatementGroup **order;
+	int			n;
+	int			size;
+	MemoryContext cxt;
+	StringInfoData key;
+} GroupSet;
+
+/* hash_bytes of a group key (dynahash's hash function). */
+static uint32
+GroupKeyHash(const void *key, Size keysize)
+{
+	const GroupKey *k = (const GroupKey *) key;
+
+	return hash_bytes((const unsigned char *) k->data, k->len);
+}
+
+/* 0 if two group keys are equal (dynahash's comparison). */
+static int
+GroupKeyMatch(const void *a, const void *b, Size keysize)
+{
+	const GroupKey *ka = (const GroupKey *) a;
+	const GroupKey *kb = (const GroupKey *) b;
+
+	if (ka->len != kb->len)
+		return 1;
+	return memcmp(ka->data, kb->data, ka->len);
+}
+
+/* Start an empty set of groups in cxt. */
+static void
+GroupSetInit(GroupSet *set, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(GroupKey);
+	ctl.entrysize = sizeof(StatementGroup);
+	ctl.hash = GroupKeyHash;
+	ctl.match = GroupKeyMatch;
+	ctl.hcxt = cxt;
+	set->hash = hash_create("quota statement groups", 256, &ctl,
+							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	set->cxt = cxt;
+	set->n = 0;
+	set->size = 64;
+	set->order = MemoryContextAlloc(cxt, sizeof(StatementGroup *) * set->size);
+	set->key.data = MemoryContextAlloc(cxt, 1024);
+	set->key.maxlen = 1024;
+	resetStringInfo(&set->key);
+}
+
+/* Add int8 v to an exact sum unless NULL. */
+static inline void
+AddInt128(int128 *sum, Datum v, bool isnull)
+{
+	if (!isnull)
+		*sum += DatumGetInt64(v);
+}
+
+/* Add an entry (its deformed columns) to its group. */
+static void
+GroupSetAdd(GroupSet *set, Datum *values, bool *isnull)
+{
+	GroupKey	k;
+	StatementGroup *g;
+	bool		found;
+	int			f;
+
+	resetStringInfo(&set->key);
+	for (f = 0; f < GROUP_FIELDS; f++)
+	{
+		int			c = group_columns[f];
+		text	   *t;
+		int32		len;
+
+		if (isnull[c])
+		{
+			appendStringInfoChar(&set->key, '\0');
+			continue;
+		}
+		t = DatumGetTextPP(values[c]);
+		len = VARSIZE_ANY_EXHDR(t);
+		appendStringInfoChar(&set->key, '\1');
+		appendBinaryStringInfo(&set->key, (const char *) &len, sizeof(len));
+		appendBinaryStringInfo(&set->key, VARDATA_ANY(t), len);
+	}
+	k.data = set->key.data;
+	k.len = set->key.len;
+	g = (StatementGroup *) hash_search(set->hash, &k, HASH_ENTER, &found);
+	if (!found)
+	{
+		const char *p;
+
+		/* the key in the hash table points to its own copy from now on */
+		g->key.data = MemoryContextAlloc(set->cxt, k.len);
+		memcpy(g->key.data, k.data, k.len);
+		g->key.len = k.len;
+		p = g->key.data;
+		for (f = 0; f < GROUP_FIELDS; f++)
+		{
+			int32		len;
+
+			if (*p++ == '\0')
+			{
+				g->value[f] = NULL;
+				g->valuelen[f] = 0;
+				continue;
+			}
+			memcpy(&len, p, sizeof(len));
+			p += sizeof(len);
+			g->value[f] = p;
+			g->valuelen[f] = len;
+			p += len;
+		}
+		g->requests = 0;
+		g->amount = 0;
+		g->tokens[0] = g->tokens[1] = g->tokens[2] = 0;
+		g->original = 0;
+		g->final = 0;
+		if (set->n == set->size)
+		{
+			set->size *= 2;
+			set->order = repalloc(set->order, sizeof(StatementGroup *) * set->size);
+		}
+		set->order[set->n++] = g;
+	}
+	g->requests++;
+	AddInt128(&g->amount, values[COL_AMOUNT], isnull[COL_AMOUNT]);
+	AddInt128(&g->tokens[0], values[COL_INPUT], isnull[COL_INPUT]);
+	AddInt128(&g->tokens[1], values[COL_CACHED], isnull[COL_CACHED]);
+	AddInt128(&g->tokens[2], values[COL_OUTPUT], isnull[COL_OUTPUT]);
+	AddInt128(&g->original, values[COL_ORIGINAL], isnull[COL_ORIGINAL]);
+	AddInt128(&g->final, values[COL_FINAL], isnull[COL_FINAL]);
+}
+
+/* A sum of int8 as bigint: 22003 out of range, as sum(bigint)::bigint. */
+static int64
+SumToInt64(int128 sum)
+{
+	if (sum > PG_INT64_MAX || sum < PG_INT64_MIN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("bigint out of range")));
+	return (int64) sum;
+}
+
+/* Whether a group's kind is kind. */
+static bool
+GroupIs(const StatementGroup *g, const char *kind)
+{
+	int			len = strlen(kind);
+
+	return g->value[0] != NULL && g->valuelen[0] == len && memcmp(g->value[0], kind, len) == 0;
+}
+
+/*
+ * The figures line of the canonical text from the groups and the opening
+ * balance, as quota._statement_tail writes it from the figures that
+ * quota._statement_figures gives: every sum exact, each out of the
+ * credits range an error (22003), as the SQL casts raise it.
+ */
+static void
+FiguresLine(GroupSet *set, Credits opening, StringInfo out)
+{
+	/* grants, topups, charges, original, resets, adjustments, expired */
+	int128		fig[7] = {0, 0, 0, 0, 0, 0, 0};
+	int128		total = 0;
+	int64		entries = 0;
+	char		cbuf[CREDITS_TEXT_SIZE];
+	char		num[MAXINT8LEN + 1];
+	int			i;
+
+	for (i = 0; i < set->n; i++)
+	{
+		StatementGroup *g = set->order[i];
+		/* each group's sums are credits, as quota.sum returns them */
+		int128		amount = CreditsRoundDiv128(g->amount, 1);
+		int128		original = CreditsRoundDiv128(g->original, 1);
+
+		(void) CreditsRoundDiv128(g->final, 1);
+		if (GroupIs(g, "grant"))
+			fig[0] += amount;
+		else if (GroupIs(g, "topup"))
+			fig[1] += amount;
+		else if (GroupIs(g, "charge"))
+		{
+			fig[2] -= amount;
+			fig[3] += original;
+		}
+		else if (GroupIs(g, "reset"))
+			fig[4] += amount;
+		else if (GroupIs(g, "expire"))
+			fig[6] -= amount;
+		else
+			fig[5] += amount;
+		total += amount;
+		entries += g->requests;
+	}
+	resetStringInfo(out);
+	appendStringInfoString(out, CreditsFormat(opening, cbuf));
+	for (i = 0; i < 7; i++)
+	{
+		appendStringInfoChar(out, '|');
+		appendStringInfoString(out, CreditsFormat(CreditsRoundDiv128(fig[i], 1), cbuf));
+	}
+	appendStringInfoChar(out, '|');
+	appendStringInfoString(out, CreditsFormat(CreditsRoundDiv128((int128) opening + total, 1), cbuf));
+	appendStringInfoChar(out, '|');
+	pg_lltoa(entries, num);
+	appendStringInfoString(out, num);
+	appendStringInfoChar(out, '\n');
+}
+
+/* Emit the groups as rows of the result (entry_id and change NULL). */
+static void
+EmitGroups(ReturnSetInfo *rsinfo, GroupSet *set)
+{
+	int			i;
+
+	for (i = 0; i < set->n; i++)
+	{
+		StatementGroup *g = set->order[i];
+		Datum		values[RESULT_COLUMNS];
+		bool		nulls[RESULT_COLUMNS];
+		int			f;
+
+		memset(nulls, true, sizeof(nulls));
+		for (f = 0; f < GROUP_FIELDS; f++)
+			if (g->value[f] != NULL)
+			{
+				values[f] = PointerGetDatum(cstring_to_text_with_len(g->value[f], g->valuelen[f]));
+				nulls[f] = false;
+			}
+		values[4] = Int64GetDatum(g->requests);
+		values[5] = CreditsGetDatum(CreditsRoundDiv128(g->amount, 1));
+		values[6] = Int64GetDatum(SumToInt64(g->tokens[0]));
+		values[7] = Int64GetDatum(SumToInt64(g->tokens[1]));
+		values[8] = Int64GetDatum(SumToInt64(g->tokens[2]));
+		values[9] = CreditsGetDatum(CreditsRoundDiv128(g->original, 1));
+		values[10] = CreditsGetDatum(CreditsRoundDiv128(g->final, 1));
+		for (f = 4; f <= 10; f++)
+			nulls[f] = false;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/* appendBinaryStringInfo, inlined: the lines are written a field at a time. */
+static inline void
+AppendBytes(StringInfo buf, const char *data, int len)
+{
+	if (buf->len + len >= buf->maxlen)
+		enlargeStringInfo(buf, len);
+	memcpy(buf->data + buf->len, data, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
+}
+
+/* Append a credits value as its text form (CreditsFormat). */
+static inline void
+AppendCredits(StringInfo buf, Credits c)
+{
+	char		cbuf[CREDITS_TEXT_SIZE];
+	char	   *p = CreditsFormat(c, cbuf);
+
+	/* CreditsFormat writes the text at the end of cbuf */
+	AppendBytes(buf, p, cbuf + CREDITS_TEXT_SIZE - 1 - p);
+}
+
+/* Append an int4 as text (pg_ltoa, not printf). */
+static inline void
+AppendInt(StringInfo buf, int32 v)
+{
+	char		num[MAXINT8LEN + 1];
+	int			len = pg_ltoa(v, num);
+
+	AppendBytes(buf, num, len);
+}
+
+/* The length in characters of valid text in the database's encoding. */
+static inline int
+TextChars(const char *p, int len)
+{
+	int			n = 0;
+	int			i;
+
+	if (GetDatabaseEncoding() != PG_UTF8)
+		return pg_database_encoding_max_length() == 1 ? len : pg_mbstrlen_with_len(p, len);
+	/* UTF-8: every byte but the continuation bytes (10xxxxxx) starts a character */
+	for (i = 0; i < len; i++)
+		n += ((unsigned char) p[i] & 0xC0) != 0x80;
+	return n;
+}
 
 /* Append a text field: its length in characters, ':', the text; '-' if NULL. */
 static void
@@ -127,16 +510,61 @@ AppendTextField(StringInfo buf, Datum d, bool isnull)
 	}
 	t = DatumGetTextPP(d);
 	len = VARSIZE_ANY_EXHDR(t);
-	appendStringInfo(buf, "%d:", pg_mbstrlen_with_len(VARDATA_ANY(t), len));
-	appendBinaryStringInfo(buf, VARDATA_ANY(t), len);
+	AppendInt(buf, TextChars(VARDATA_ANY(t), len));
+	appendStringInfoCharMacro(buf, ':');
+	AppendBytes(buf, VARDATA_ANY(t), len);
+}
+
+/* The text of the last numeric written, reused while the value repeats. */
+typedef struct NumericCache
+{
+	char	   *raw;			/* the last value's bytes, header included */
+	int			rawlen;
+	char	   *text;			/* its text */
+	int			textlen;
+	MemoryContext cxt;
+} NumericCache;
+
+/* Append a numeric as numeric_out writes it (a repeated value from the cache). */
+static void
+AppendNumeric(StringInfo buf, Datum d, NumericCache *cache)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+	char	   *out;
+
+	/* an inline, uncompressed value is compared byte for byte */
+	if (!VARATT_IS_EXTENDED(v) || VARATT_IS_SHORT(v))
+	{
+		int			len = VARSIZE_ANY(v);
+
+		if (cache->raw != NULL && cache->rawlen == len && memcmp(cache->raw, v, len) == 0)
+		{
+			AppendBytes(buf, cache->text, cache->textlen);
+			return;
+		}
+		out = DatumGetCString(DirectFunctionCall1(numeric_out, d));
+		if (cache->raw != NULL)
+		{
+			pfree(cache->raw);
+			pfree(cache->text);
+		}
+		cache->raw = MemoryContextAlloc(cache->cxt, len);
+		memcpy(cache->raw, v, len);
+		cache->rawlen = len;
+		cache->textlen = strlen(out);
+		cache->text = MemoryContextStrdup(cache->cxt, out);
+		AppendBytes(buf, cache->text, cache->textlen);
+		return;
+	}
+	appendStringInfoString(buf, DatumGetCString(DirectFunctionCall1(numeric_out, d)));
 }
 
 /* Append one field of an entry line, as the README's canonical form says. */
 static void
-AppendField(StringInfo buf, LineField kind, Datum d, bool isnull)
+AppendField(StringInfo buf, LineField kind, Datum d, bool isnull, NumericCache *cache)
 {
 	char		num[MAXINT8LEN + 1];
-	char		cbuf[CREDITS_TEXT_SIZE];
+	int			len;
 
 	if (kind == LF_TEXT)
 	{
@@ -151,23 +579,22 @@ AppendField(StringInfo buf, LineField kind, Datum d, bool isnull)
 	switch (kind)
 	{
 		case LF_INT8:
-			pg_lltoa(DatumGetInt64(d), num);
-			appendStringInfoString(buf, num);
+			len = pg_lltoa(DatumGetInt64(d), num);
+			AppendBytes(buf, num, len);
 			break;
 		case LF_INT4:
-			pg_ltoa(DatumGetInt32(d), num);
-			appendStringInfoString(buf, num);
+			AppendInt(buf, DatumGetInt32(d));
 			break;
 		case LF_TIME:
 			/* microseconds since 1970-01-01 00:00 UTC */
-			pg_lltoa(DatumGetTimestampTz(d) + STATEMENT_UNIX_OFFSET, num);
-			appendStringInfoString(buf, num);
+			len = pg_lltoa(DatumGetTimestampTz(d) + STATEMENT_UNIX_OFFSET, num);
+			AppendBytes(buf, num, len);
 			break;
 		case LF_CREDITS:
-			appendStringInfoString(buf, CreditsFormat(DatumGetCredits(d), cbuf));
+			AppendCredits(buf, DatumGetCredits(d));
 			break;
 		case LF_NUMERIC:
-			appendStringInfoString(buf, DatumGetCString(DirectFunctionCall1(numeric_out, d)));
+			AppendNumeric(buf, d, cache);
 			break;
 		case LF_TEXT:
 			break;
@@ -224,6 +651,8 @@ StoreChunk(int64 statement_id, int chunk, EntryPrint *prints, int n)
 							  4, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "quota: could not store the entries of statement %lld",
 			 (long long) statement_id);
+	pfree(DatumGetPointer(args[2]));
+	pfree(DatumGetPointer(args[3]));
 	pfree(ids);
 	pfree(fps);
 }
@@ -250,18 +679,25 @@ LoadPrints(int64 statement_id, EntryPrint **result)
 					null2;
 		Datum		a1 = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null1);
 		Datum		a2 = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null2);
-		Datum	   *ids;
-		Datum	   *fps;
+		ArrayType  *ids;
+		ArrayType  *fps;
+		int64	   *id;
+		int64	   *fp;
 		int			nids,
 					nfps,
 					i;
 
 		if (null1 || null2)
 			continue;
-		deconstruct_array(DatumGetArrayTypeP(a1), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-						  &ids, NULL, &nids);
-		deconstruct_array(DatumGetArrayTypeP(a2), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-						  &fps, NULL, &nfps);
+		ids = DatumGetArrayTypeP(a1);
+		fps = DatumGetArrayTypeP(a2);
+		/* a bigint[] without NULLs is a plain vector of int64 */
+		if (ARR_HASNULL(ids) || ARR_HASNULL(fps) || ARR_NDIM(ids) > 1 || ARR_NDIM(fps) > 1)
+			continue;
+		nids = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+		nfps = ArrayGetNItems(ARR_NDIM(fps), ARR_DIMS(fps));
+		id = (int64 *) ARR_DATA_PTR(ids);
+		fp = (int64 *) ARR_DATA_PTR(fps);
 		for (i = 0; i < nids && i < nfps; i++)
 		{
 			if (n == size)
@@ -269,8 +705,8 @@ LoadPrints(int64 statement_id, EntryPrint **result)
 				size *= 2;
 				prints = repalloc_huge(prints, sizeof(EntryPrint) * size);
 			}
-			prints[n].entry_id = DatumGetInt64(ids[i]);
-			prints[n].print = DatumGetInt64(fps[i]);
+			prints[n].entry_id = id[i];
+			prints[n].print = fp[i];
 			n++;
 		}
 	}
@@ -278,29 +714,450 @@ LoadPrints(int64 statement_id, EntryPrint **result)
 	return n;
 }
 
-/* Emit one change (entry_id, what) to the result. */
-static void
-EmitChange(ReturnSetInfo *rsinfo, int64 entry_id, bool has_id, const char *what)
+/* A change found by verify: an entry changed, deleted or inserted. */
+typedef struct EntryChange
 {
-	Datum		values[2];
-	bool		nulls[2] = {!has_id, false};
+	int64		entry_id;
+	const char *what;
+} EntryChange;
 
-	values[0] = Int64GetDatum(entry_id);
-	values[1] = CStringGetTextDatum(what);
+/* An entry line read, waiting for its place in entry_id order. */
+typedef struct PendingLine
+{
+	int64		entry_id;
+	int64		print;
+	int			offset;			/* in StatementReading.pendtext */
+	int			len;
+} PendingLine;
+
+/* One reading of a period: what it has hashed, grouped and found so far. */
+typedef struct StatementReading
+{
+	bool		record;
+	text	   *head;
+	MemoryContext cxt;			/* this reading's memory, reset to read again */
+	pg_cryptohash_ctx *ctx;
+	StringInfoData hashbuf;		/* lines in order, hashed a buffer at a time */
+	PendingLine *pending;		/* lines read, not hashed yet */
+	int			npending;
+	StringInfoData pendtext;
+	bool		any;			/* a line has been hashed */
+	int64		last_id;		/* the entry_id of the last line hashed */
+	EntryPrint *prints;			/* record: every entry's fingerprint, in order */
+	int64		nprints;
+	int64		printsize;
+	EntryPrint *stored;			/* verify: the fingerprints stored */
+	int			nstored;
+	int			next_stored;
+	EntryChange *changes;		/* verify: what differs from them */
+	int			nchanges;
+	int			changesize;
+	GroupSet	groups;
+	NumericCache numerics;
+} StatementReading;
+
+/* Order pending lines by entry_id. */
+static int
+PendingCompare(const void *a, const void *b)
+{
+	int64		x = ((const PendingLine *) a)->entry_id;
+	int64		y = ((const PendingLine *) b)->entry_id;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Note a change found by verify. */
+static void
+AddChange(StatementReading *st, int64 entry_id, const char *what)
+{
+	if (st->nchanges == st->changesize)
+	{
+		st->changesize *= 2;
+		st->changes = repalloc_huge(st->changes, sizeof(EntryChange) * st->changesize);
+	}
+	st->changes[st->nchanges].entry_id = entry_id;
+	st->changes[st->nchanges].what = what;
+	st->nchanges++;
+}
+
+/* Start (or start again) a reading: empty groups, the hash fed the head. */
+static void
+ReadingStart(StatementReading *st)
+{
+	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+
+	GroupSetInit(&st->groups, st->cxt);
+	memset(&st->numerics, 0, sizeof(st->numerics));
+	st->numerics.cxt = st->cxt;
+	st->ctx = pg_cryptohash_create(PG_SHA256);
+	if (pg_cryptohash_init(st->ctx) < 0)
+		elog(ERROR, "quota: could not start a SHA-256 hash: %s", pg_cryptohash_error(st->ctx));
+	HashText(st->ctx, VARDATA_ANY(st->head), VARSIZE_ANY_EXHDR(st->head));
+	st->hashbuf.data = palloc(STATEMENT_HASH_BUFFER + 8192);
+	st->hashbuf.maxlen = STATEMENT_HASH_BUFFER + 8192;
+	resetStringInfo(&st->hashbuf);
+	st->pending = palloc(sizeof(PendingLine) * 4 * STATEMENT_REORDER);
+	st->npending = 0;
+	initStringInfo(&st->pendtext);
+	st->any = false;
+	st->last_id = 0;
+	st->printsize = 1024;
+	st->nprints = 0;
+	st->prints = st->record ? palloc(sizeof(EntryPrint) * st->printsize) : NULL;
+	st->next_stored = 0;
+	st->changesize = 64;
+	st->nchanges = 0;
+	st->changes = palloc(sizeof(EntryChange) * st->changesize);
+	MemoryContextSwitchTo(old);
+}
+
+/* Forget a reading that could not be put in order, to read again. */
+static void
+ReadingReset(StatementReading *st)
+{
+	pg_cryptohash_free(st->ctx);
+	MemoryContextReset(st->cxt);
+	ReadingStart(st);
+}
+
+/*
+ * Note that the line of entry_id comes next: its fingerprint, or its
+ * comparison with the one stored.  False if an entry with a higher id came
+ * first.
+ */
+static bool
+NoteLine(StatementReading *st, int64 entry_id, int64 print)
+{
+	if (st->any && entry_id <= st->last_id)
+		return false;
+	st->any = true;
+	st->last_id = entry_id;
+	if (st->record)
+	{
+		if (st->nprints == st->printsize)
+		{
+			st->printsize *= 2;
+			st->prints = repalloc_huge(st->prints, sizeof(EntryPrint) * st->printsize);
+		}
+		st->prints[st->nprints].entry_id = entry_id;
+		st->prints[st->nprints].print = print;
+		st->nprints++;
+		return true;
+	}
+	/* merge with the stored fingerprints, both in entry_id order */
+	while (st->next_stored < st->nstored && st->stored[st->next_stored].entry_id < entry_id)
+		AddChange(st, st->stored[st->next_stored++].entry_id, "deleted");
+	if (st->next_stored < st->nstored && st->stored[st->next_stored].entry_id == entry_id)
+	{
+		if (st->stored[st->next_stored].print != print)
+			AddChange(st, entry_id, "changed");
+		st->next_stored++;
+	}
+	else
+		AddChange(st, entry_id, "inserted");
+	return true;
+}
+
+/* Hash whole lines, after those buffered. */
+static void
+HashLines(StatementReading *st, const char *data, int len)
+{
+	if (st->hashbuf.len > 0)
+	{
+		HashText(st->ctx, st->hashbuf.data, st->hashbuf.len);
+		resetStringInfo(&st->hashbuf);
+	}
+	HashText(st->ctx, data, len);
+}
+
+/* Hash one line in its place (buffered); false if an entry with a higher id came first. */
+static bool
+HashLine(StatementReading *st, int64 entry_id, int64 print, const char *line, int len)
+{
+	if (!NoteLine(st, entry_id, print))
+		return false;
+	appendBinaryStringInfo(&st->hashbuf, line, len);
+	if (st->hashbuf.len >= STATEMENT_HASH_BUFFER)
+	{
+		HashText(st->ctx, st->hashbuf.data, st->hashbuf.len);
+		resetStringInfo(&st->hashbuf);
+	}
+	return true;
+}
+
+/*
+ * Hash the pending lines in entry_id order but the last keep of them;
+ * false if one of them comes before a line already hashed.
+ */
+static bool
+FlushPending(StatementReading *st, int keep)
+{
+	int			n = st->npending - keep;
+	int			span_start = -1;
+	int			span_end = -1;
+	bool		contiguous = true;
+	int			base;
+	int			i;
+
+	/* nearly always in order already: pg_qsort checks that first */
+	qsort(st->pending, st->npending, sizeof(PendingLine), PendingCompare);
+	for (i = 0; i < n; i++)
+	{
+		PendingLine *p = &st->pending[i];
+
+		if (!NoteLine(st, p->entry_id, p->print))
+			return false;
+		/* lines that follow each other in pendtext are hashed together */
+		if (p->offset == span_end)
+			span_end += p->len;
+		else
+		{
+			if (span_start >= 0)
+				HashLines(st, st->pendtext.data + span_start, span_end - span_start);
+			span_start = p->offset;
+			span_end = p->offset + p->len;
+		}
+	}
+	if (span_start >= 0)
+		HashLines(st, st->pendtext.data + span_start, span_end - span_start);
+	/* the lines kept move to the front */
+	if (keep == 0)
+	{
+		resetStringInfo(&st->pendtext);
+		st->npending = 0;
+		return true;
+	}
+	base = st->pending[n].offset;
+	for (i = n; i < st->npending; i++)
+		if (st->pending[i].offset != (i == n ? base : st->pending[i - 1].offset + st->pending[i - 1].len))
+			contiguous = false;
+	if (contiguous && st->pending[st->npending - 1].offset + st->pending[st->npending - 1].len ==
+		st->pendtext.len)
+	{
+		memmove(st->pendtext.data, st->pendtext.data + base, st->pendtext.len - base);
+		st->pendtext.len -= base;
+		st->pendtext.data[st->pendtext.len] = '\0';
+		for (i = 0; i < keep; i++)
+		{
+			st->pending[i] = st->pending[n + i];
+			st->pending[i].offset -= base;
+		}
+	}
+	else
+	{
+		StringInfoData rest;
+
+		rest.data = MemoryContextAlloc(st->cxt, st->pendtext.maxlen);
+		rest.maxlen = st->pendtext.maxlen;
+		resetStringInfo(&rest);
+		for (i = 0; i < keep; i++)
+		{
+			PendingLine *p = &st->pending[n + i];
+
+			st->pending[i] = *p;
+			st->pending[i].offset = rest.len;
+			appendBinaryStringInfo(&rest, st->pendtext.data + p->offset, p->len);
+		}
+		pfree(st->pendtext.data);
+		st->pendtext = rest;
+	}
+	st->npending = keep;
+	return true;
+}
+
+/* What receives the entries from the executor, one slot at a time. */
+typedef struct EntryReceiver
+{
+	DestReceiver pub;
+	StatementReading *st;
+	bool		sorted;			/* the query sorts the entries */
+	bool		ok;				/* false: out of order, the reading stopped */
+	MemoryContext row_cxt;
+} EntryReceiver;
+
+/* Nothing to set up or tear down (DestReceiver callbacks). */
+static void
+EntryStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+/* Nothing to set up or tear down (DestReceiver callbacks). */
+static void
+EntryShutdown(DestReceiver *self)
+{
+}
+
+/*
+ * Take one entry: its line written, fingerprinted and grouped as it comes,
+ * and hashed in entry_id order.  Rows in the heap's order are nearly in
+ * entry_id order: a line waits until at least STATEMENT_REORDER later ones
+ * have been read.  Stops the reading (false) if that does not put them in
+ * order.
+ */
+static bool
+EntryReceive(TupleTableSlot *slot, DestReceiver *self)
+{
+	EntryReceiver *r = (EntryReceiver *) self;
+	StatementReading *st = r->st;
+	StringInfo	line = &st->pendtext;
+	Datum	   *values;
+	bool	   *isnull;
+	int64		entry_id;
+	int64		print;
+	int			start = line->len;
+	MemoryContext old;
+	int			f;
+
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	isnull = slot->tts_isnull;
+	entry_id = DatumGetInt64(values[COL_ENTRY_ID]);
+	old = MemoryContextSwitchTo(r->row_cxt);
+	for (f = 0; f < LINE_FIELDS; f++)
+	{
+		if (f > 0)
+			appendStringInfoCharMacro(line, '|');
+		AppendField(line, line_fields[f], values[f], isnull[f], &st->numerics);
+	}
+	appendStringInfoCharMacro(line, '\n');
+	GroupSetAdd(&st->groups, values, isnull);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->row_cxt);
+	print = (int64) hash_bytes_extended((const unsigned char *) line->data + start,
+										line->len - start, 0);
+	if (r->sorted)
+	{
+		bool		in_order = HashLine(st, entry_id, print, line->data + start, line->len - start);
+
+		line->len = start;
+		if (!in_order)
+			elog(ERROR, "quota: the entries of a statement were not read in entry_id order");
+		return true;
+	}
+	st->pending[st->npending].entry_id = entry_id;
+	st->pending[st->npending].print = print;
+	st->pending[st->npending].offset = start;
+	st->pending[st->npending].len = line->len - start;
+	st->npending++;
+	/* a flush hashes three quarters and keeps the last STATEMENT_REORDER lines */
+	if (st->npending == 4 * STATEMENT_REORDER && !FlushPending(st, STATEMENT_REORDER))
+	{
+		r->ok = false;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Read a period's entries: in the heap's order (a sequential or index scan,
+ * the planner's choice for this pool and period), or sorted by entry_id.
+ * False if those in the heap's order could not be put in order.
+ */
+static bool
+ReadEntries(StatementReading *st, FunctionCallInfo fcinfo, bool first, bool sorted,
+			MemoryContext row_cxt)
+{
+	char		sql[2048];
+	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	ParamListInfo params = makeParamList(3);
+	SPIExecuteOptions options;
+	EntryReceiver r;
+	int			nestlevel = 0;
+	int			i;
+
+	snprintf(sql, sizeof(sql), STATEMENT_ENTRIES_SQL,
+			 first ? "" : "AND l.at OPERATOR(pg_catalog.>=) $2",
+			 sorted ? "ORDER BY l.entry_id" : "");
+	for (i = 0; i < 3; i++)
+	{
+		/* planned with the values: the pool's share of the ledger decides the plan */
+		params->params[i].value = PG_GETARG_DATUM(i + 1);
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = types[i];
+	}
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = EntryReceive;
+	r.pub.rStartup = EntryStartup;
+	r.pub.rShutdown = EntryShutdown;
+	r.pub.rDestroy = EntryShutdown;
+	r.pub.mydest = DestNone;
+	r.st = st;
+	r.sorted = sorted;
+	r.ok = true;
+	r.row_cxt = row_cxt;
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = &r.pub;
+	if (!sorted)
+	{
+		/*
+		 * The heap's order: a sequential scan from the first page, or a
+		 * bitmap scan (a plain index scan fetches a small pool's rows one
+		 * by one, at three times the cost), in this process alone.
+		 */
+		nestlevel = NewGUCNestLevel();
+		(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("enable_indexscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
+	/* SPI_OK_UTILITY: the rows went to the receiver (DestNone), not to SPI */
+	if (SPI_execute_extended(sql, &options) < 0)
+		elog(ERROR, "quota: could not read the entries of a statement");
+	if (!sorted)
+		AtEOXact_GUC(true, nestlevel);
+	if (!r.ok)
+		return false;
+	return FlushPending(st, 0);
+}
+
+/* Put one row in the result: a change (entry_id, what), or the hash and tail. */
+static void
+EmitChange(ReturnSetInfo *rsinfo, int64 entry_id, bool has_id, const char *what,
+		   const char *tail)
+{
+	Datum		values[RESULT_COLUMNS];
+	bool		nulls[RESULT_COLUMNS];
+
+	memset(nulls, true, sizeof(nulls));
+	values[11] = Int64GetDatum(entry_id);
+	nulls[11] = !has_id;
+	values[12] = CStringGetTextDatum(what);
+	nulls[12] = false;
+	if (tail != NULL)
+	{
+		values[13] = CStringGetTextDatum(tail);
+		nulls[13] = false;
+	}
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
 /*
  * quota._statement_scan(statement_id, pool, period_start, period_end,
- * first, lo, hi, head, tail, record) -> SETOF (entry_id, change).
+ * first, head, tail, opening_balance, record) -> SETOF (kind, user_id,
+ * model, service, requests, amount, input_tokens, cached_input_tokens,
+ * output_tokens, original_cost, final_cost, entry_id, change, tail).
  *
  * Reads the pool's entries dated before period_end, and from period_start
  * on unless first (a pool's first statement also covers anything dated
- * earlier), with entry_id in [lo, hi] when these are not NULL, in entry_id
- * order; hashes head, the entry lines and tail.  With record, writes the
- * entries' fingerprints for statement_id; else compares them with those
- * stored, one row per entry 'changed', 'deleted' or 'inserted'.  The last
- * row has a NULL entry_id and the SHA-256 in hex.
+ * earlier), once.  Returns one row per kind, user, model and service with
+ * its sums (entry_id and change NULL), and hashes head, the entry lines
+ * in entry_id order and tail; a NULL tail is the figures line of these
+ * groups after opening_balance.  With record, writes the entries'
+ * fingerprints for statement_id; else compares them with those stored, one
+ * row per entry 'changed', 'deleted' or 'inserted' (kind NULL).  The last
+ * row has a NULL kind and entry_id, the SHA-256 in hex as change and the
+ * figures line hashed as tail.
+ *
+ * The entries are read in the heap's order (a sequential or bitmap scan,
+ * the planner's choice for this pool and period: no sort, no walk of the
+ * primary key over the ledger's history) and put back in entry_id order
+ * within STATEMENT_REORDER lines or more; should that not do (an entry
+ * written far from its neighbours), the period is read again, sorted.
  */
 Datum
 quota_statement_scan(PG_FUNCTION_ARGS)
@@ -308,36 +1165,22 @@ quota_statement_scan(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int64		statement_id;
 	bool		first;
-	bool		record;
-	text	   *head;
-	text	   *tail;
-	char		sql[2048];
-	Oid			types[5] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID};
-	Datum		args[5];
-	Portal		portal;
-	pg_cryptohash_ctx *ctx;
+	Credits		opening;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	char		hex[PG_SHA256_DIGEST_LENGTH * 2 + 1];
-	StringInfoData line;
+	StringInfoData tail;
 	MemoryContext scan_cxt;
 	MemoryContext row_cxt;
 	MemoryContext old;
-	EntryPrint *stored = NULL;
-	int			nstored = 0;
-	int			next_stored = 0;
-	EntryPrint *chunk = NULL;
-	int			nchunk = 0;
-	int			chunks = 0;
-	int			i;
+	StatementReading	st;
+	int64		i;
 
-	for (i = 0; i < 10; i++)
-		if (i != 5 && i != 6 && PG_ARGISNULL(i))
-			elog(ERROR, "quota._statement_scan: argument %d is null", i + 1);
+	for (i = 0; i < 9; i++)
+		if (i != 6 && PG_ARGISNULL(i))
+			elog(ERROR, "quota._statement_scan: argument %d is null", (int) i + 1);
 	statement_id = PG_GETARG_INT64(0);
 	first = PG_GETARG_BOOL(4);
-	head = PG_GETARG_TEXT_PP(7);
-	tail = PG_GETARG_TEXT_PP(8);
-	record = PG_GETARG_BOOL(9);
+	opening = PG_GETARG_CREDITS(7);
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -346,106 +1189,57 @@ quota_statement_scan(PG_FUNCTION_ARGS)
 	row_cxt = AllocSetContextCreate(scan_cxt, "quota statement line",
 									ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(scan_cxt);
-
-	ctx = pg_cryptohash_create(PG_SHA256);
-	if (pg_cryptohash_init(ctx) < 0)
-		elog(ERROR, "quota: could not start a SHA-256 hash: %s", pg_cryptohash_error(ctx));
-	HashText(ctx, VARDATA_ANY(head), VARSIZE_ANY_EXHDR(head));
+	memset(&st, 0, sizeof(st));
+	st.record = PG_GETARG_BOOL(8);
+	st.head = PG_GETARG_TEXT_PP(5);
+	st.cxt = AllocSetContextCreate(scan_cxt, "quota statement reading",
+								   ALLOCSET_DEFAULT_SIZES);
 
 	SPI_connect();
-	if (record)
-		chunk = palloc(sizeof(EntryPrint) * STATEMENT_CHUNK);
-	else
-		nstored = LoadPrints(statement_id, &stored);
-
-	snprintf(sql, sizeof(sql), STATEMENT_ENTRIES_SQL,
-			 first ? "" : "AND l.at OPERATOR(pg_catalog.>=) $2 ",
-			 PG_ARGISNULL(5) || PG_ARGISNULL(6) ? "" :
-			 "AND l.entry_id OPERATOR(pg_catalog.>=) $4 AND l.entry_id OPERATOR(pg_catalog.<=) $5");
-	args[0] = PG_GETARG_DATUM(1);
-	args[1] = PG_GETARG_DATUM(2);
-	args[2] = PG_GETARG_DATUM(3);
-	args[3] = PG_ARGISNULL(5) ? Int64GetDatum(0) : PG_GETARG_DATUM(5);
-	args[4] = PG_ARGISNULL(6) ? Int64GetDatum(0) : PG_GETARG_DATUM(6);
-	/* planned with the values: the primary key's range of the month */
-	portal = SPI_cursor_open_with_args("quota_statement_entries", sql, 5, types, args,
-									   NULL, true, CURSOR_OPT_NO_SCROLL);
-	initStringInfo(&line);
-	for (;;)
+	if (!st.record)
+		st.nstored = LoadPrints(statement_id, &st.stored);
+	ReadingStart(&st);
+	if (!ReadEntries(&st, fcinfo, first, false, row_cxt))
 	{
-		SPITupleTable *tt;
-		uint64		row;
-
-		SPI_cursor_fetch(portal, true, STATEMENT_CHUNK);
-		tt = SPI_tuptable;
-		if (SPI_processed == 0)
-			break;
-		for (row = 0; row < SPI_processed; row++)
-		{
-			Datum		values[LINE_FIELDS];
-			bool		isnull[LINE_FIELDS];
-			int64		entry_id;
-			int64		print;
-			int			f;
-
-			/* one pass over the tuple, not one per column */
-			heap_deform_tuple(tt->vals[row], tt->tupdesc, values, isnull);
-			entry_id = DatumGetInt64(values[0]);
-			resetStringInfo(&line);
-			MemoryContextSwitchTo(row_cxt);
-			for (f = 0; f < LINE_FIELDS; f++)
-			{
-				if (f > 0)
-					appendStringInfoChar(&line, '|');
-				AppendField(&line, line_fields[f], values[f], isnull[f]);
-			}
-			MemoryContextSwitchTo(scan_cxt);
-			appendStringInfoChar(&line, '\n');
-			HashText(ctx, line.data, line.len);
-			print = (int64) hash_bytes_extended((const unsigned char *) line.data, line.len, 0);
-			MemoryContextReset(row_cxt);
-
-			if (record)
-			{
-				chunk[nchunk].entry_id = entry_id;
-				chunk[nchunk].print = print;
-				nchunk++;
-				continue;
-			}
-			/* merge with the stored fingerprints, both in entry_id order */
-			while (next_stored < nstored && stored[next_stored].entry_id < entry_id)
-				EmitChange(rsinfo, stored[next_stored++].entry_id, true, "deleted");
-			if (next_stored < nstored && stored[next_stored].entry_id == entry_id)
-			{
-				if (stored[next_stored].print != print)
-					EmitChange(rsinfo, entry_id, true, "changed");
-				next_stored++;
-			}
-			else
-				EmitChange(rsinfo, entry_id, true, "inserted");
-		}
-		SPI_freetuptable(tt);
-		/* written after the batch: an INSERT replaces SPI_tuptable */
-		if (record && nchunk > 0)
-		{
-			StoreChunk(statement_id, chunks++, chunk, nchunk);
-			nchunk = 0;
-		}
-		CHECK_FOR_INTERRUPTS();
+		elog(DEBUG1, "quota: the entries of statement %lld are not in entry_id order in the heap: read again, sorted",
+			 (long long) statement_id);
+		ReadingReset(&st);
+		(void) ReadEntries(&st, fcinfo, first, true, row_cxt);
 	}
-	SPI_cursor_close(portal);
-	while (next_stored < nstored)
-		EmitChange(rsinfo, stored[next_stored++].entry_id, true, "deleted");
+	if (st.record)
+	{
+		/* the fingerprints, STATEMENT_CHUNK to a row */
+		for (i = 0; i < st.nprints; i += STATEMENT_CHUNK)
+			StoreChunk(statement_id, (int) (i / STATEMENT_CHUNK), st.prints + i,
+					   (int) Min(STATEMENT_CHUNK, st.nprints - i));
+	}
+	else
+		while (st.next_stored < st.nstored)
+			AddChange(&st, st.stored[st.next_stored++].entry_id, "deleted");
 	SPI_finish();
+	HashText(st.ctx, st.hashbuf.data, st.hashbuf.len);
 
-	HashText(ctx, VARDATA_ANY(tail), VARSIZE_ANY_EXHDR(tail));
-	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "quota: could not finish a SHA-256 hash: %s", pg_cryptohash_error(ctx));
-	pg_cryptohash_free(ctx);
+	for (i = 0; i < st.nchanges; i++)
+		EmitChange(rsinfo, st.changes[i].entry_id, true, st.changes[i].what, NULL);
+	/* the groups, then the figures line: the caller's, or theirs */
+	EmitGroups(rsinfo, &st.groups);
+	initStringInfo(&tail);
+	if (PG_ARGISNULL(6))
+		FiguresLine(&st.groups, opening, &tail);
+	else
+	{
+		text	   *t = PG_GETARG_TEXT_PP(6);
+
+		appendBinaryStringInfo(&tail, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	}
+	HashText(st.ctx, tail.data, tail.len);
+	if (pg_cryptohash_final(st.ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "quota: could not finish a SHA-256 hash: %s", pg_cryptohash_error(st.ctx));
+	pg_cryptohash_free(st.ctx);
 	hex_encode((const char *) digest, sizeof(digest), hex);
 	hex[sizeof(hex) - 1] = '\0';
 	MemoryContextSwitchTo(old);
-	EmitChange(rsinfo, 0, false, hex);
+	EmitChange(rsinfo, 0, false, hex, tail.data);
 	MemoryContextDelete(scan_cxt);
 	return (Datum) 0;
 }

@@ -509,6 +509,10 @@ COMMENT ON COLUMN quota.statement_entries.statement_id IS 'the statement (quota.
 COMMENT ON COLUMN quota.statement_entries.chunk IS 'position of this chunk (up to 10,000 entries) in entry_id order';
 COMMENT ON COLUMN quota.statement_entries.entry_ids IS 'the entries'' ids, ascending';
 COMMENT ON COLUMN quota.statement_entries.fingerprints IS 'hash_bytes_extended of each entry''s canonical line (not cryptographic: the statement''s hash is)';
+-- stored as they are: compressing 10,000 ids and random fingerprints to a
+-- row cost a close of 5 million entries seconds (pglz) for little room
+ALTER TABLE quota.statement_entries ALTER COLUMN entry_ids SET STORAGE EXTERNAL,
+    ALTER COLUMN fingerprints SET STORAGE EXTERNAL;
 
 CREATE TABLE quota.rerated (
     charge_id   bigint NOT NULL,
@@ -627,14 +631,17 @@ COMMENT ON FUNCTION quota._statement_tail(quota.statements) IS
     'internal (statements): the last line of a statement''s canonical text, its figures';
 
 CREATE FUNCTION quota._statement_scan(statement_id bigint, pool text, period_start timestamptz,
-        period_end timestamptz, first boolean, lo bigint, hi bigint, head text, tail text,
-        record boolean)
-    RETURNS TABLE(entry_id bigint, change text)
+        period_end timestamptz, first boolean, head text, tail text,
+        opening_balance quota.credits, record boolean)
+    RETURNS TABLE(kind text, user_id text, model text, service text, requests bigint,
+                  amount quota.credits, input_tokens bigint, cached_input_tokens bigint,
+                  output_tokens bigint, original_cost quota.credits, final_cost quota.credits,
+                  entry_id bigint, change text, tail text)
     AS 'MODULE_PATHNAME', 'quota_statement_scan'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION quota._statement_scan(bigint, text, timestamptz, timestamptz, boolean, bigint,
-        bigint, text, text, boolean) IS
-    'internal (statements): hash head, the period''s entries in entry_id order and tail; record their fingerprints, or name the entries changed, deleted or inserted since; the last row (entry_id NULL) is the SHA-256';
+COMMENT ON FUNCTION quota._statement_scan(bigint, text, timestamptz, timestamptz, boolean, text,
+        text, quota.credits, boolean) IS
+    'internal (statements): read the period''s entries once (hashed in entry_id order): one row per kind, user, model and service with its sums; hash head, the entries and tail (NULL: the figures line of these groups after opening_balance); record their fingerprints, or name the entries changed, deleted or inserted since; the last row (kind and entry_id NULL) is the SHA-256 and the figures line hashed';
 
 CREATE FUNCTION quota._statement_wait(pids integer[]) RETURNS integer
     AS 'MODULE_PATHNAME', 'quota_statement_wait'
@@ -642,44 +649,11 @@ CREATE FUNCTION quota._statement_wait(pids integer[]) RETURNS integer
 COMMENT ON FUNCTION quota._statement_wait(integer[]) IS
     'internal (statements): wait (bounded by lock_timeout) for the transaction each of these backends runs now to end';
 
--- A pool's entries in a period per kind, user, model and service, read
--- once: the statement's figures and its lines (kind charge)
-CREATE FUNCTION quota._statement_groups(pool text, period_start timestamptz,
-        period_end timestamptz, first boolean)
-    RETURNS TABLE(kind text, user_id text, model text, service text, requests bigint,
-                  amount quota.credits, input_tokens bigint, cached_input_tokens bigint,
-                  output_tokens bigint, original_cost quota.credits, final_cost quota.credits,
-                  lo bigint, hi bigint)
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, quota, pg_temp
-AS $$
-BEGIN
-    -- planned with the values (the ledger's time index for the month);
-    -- quota.sum adds credits in 128 bits, without numeric
-    RETURN QUERY EXECUTE
-       'SELECT l.kind, l.user_id, l.model, l.service, count(*),
-               quota.sum(l.amount),
-               coalesce(sum(l.input_tokens), 0)::bigint,
-               coalesce(sum(l.cached_input_tokens), 0)::bigint,
-               coalesce(sum(l.output_tokens), 0)::bigint,
-               coalesce(quota.sum(l.original_cost), ''0''),
-               coalesce(quota.sum(l.final_cost), ''0''),
-               min(l.entry_id), max(l.entry_id)
-          FROM quota.ledger l
-         WHERE l.pool = $1 AND l.at < $3'
-        || CASE WHEN first THEN '' ELSE ' AND l.at >= $2' END
-        || ' GROUP BY 1, 2, 3, 4'
-        USING pool, period_start, period_end;
-END
-$$;
-COMMENT ON FUNCTION quota._statement_groups(text, timestamptz, timestamptz, boolean) IS
-    'internal (statements): a pool''s entries in a period per kind, user, model and service (first: with everything dated before), read once for a statement''s figures and lines';
-
 -- The figures of a period from its groups
 CREATE FUNCTION quota._statement_figures(groups jsonb,
         OUT grants numeric, OUT topups numeric, OUT charges numeric, OUT original numeric,
         OUT resets numeric, OUT adjustments numeric, OUT expired numeric, OUT total numeric,
-        OUT entries bigint, OUT lo bigint, OUT hi bigint)
+        OUT entries bigint)
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, quota, pg_temp
 AS $$
@@ -691,13 +665,12 @@ AS $$
            coalesce(sum(g.amount) FILTER (WHERE g.kind NOT IN
                     ('grant', 'topup', 'charge', 'reset', 'expire')), 0),
            coalesce(-sum(g.amount) FILTER (WHERE g.kind = 'expire'), 0),
-           coalesce(sum(g.amount), 0), coalesce(sum(g.requests), 0)::bigint,
-           min(g.lo), max(g.hi)
+           coalesce(sum(g.amount), 0), coalesce(sum(g.requests), 0)::bigint
       FROM jsonb_to_recordset($1) AS g(kind text, amount numeric, original_cost numeric,
-                                      requests bigint, lo bigint, hi bigint)
+                                      requests bigint)
 $$;
 COMMENT ON FUNCTION quota._statement_figures(jsonb) IS
-    'internal (statements): a statement''s figures from its period''s groups (quota._statement_groups as JSON)';
+    'internal (statements): a statement''s figures from its period''s groups (the rows of quota._statement_scan as JSON)';
 
 -- Close one pool's period: lines, entries' fingerprints, the statement
 CREATE FUNCTION quota._close_period(p_pool text, p_start timestamptz, p_end timestamptz,
@@ -709,6 +682,7 @@ DECLARE
     s quota.statements;
     f record;
     groups jsonb;
+    hashed_tail text;
     first boolean := p_previous.statement_id IS NULL;
 BEGIN
     s.statement_id := nextval('quota.statements_statement_id_seq');
@@ -717,9 +691,15 @@ BEGIN
     s.period_end := p_end;
     s.previous_hash := p_previous.hash;
     s.opening_balance := coalesce(p_previous.closing_balance, '0');
-    -- one reading of the month: its groups give the figures and the lines
-    SELECT coalesce(jsonb_agg(to_jsonb(g)), '[]') INTO groups
-      FROM quota._statement_groups(p_pool, p_start, p_end, first) g;
+    -- one reading of the month (src/statement.c): its groups give the
+    -- figures and the lines, and its entries the hash and fingerprints
+    SELECT coalesce(jsonb_agg(to_jsonb(c)) FILTER (WHERE c.kind IS NOT NULL), '[]'),
+           max(c.change) FILTER (WHERE c.kind IS NULL AND c.entry_id IS NULL),
+           max(c.tail) FILTER (WHERE c.kind IS NULL AND c.entry_id IS NULL)
+      INTO groups, s.hash, hashed_tail
+      FROM quota._statement_scan(s.statement_id, p_pool, p_start, p_end, first,
+                                 quota._statement_head(p_pool, p_start, p_end, s.previous_hash),
+                                 NULL, s.opening_balance, true) c;
     SELECT * INTO f FROM quota._statement_figures(groups);
     s.grants := f.grants;
     s.topups := f.topups;
@@ -731,6 +711,13 @@ BEGIN
     s.closing_balance := s.opening_balance::numeric + f.total;
     s.entries := f.entries;
     s.closed_at := now();
+    -- the hash covers the figures line written in C: it must be this one
+    IF hashed_tail IS DISTINCT FROM quota._statement_tail(s) THEN
+        RAISE EXCEPTION 'quota: the figures hashed for statement % of pool "%" are not its figures', s.statement_id, p_pool
+            USING ERRCODE = 'internal_error',
+                  DETAIL = format('Hashed: %s; figures: %s.', rtrim(hashed_tail, E'\n'),
+                                  rtrim(quota._statement_tail(s), E'\n'));
+    END IF;
     INSERT INTO quota.statement_lines AS x (statement_id, user_id, model, service, requests,
             input_tokens, cached_input_tokens, output_tokens, original_cost, final_cost)
     SELECT s.statement_id, g.user_id, g.model, g.service, g.requests, g.input_tokens,
@@ -739,11 +726,6 @@ BEGIN
                requests bigint, input_tokens bigint, cached_input_tokens bigint,
                output_tokens bigint, original_cost quota.credits, final_cost quota.credits)
      WHERE g.kind = 'charge';
-    SELECT c.change INTO s.hash
-      FROM quota._statement_scan(s.statement_id, p_pool, p_start, p_end, first, f.lo, f.hi,
-                                 quota._statement_head(p_pool, p_start, p_end, s.previous_hash),
-                                 quota._statement_tail(s), true) c
-     WHERE c.entry_id IS NULL;
     INSERT INTO quota.statements SELECT (s).*;
 END
 $$;
@@ -893,6 +875,8 @@ DECLARE
     recomputed text;
     differing bigint;
     changes text[];
+    changed_ids bigint[];
+    changed_how text[];
     groups jsonb;
 BEGIN
     FOR s IN SELECT * FROM quota.statements x
@@ -937,9 +921,20 @@ BEGIN
                                            + s.resets + s.adjustments - s.expired), s.closing_balance);
             RETURN NEXT;
         END IF;
-        -- the figures against the ledger (one reading of the month)
-        SELECT coalesce(jsonb_agg(to_jsonb(g)), '[]') INTO groups
-          FROM quota._statement_groups(s.pool, s.period_start, s.period_end, first) g;
+        -- one reading of the month (src/statement.c): its groups, its
+        -- entries changed since, and its hash with the stored figures
+        SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.n) FILTER (WHERE r.kind IS NOT NULL), '[]'),
+               coalesce(array_agg(r.entry_id ORDER BY r.n) FILTER (WHERE r.entry_id IS NOT NULL), '{}'),
+               coalesce(array_agg(r.change ORDER BY r.n) FILTER (WHERE r.entry_id IS NOT NULL), '{}'),
+               max(r.change) FILTER (WHERE r.kind IS NULL AND r.entry_id IS NULL)
+          INTO groups, changed_ids, changed_how, recomputed
+          FROM quota._statement_scan(s.statement_id, s.pool, s.period_start, s.period_end, first,
+                   quota._statement_head(s.pool, s.period_start, s.period_end, s.previous_hash),
+                   quota._statement_tail(s), s.opening_balance, false) WITH ORDINALITY
+               AS r(kind, user_id, model, service, requests, amount, input_tokens,
+                    cached_input_tokens, output_tokens, original_cost, final_cost, entry_id,
+                    change, tail, n);
+        -- the figures against the ledger
         SELECT * INTO f FROM quota._statement_figures(groups);
         FOR c IN SELECT * FROM (VALUES
                     ('grants', s.grants::numeric, f.grants),
@@ -981,19 +976,13 @@ BEGIN
             RETURN NEXT;
         END IF;
         -- every entry, and the hash
-        recomputed := NULL;
         changes := '{}';
-        FOR c IN SELECT * FROM quota._statement_scan(s.statement_id, s.pool, s.period_start,
-                     s.period_end, first, NULL, NULL,
-                     quota._statement_head(s.pool, s.period_start, s.period_end, s.previous_hash),
-                     quota._statement_tail(s), false) LOOP
-            IF c.entry_id IS NULL THEN
-                recomputed := c.change;
-            ELSIF c.change = 'deleted' AND EXISTS (SELECT FROM quota.ledger_archive a
-                                                    WHERE a.entry_id = c.entry_id) THEN
-                changes := changes || format('entry %s was archived (quota_archive) after the statement was closed', c.entry_id);
+        FOR i IN 1 .. cardinality(changed_ids) LOOP
+            IF changed_how[i] = 'deleted' AND EXISTS (SELECT FROM quota.ledger_archive a
+                                                       WHERE a.entry_id = changed_ids[i]) THEN
+                changes := changes || format('entry %s was archived (quota_archive) after the statement was closed', changed_ids[i]);
             ELSE
-                changes := changes || format('entry %s was %s after the statement was closed', c.entry_id, c.change);
+                changes := changes || format('entry %s was %s after the statement was closed', changed_ids[i], changed_how[i]);
             END IF;
         END LOOP;
         IF recomputed IS NOT DISTINCT FROM s.hash AND cardinality(changes) > 0 THEN
@@ -1174,10 +1163,9 @@ REVOKE ALL ON FUNCTION
     quota._month_end(timestamptz, text),
     quota._statement_head(text, timestamptz, timestamptz, text),
     quota._statement_tail(quota.statements),
-    quota._statement_scan(bigint, text, timestamptz, timestamptz, boolean, bigint, bigint, text,
-                          text, boolean),
+    quota._statement_scan(bigint, text, timestamptz, timestamptz, boolean, text, text,
+                          quota.credits, boolean),
     quota._statement_wait(integer[]),
-    quota._statement_groups(text, timestamptz, timestamptz, boolean),
     quota._statement_figures(jsonb),
     quota._statements_next_end(),
     quota._close_period(text, timestamptz, timestamptz, quota.statements),
