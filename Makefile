@@ -36,6 +36,8 @@ OBJS = \
 	src/refusals.o \
 	src/seal.o \
 	src/statement.o \
+	src/statement_groups.o \
+	src/statement_line.o \
 	src/archive.o \
 	src/shmem_usage.o \
 	src/invalidation.o \

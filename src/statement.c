@@ -12,7 +12,7 @@
  *
  *	- writes each entry as one line of the canonical text (the README
  *	  specifies it, and its auditor's query builds the same text with
- *	  plain SQL) and feeds
+ *	  plain SQL; statement_line.c) and feeds
  *
  *		head line + entry lines + figures line
  *
@@ -21,7 +21,8 @@
  *	- adds the entry to its group (kind, user, model, service): requests,
  *	  amounts, tokens and costs, summed exactly in 128-bit integers (credits
  *	  are an int64 of 1e-9 credits; no floating point, no numeric), from
- *	  which come the statement's lines (the charge groups) and its figures;
+ *	  which come the statement's lines (the charge groups) and its figures
+ *	  (statement_groups.c);
  *	- hashes the line to 64 bits (hash_bytes_extended, not cryptographic)
  *	  and keeps it with its entry_id in quota.statement_entries, in chunks
  *	  of STATEMENT_CHUNK entries: the SHA-256 proves that something
@@ -98,6 +99,8 @@
 #include "credits.h"
 #include "credits_text.h"
 #include "statement.h"
+#include "statement_groups.h"
+#include "statement_line.h"
 
 PG_FUNCTION_INFO_V1(quota_statement_scan);
 PG_FUNCTION_INFO_V1(quota_statement_wait);
@@ -112,60 +115,6 @@ PG_FUNCTION_INFO_V1(quota_statement_wait);
  */
 #define STATEMENT_REORDER	10000
 
-/* Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01. */
-#define STATEMENT_UNIX_OFFSET \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-
-/*
- * The entries of a pool in a period; %s: the lower bound unless first (the
- * first statement also covers any entry dated before its period), and
- * ORDER BY entry_id or nothing (ReadEntries).
- */
-#define STATEMENT_ENTRIES_SQL \
-	"SELECT l.entry_id, l.at, l.user_id, l.kind, l.amount, l.model, l.service, " \
-	"       l.conversation_id, l.request_id, l.input_tokens, l.cached_input_tokens, " \
-	"       l.output_tokens, l.original_cost, l.discount_rate, l.final_cost, " \
-	"       l.balance_after, l.note, l.price_id " \
-	"  FROM quota.ledger l " \
-	" WHERE l.pool OPERATOR(pg_catalog.=) $1 AND l.at OPERATOR(pg_catalog.<) $3 %s %s"
-
-/* Column kinds of the entry line, in STATEMENT_ENTRIES_SQL's order. */
-typedef enum LineField
-{
-	LF_INT8,
-	LF_TIME,
-	LF_TEXT,
-	LF_CREDITS,
-	LF_NUMERIC,
-	LF_INT4
-} LineField;
-
-static const LineField line_fields[] = {
-	LF_INT8, LF_TIME, LF_TEXT, LF_TEXT, LF_CREDITS, LF_TEXT, LF_TEXT,
-	LF_TEXT, LF_TEXT, LF_INT8, LF_INT8,
-	LF_INT8, LF_CREDITS, LF_NUMERIC, LF_CREDITS,
-	LF_CREDITS, LF_TEXT, LF_INT4
-};
-
-#define LINE_FIELDS	lengthof(line_fields)
-
-/* Columns of STATEMENT_ENTRIES_SQL that the groups and figures read. */
-#define COL_ENTRY_ID		0
-#define COL_USER_ID			2
-#define COL_KIND			3
-#define COL_AMOUNT			4
-#define COL_MODEL			5
-#define COL_SERVICE			6
-#define COL_INPUT			9
-#define COL_CACHED			10
-#define COL_OUTPUT			11
-#define COL_ORIGINAL		12
-#define COL_FINAL			14
-
-/* The group of an entry: kind, user_id, model, service. */
-#define GROUP_FIELDS		4
-static const int group_columns[GROUP_FIELDS] = {COL_KIND, COL_USER_ID, COL_MODEL, COL_SERVICE};
-
 /* Canonical text fed to SHA-256 at a time (whole lines, at least this much). */
 #define STATEMENT_HASH_BUFFER	(64 * 1024)
 
@@ -178,243 +127,6 @@ typedef struct EntryPrint
 	int64		entry_id;
 	int64		print;
 } EntryPrint;
-
-/* A group's values, each a null byte, then (not null) an int32 length and the bytes. */
-typedef struct GroupKey
-{
-	char	   *data;
-	int			len;
-} GroupKey;
-
-/* The entries of one kind, user, model and service: exact sums. */
-typedef struct StatementGroup
-{
-	GroupKey	key;			/* the hash key: must be first */
-	const char *value[GROUP_FIELDS];	/* in key.data; NULL: SQL NULL */
-	int			valuelen[GROUP_FIELDS];
-	int64		requests;
-	int128		amount;
-	int128		tokens[3];		/* input, cached input, output */
-	int128		original;
-	int128		final;
-} StatementGroup;
-
-/* The groups of a scan, in the order of their first entry. */
-typedef struct GroupSet
-{
-	HTAB	   *hash;
-	StatementGroup **order;
-	int			n;
-	int			size;
-	MemoryContext cxt;
-	StringInfoData key;
-} GroupSet;
-
-/* hash_bytes of a group key (dynahash's hash function). */
-static uint32
-GroupKeyHash(const void *key, Size keysize)
-{
-	const GroupKey *k = (const GroupKey *) key;
-
-	return hash_bytes((const unsigned char *) k->data, k->len);
-}
-
-/* 0 if two group keys are equal (dynahash's comparison). */
-static int
-GroupKeyMatch(const void *a, const void *b, Size keysize)
-{
-	const GroupKey *ka = (const GroupKey *) a;
-	const GroupKey *kb = (const GroupKey *) b;
-
-	if (ka->len != kb->len)
-		return 1;
-	return memcmp(ka->data, kb->data, ka->len);
-}
-
-/* Start an empty set of groups in cxt. */
-static void
-GroupSetInit(GroupSet *set, MemoryContext cxt)
-{
-	HASHCTL		ctl;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(GroupKey);
-	ctl.entrysize = sizeof(StatementGroup);
-	ctl.hash = GroupKeyHash;
-	ctl.match = GroupKeyMatch;
-	ctl.hcxt = cxt;
-	set->hash = hash_create("quota statement groups", 256, &ctl,
-							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	set->cxt = cxt;
-	set->n = 0;
-	set->size = 64;
-	set->order = MemoryContextAlloc(cxt, sizeof(StatementGroup *) * set->size);
-	set->key.data = MemoryContextAlloc(cxt, 1024);
-	set->key.maxlen = 1024;
-	resetStringInfo(&set->key);
-}
-
-/* Add int8 v to an exact sum unless NULL. */
-static inline void
-AddInt128(int128 *sum, Datum v, bool isnull)
-{
-	if (!isnull)
-		*sum += DatumGetInt64(v);
-}
-
-/* Add an entry (its deformed columns) to its group. */
-static void
-GroupSetAdd(GroupSet *set, Datum *values, bool *isnull)
-{
-	GroupKey	k;
-	StatementGroup *g;
-	bool		found;
-	int			f;
-
-	resetStringInfo(&set->key);
-	for (f = 0; f < GROUP_FIELDS; f++)
-	{
-		int			c = group_columns[f];
-		text	   *t;
-		int32		len;
-
-		if (isnull[c])
-		{
-			appendStringInfoChar(&set->key, '\0');
-			continue;
-		}
-		t = DatumGetTextPP(values[c]);
-		len = VARSIZE_ANY_EXHDR(t);
-		appendStringInfoChar(&set->key, '\1');
-		appendBinaryStringInfo(&set->key, (const char *) &len, sizeof(len));
-		appendBinaryStringInfo(&set->key, VARDATA_ANY(t), len);
-	}
-	k.data = set->key.data;
-	k.len = set->key.len;
-	g = (StatementGroup *) hash_search(set->hash, &k, HASH_ENTER, &found);
-	if (!found)
-	{
-		const char *p;
-
-		/* the key in the hash table points to its own copy from now on */
-		g->key.data = MemoryContextAlloc(set->cxt, k.len);
-		memcpy(g->key.data, k.data, k.len);
-		g->key.len = k.len;
-		p = g->key.data;
-		for (f = 0; f < GROUP_FIELDS; f++)
-		{
-			int32		len;
-
-			if (*p++ == '\0')
-			{
-				g->value[f] = NULL;
-				g->valuelen[f] = 0;
-				continue;
-			}
-			memcpy(&len, p, sizeof(len));
-			p += sizeof(len);
-			g->value[f] = p;
-			g->valuelen[f] = len;
-			p += len;
-		}
-		g->requests = 0;
-		g->amount = 0;
-		g->tokens[0] = g->tokens[1] = g->tokens[2] = 0;
-		g->original = 0;
-		g->final = 0;
-		if (set->n == set->size)
-		{
-			set->size *= 2;
-			set->order = repalloc(set->order, sizeof(StatementGroup *) * set->size);
-		}
-		set->order[set->n++] = g;
-	}
-	g->requests++;
-	AddInt128(&g->amount, values[COL_AMOUNT], isnull[COL_AMOUNT]);
-	AddInt128(&g->tokens[0], values[COL_INPUT], isnull[COL_INPUT]);
-	AddInt128(&g->tokens[1], values[COL_CACHED], isnull[COL_CACHED]);
-	AddInt128(&g->tokens[2], values[COL_OUTPUT], isnull[COL_OUTPUT]);
-	AddInt128(&g->original, values[COL_ORIGINAL], isnull[COL_ORIGINAL]);
-	AddInt128(&g->final, values[COL_FINAL], isnull[COL_FINAL]);
-}
-
-/* A sum of int8 as bigint: 22003 out of range, as sum(bigint)::bigint. */
-static int64
-SumToInt64(int128 sum)
-{
-	if (sum > PG_INT64_MAX || sum < PG_INT64_MIN)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("bigint out of range")));
-	return (int64) sum;
-}
-
-/* Whether a group's kind is kind. */
-static bool
-GroupIs(const StatementGroup *g, const char *kind)
-{
-	int			len = strlen(kind);
-
-	return g->value[0] != NULL && g->valuelen[0] == len && memcmp(g->value[0], kind, len) == 0;
-}
-
-/*
- * The figures line of the canonical text from the groups and the opening
- * balance, as quota._statement_tail writes it from the figures that
- * quota._statement_figures gives: every sum exact, each out of the
- * credits range an error (22003), as the SQL casts raise it.
- */
-static void
-FiguresLine(GroupSet *set, Credits opening, StringInfo out)
-{
-	/* grants, topups, charges, original, resets, adjustments, expired */
-	int128		fig[7] = {0, 0, 0, 0, 0, 0, 0};
-	int128		total = 0;
-	int64		entries = 0;
-	char		cbuf[CREDITS_TEXT_SIZE];
-	char		num[MAXINT8LEN + 1];
-	int			i;
-
-	for (i = 0; i < set->n; i++)
-	{
-		StatementGroup *g = set->order[i];
-		/* each group's sums are credits, as quota.sum returns them */
-		int128		amount = CreditsRoundDiv128(g->amount, 1);
-		int128		original = CreditsRoundDiv128(g->original, 1);
-
-		(void) CreditsRoundDiv128(g->final, 1);
-		if (GroupIs(g, "grant"))
-			fig[0] += amount;
-		else if (GroupIs(g, "topup"))
-			fig[1] += amount;
-		else if (GroupIs(g, "charge"))
-		{
-			fig[2] -= amount;
-			fig[3] += original;
-		}
-		else if (GroupIs(g, "reset"))
-			fig[4] += amount;
-		else if (GroupIs(g, "expire"))
-			fig[6] -= amount;
-		else
-			fig[5] += amount;
-		total += amount;
-		entries += g->requests;
-	}
-	resetStringInfo(out);
-	appendStringInfoString(out, CreditsFormat(opening, cbuf));
-	for (i = 0; i < 7; i++)
-	{
-		appendStringInfoChar(out, '|');
-		appendStringInfoString(out, CreditsFormat(CreditsRoundDiv128(fig[i], 1), cbuf));
-	}
-	appendStringInfoChar(out, '|');
-	appendStringInfoString(out, CreditsFormat(CreditsRoundDiv128((int128) opening + total, 1), cbuf));
-	appendStringInfoChar(out, '|');
-	pg_lltoa(entries, num);
-	appendStringInfoString(out, num);
-	appendStringInfoChar(out, '\n');
-}
 
 /* Emit the groups as rows of the result (entry_id and change NULL). */
 static void
@@ -438,166 +150,14 @@ EmitGroups(ReturnSetInfo *rsinfo, GroupSet *set)
 			}
 		values[4] = Int64GetDatum(g->requests);
 		values[5] = CreditsGetDatum(CreditsRoundDiv128(g->amount, 1));
-		values[6] = Int64GetDatum(SumToInt64(g->tokens[0]));
-		values[7] = Int64GetDatum(SumToInt64(g->tokens[1]));
-		values[8] = Int64GetDatum(SumToInt64(g->tokens[2]));
+		values[6] = Int64GetDatum(StatementSumToInt64(g->tokens[0]));
+		values[7] = Int64GetDatum(StatementSumToInt64(g->tokens[1]));
+		values[8] = Int64GetDatum(StatementSumToInt64(g->tokens[2]));
 		values[9] = CreditsGetDatum(CreditsRoundDiv128(g->original, 1));
 		values[10] = CreditsGetDatum(CreditsRoundDiv128(g->final, 1));
 		for (f = 4; f <= 10; f++)
 			nulls[f] = false;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-}
-
-/* appendBinaryStringInfo, inlined: the lines are written a field at a time. */
-static inline void
-AppendBytes(StringInfo buf, const char *data, int len)
-{
-	if (buf->len + len >= buf->maxlen)
-		enlargeStringInfo(buf, len);
-	memcpy(buf->data + buf->len, data, len);
-	buf->len += len;
-	buf->data[buf->len] = '\0';
-}
-
-/* Append a credits value as its text form (CreditsFormat). */
-static inline void
-AppendCredits(StringInfo buf, Credits c)
-{
-	char		cbuf[CREDITS_TEXT_SIZE];
-	char	   *p = CreditsFormat(c, cbuf);
-
-	/* CreditsFormat writes the text at the end of cbuf */
-	AppendBytes(buf, p, cbuf + CREDITS_TEXT_SIZE - 1 - p);
-}
-
-/* Append an int4 as text (pg_ltoa, not printf). */
-static inline void
-AppendInt(StringInfo buf, int32 v)
-{
-	char		num[MAXINT8LEN + 1];
-	int			len = pg_ltoa(v, num);
-
-	AppendBytes(buf, num, len);
-}
-
-/* The length in characters of valid text in the database's encoding. */
-static inline int
-TextChars(const char *p, int len)
-{
-	int			n = 0;
-	int			i;
-
-	if (GetDatabaseEncoding() != PG_UTF8)
-		return pg_database_encoding_max_length() == 1 ? len : pg_mbstrlen_with_len(p, len);
-	/* UTF-8: every byte but the continuation bytes (10xxxxxx) starts a character */
-	for (i = 0; i < len; i++)
-		n += ((unsigned char) p[i] & 0xC0) != 0x80;
-	return n;
-}
-
-/* Append a text field: its length in characters, ':', the text; '-' if NULL. */
-static void
-AppendTextField(StringInfo buf, Datum d, bool isnull)
-{
-	text	   *t;
-	int			len;
-
-	if (isnull)
-	{
-		appendStringInfoChar(buf, '-');
-		return;
-	}
-	t = DatumGetTextPP(d);
-	len = VARSIZE_ANY_EXHDR(t);
-	AppendInt(buf, TextChars(VARDATA_ANY(t), len));
-	appendStringInfoCharMacro(buf, ':');
-	AppendBytes(buf, VARDATA_ANY(t), len);
-}
-
-/* The text of the last numeric written, reused while the value repeats. */
-typedef struct NumericCache
-{
-	char	   *raw;			/* the last value's bytes, header included */
-	int			rawlen;
-	char	   *text;			/* its text */
-	int			textlen;
-	MemoryContext cxt;
-} NumericCache;
-
-/* Append a numeric as numeric_out writes it (a repeated value from the cache). */
-static void
-AppendNumeric(StringInfo buf, Datum d, NumericCache *cache)
-{
-	struct varlena *v = (struct varlena *) DatumGetPointer(d);
-	char	   *out;
-
-	/* an inline, uncompressed value is compared byte for byte */
-	if (!VARATT_IS_EXTENDED(v) || VARATT_IS_SHORT(v))
-	{
-		int			len = VARSIZE_ANY(v);
-
-		if (cache->raw != NULL && cache->rawlen == len && memcmp(cache->raw, v, len) == 0)
-		{
-			AppendBytes(buf, cache->text, cache->textlen);
-			return;
-		}
-		out = DatumGetCString(DirectFunctionCall1(numeric_out, d));
-		if (cache->raw != NULL)
-		{
-			pfree(cache->raw);
-			pfree(cache->text);
-		}
-		cache->raw = MemoryContextAlloc(cache->cxt, len);
-		memcpy(cache->raw, v, len);
-		cache->rawlen = len;
-		cache->textlen = strlen(out);
-		cache->text = MemoryContextStrdup(cache->cxt, out);
-		AppendBytes(buf, cache->text, cache->textlen);
-		return;
-	}
-	appendStringInfoString(buf, DatumGetCString(DirectFunctionCall1(numeric_out, d)));
-}
-
-/* Append one field of an entry line, as the README's canonical form says. */
-static void
-AppendField(StringInfo buf, LineField kind, Datum d, bool isnull, NumericCache *cache)
-{
-	char		num[MAXINT8LEN + 1];
-	int			len;
-
-	if (kind == LF_TEXT)
-	{
-		AppendTextField(buf, d, isnull);
-		return;
-	}
-	if (isnull)
-	{
-		appendStringInfoChar(buf, '-');
-		return;
-	}
-	switch (kind)
-	{
-		case LF_INT8:
-			len = pg_lltoa(DatumGetInt64(d), num);
-			AppendBytes(buf, num, len);
-			break;
-		case LF_INT4:
-			AppendInt(buf, DatumGetInt32(d));
-			break;
-		case LF_TIME:
-			/* microseconds since 1970-01-01 00:00 UTC */
-			len = pg_lltoa(DatumGetTimestampTz(d) + STATEMENT_UNIX_OFFSET, num);
-			AppendBytes(buf, num, len);
-			break;
-		case LF_CREDITS:
-			AppendCredits(buf, DatumGetCredits(d));
-			break;
-		case LF_NUMERIC:
-			AppendNumeric(buf, d, cache);
-			break;
-		case LF_TEXT:
-			break;
 	}
 }
 
@@ -1006,20 +566,13 @@ EntryReceive(TupleTableSlot *slot, DestReceiver *self)
 	int64		print;
 	int			start = line->len;
 	MemoryContext old;
-	int			f;
 
 	slot_getallattrs(slot);
 	values = slot->tts_values;
 	isnull = slot->tts_isnull;
 	entry_id = DatumGetInt64(values[COL_ENTRY_ID]);
 	old = MemoryContextSwitchTo(r->row_cxt);
-	for (f = 0; f < LINE_FIELDS; f++)
-	{
-		if (f > 0)
-			appendStringInfoCharMacro(line, '|');
-		AppendField(line, line_fields[f], values[f], isnull[f], &st->numerics);
-	}
-	appendStringInfoCharMacro(line, '\n');
+	StatementLineAppend(line, values, isnull, &st->numerics);
 	GroupSetAdd(&st->groups, values, isnull);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(r->row_cxt);
@@ -1225,7 +778,7 @@ quota_statement_scan(PG_FUNCTION_ARGS)
 	EmitGroups(rsinfo, &st.groups);
 	initStringInfo(&tail);
 	if (PG_ARGISNULL(6))
-		FiguresLine(&st.groups, opening, &tail);
+		StatementFiguresLine(&st.groups, opening, &tail);
 	else
 	{
 		text	   *t = PG_GETARG_TEXT_PP(6);
