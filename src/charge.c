@@ -19,10 +19,13 @@
  *		member's counters in shared memory or a fresh sum (caps.c,
  *		member_caps.c; the pool caps are checked in step 4, or under a
  *		lock of the pool in locked mode);
- *	 4. the pool's debit lock in share mode, to the end of the transaction
- *		(an expiring credit grant waits for it: grants.c), then the pool's
- *		escrow entry spinlock (escrow.c), for a few instructions, to admit
- *		the debit against available.  No row of quota.pool_defs is
+ *	 4. the ledger's RowExclusiveLock (the one its insert takes; from
+ *		before the admission, so that a pool's first credit grant waits for
+ *		the debits in flight), for a pool that has had a credit grant its
+ *		debit lock in share mode, to the end of the transaction (an expiring
+ *		grant waits for it: grants.c), then the pool's escrow entry spinlock
+ *		(escrow.c), for a few instructions, to admit the debit against
+ *		available.  No row of quota.pool_defs is
  *		locked, so the users of a shared pool never queue behind each other;
  *		a due reset (rare) takes the pool row's lock in _apply_reset().
  * The request's past is read by index probes after lock 1 (ledger.c); in

@@ -155,6 +155,8 @@ typedef struct EscrowEntry
 	bool		win_base_known[ESCROW_WINDOWS];	/* earlier charges counted */
 	int128		win_committed[ESCROW_WINDOWS];	/* committed (and earlier) charges */
 	int128		win_pending[ESCROW_WINDOWS];	/* tracked, in flight */
+	/* the pool has had a credit grant: its debits take the debit lock */
+	bool		grants;
 } EscrowEntry;
 
 
@@ -180,6 +182,8 @@ static pg_atomic_uint32 *escrow_full_logged = NULL;	/* shared: said once */
 static int64 *fallback_pools = NULL;
 static int	nfallback = 0;
 static int	maxfallback = 0;
+
+static EscrowEntry *FindEntry(const EscrowPool *pool);
 
 /* The caps of the next charge or hold (EscrowArmCaps). */
 static EscrowCapCheck armed;
@@ -344,11 +348,15 @@ EscrowLockPool(int64 pool_id)
 }
 
 /*
- * The pool's debit lock (grants.c): every debit takes it shared until its
- * transaction ends, so that one who takes it exclusive (EscrowLockGrants)
- * sees no debit of the pool in flight.  Locked mode needs none: the pool's
- * lock already serialises its writers.  Always taken before the pool's lock
- * (a pool without room in shared memory, GetEntryOrLock), never after it.
+ * The pool's debit lock (grants.c): every debit of a pool that has had a
+ * credit grant takes it shared until its transaction ends, so that one who
+ * takes it exclusive (EscrowLockGrants) sees no debit of the pool in
+ * flight.  A pool that never had a grant needs none (the hot path of most
+ * pools): its entry's grants flag is set before a grant's entry is written
+ * and, before that entry, the grant waits for every debit admitted without
+ * the lock to end (EscrowGrantsBegin).  Locked mode takes it always.
+ * Always taken before the pool's lock (a pool without room in shared
+ * memory, GetEntryOrLock), never after it.
  */
 static void
 LockDebits(int64 pool_id, LOCKMODE mode)
@@ -371,6 +379,28 @@ EscrowLockGrants(int64 pool_id)
 		LockDebits(pool_id, ExclusiveLock);
 	else
 		EscrowLockPool(pool_id);
+}
+
+/*
+ * A credit grant of the pool is about to be written (after its credit was
+ * registered, which keeps the entry): from now on every debit of the pool
+ * takes the debit lock, and this waits (a lock wait) until every debit
+ * admitted without it has ended, so that none can draw from the grant
+ * unseen by its expirer (grants.c).  Those debits hold a lock on the
+ * ledger from before their admission (Debit): they are among the ledger's
+ * writers now.  Locked mode needs nothing: its writers take the lock.
+ */
+void
+EscrowGrantsBegin(const EscrowPool *pool)
+{
+	EscrowEntry *entry;
+
+	if (!EscrowIsShared() || (entry = FindEntry(pool)) == NULL)
+		return;
+	SpinLockAcquire(&entry->mutex);
+	entry->grants = true;
+	SpinLockRelease(&entry->mutex);
+	SealWaitForWriters(QuotaLedgerRelid(false));
 }
 
 /*
@@ -450,6 +480,25 @@ LedgerSum(const char *pool)
 #define HOLD_SUM_SQL \
 	"SELECT quota.sum(held) FROM quota.reservations " \
 	"WHERE pool OPERATOR(pg_catalog.=) $1 AND settled_at IS NULL"
+/* Whether a pool has a credit grant (0.3; it may have ended) */
+#define GRANTS_SQL \
+	"SELECT count(*) FROM (SELECT FROM quota.credit_grants " \
+	"WHERE pool OPERATOR(pg_catalog.=) $1 LIMIT 1) g"
+
+/*
+ * Has the pool had a credit grant (its debits then take the debit lock)?
+ * Conservative: a grant that ended counts too; an install before 0.3 has
+ * none.
+ */
+static bool
+PoolHadGrants(const char *pool)
+{
+	Oid			nsp = get_namespace_oid("quota", true);
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("credit_grants", nsp)))
+		return false;
+	return SumForPool(GRANTS_SQL, pool) > 0;
+}
 
 /* Compare two OIDs for qsort and bsearch. */
 static int
@@ -669,6 +718,7 @@ FindEntry(const EscrowPool *pool)
 	int64		committed;
 	int64		held;
 	int64		created_seq;
+	bool		grants;
 
 	/* replay would not move it, and a promotion would inherit it */
 	if (RecoveryInProgress())
@@ -705,6 +755,7 @@ FindEntry(const EscrowPool *pool)
 	committed = LedgerSum(pool->pool);
 	held = SumForPool(HOLD_SUM_SQL, pool->pool);
 	created_seq = SumForPool(LAST_ENTRY_SQL, pool->pool);
+	grants = PoolHadGrants(pool->pool);
 
 	LWLockAcquire(escrow_lock, LW_EXCLUSIVE);
 	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
@@ -720,6 +771,7 @@ FindEntry(const EscrowPool *pool)
 			entry->pending_hold = 0;
 			entry->pending_credit = 0;
 			entry->created_seq = created_seq;
+			entry->grants = grants;
 			for (int k = 0; k < ESCROW_WINDOWS; k++)
 			{
 				entry->win_start[k] = entry->win_end[k] = 0;
@@ -1162,14 +1214,18 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 	EscrowCapCheck *check;
 	int			refused = -1;
 	bool		ended = false;
+	bool		debits_locked;
 	int128		spent = 0;
 	TimestampTz refused_end = 0;
 
 	Assert(amount >= 0 && freed >= 0);
 	QuotaRefuseOnStandby("quota_charge");
-	/* the expirer's wait (grants.c), before the pool's lock (GetEntryOrLock) */
-	if (EscrowIsShared())
-		LockDebits(pool->pool_id, ShareLock);
+	/*
+	 * A debit in flight is a writer of the ledger from now on, before it is
+	 * admitted, so that a credit grant waits for it (EscrowGrantsBegin);
+	 * the ledger row's insert takes the same lock later.
+	 */
+	LockRelationOid(QuotaLedgerRelid(false), RowExclusiveLock);
 	if (!EscrowIsShared() || (entry = GetEntryOrLock(pool)) == NULL)
 	{
 		LockedState(pool, after);
@@ -1187,6 +1243,10 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 		return true;
 	}
 
+	/* the expirer's wait (grants.c), only where a grant ever was */
+	debits_locked = entry->grants;
+	if (debits_locked)
+		LockDebits(pool->pool_id, ShareLock);
 	check = armed.armed && armed.pool_id == pool->pool_id ? &armed : NULL;
 	if (check)
 		PrepareWindows(entry, pool, check->at, check->has_cap);
@@ -1195,6 +1255,14 @@ Debit(const EscrowPool *pool, Credits amount, Credits freed, bool force,
 	OwnPending(entry, pool->pool_id, &own);
 
 	SpinLockAcquire(&entry->mutex);
+	/* a grant began meanwhile: take the lock first, then admit */
+	while (entry->grants && !debits_locked)
+	{
+		SpinLockRelease(&entry->mutex);
+		LockDebits(pool->pool_id, ShareLock);
+		debits_locked = true;
+		SpinLockAcquire(&entry->mutex);
+	}
 	StateFromEntry(entry, &own, after);
 	/* the pool's caps first, in the same compare-and-add (caps.c) */
 	if (check && !force)

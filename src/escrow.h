@@ -78,5 +78,6 @@ extern bool EscrowHasPending(void);
 
 extern void EscrowLockPool(int64 pool_id);
 extern void EscrowLockGrants(int64 pool_id);
+extern void EscrowGrantsBegin(const EscrowPool *pool);
 
 #endif							/* QUOTA_ESCROW_H */

@@ -37,13 +37,19 @@
  * could make it disagree with a posted expire entry is a debit with a
  * smaller entry_id than the expire entry that commits after the expire was
  * computed: the replay would then attribute it to the grant the expirer had
- * already emptied.  That cannot happen: every debit takes the pool's debit
- * lock in share mode before its ledger row is written and keeps it until
- * its transaction ends (escrow.c, LockDebits), and whoever posts an expire
- * entry first takes it in exclusive mode (EscrowLockGrants; in locked mode
- * the pool's own lock, which every writer takes).  So when the expirer
- * replays, every debit with a smaller entry_id has committed or aborted, and
- * every later debit gets a larger entry_id and sees the grant ended.
+ * already emptied.  That cannot happen: every debit of a pool that has had
+ * a grant takes the pool's debit lock in share mode before it is admitted
+ * and keeps it until its transaction ends (escrow.c, LockDebits), and
+ * whoever posts an expire entry first takes it in exclusive mode
+ * (EscrowLockGrants; in locked mode the pool's own lock, which every writer
+ * takes).  A pool's first grant marks the pool's entry before its own
+ * entry is written, so that every debit admitted later takes the lock, and
+ * then waits until every debit admitted before the mark has ended (they
+ * are writers of the ledger from before their admission: EscrowGrantsBegin);
+ * a rebuilt entry is marked if the pool has had a grant.  So when the
+ * expirer replays, every debit with a smaller entry_id has committed or
+ * aborted, and every later debit gets a larger entry_id and sees the grant
+ * ended.
  * Credits in flight do not matter: they move the allowance part only.  The
  * expire entry therefore equals the grant's amount minus what debits drew
  * from it, in every later replay too.
@@ -67,11 +73,15 @@
  * and stays open holds the expiry of that pool's grants back until it ends;
  * two transactions that each charged the pool and then both apply its
  * expiry lazily deadlock, and PostgreSQL cancels one (40P01, nothing
- * posted twice).
+ * posted twice).  A grant waits for the transactions writing the ledger
+ * when it starts (a lock wait: lock_timeout applies; a writer waiting for
+ * the pool's row, which the grant holds, is a deadlock: 40P01).
  *
- * Cost: a share lock per debit (no wait unless an expiry is being posted),
- * and a replay over the pool's entries since its oldest live grant when a
- * grant expires or quota.pool_grants is read, never on the charge path.
+ * Cost: a share lock per debit of a pool that has had a grant (no wait
+ * unless an expiry is being posted; none for the others, so a hot shared
+ * pool without grants has no lock its charges all take), and a replay over
+ * the pool's entries since its oldest live grant when a grant expires or
+ * quota.pool_grants is read, never on the charge path.
  */
 #include "postgres.h"
 

@@ -122,7 +122,12 @@ PostEntry(Datum pool_d, Datum kind_d, Credits amount, Datum user_d,
 	LedgerCheckWrite(QR_LEDGER);
 	ep = QuotaEscrowPool(&info);
 	if (amount >= 0)
+	{
 		EscrowCredit(&ep, amount);
+		/* a credit grant: its pool's debits take the debit lock from now on */
+		if (grant_d != (Datum) 0)
+			EscrowGrantsBegin(&ep);
+	}
 	else
 		(void) EscrowDebit(&ep, -amount, true, &st);
 

@@ -361,6 +361,25 @@ WaitForLedgerWriters(Oid ledger, int64 wait_ms, int *still_open)
 	return true;
 }
 
+/*
+ * Wait, as a lock wait (lock_timeout applies, deadlocks are detected),
+ * until every transaction that holds a lock on the ledger conflicting with
+ * Share at the time of the call (its writers; a VACUUM excepted) has ended.
+ * A credit grant waits so for the debits admitted before it (escrow.c).
+ */
+void
+SealWaitForWriters(Oid ledger)
+{
+	LOCKTAG		tag;
+	VirtualTransactionId *writers;
+
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, ledger);
+	writers = GetLockConflicts(&tag, ShareLock, NULL);
+	for (; VirtualTransactionIdIsValid(*writers); writers++)
+		if (!IsVacuum(*writers))
+			(void) VirtualXactLock(*writers, true);
+}
+
 /* Run one statement of the seal; its own snapshot (READ COMMITTED). */
 static void
 SealExec(const char *sql, int nargs, Oid *types, Datum *args, int expect)

@@ -18,5 +18,6 @@ extern Numeric SealWindowCharges(const char *pool, TimestampTz start,
 								 TimestampTz end, int64 upto, Snapshot snapshot);
 extern int64 SealLedger(Oid ledger, int64 wait_ms, bool quiet);
 extern void SealCheckContext(const char *function);
+extern void SealWaitForWriters(Oid ledger);
 
 #endif							/* QUOTA_SEAL_H */
