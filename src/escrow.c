@@ -394,13 +394,21 @@ void
 EscrowGrantsBegin(const EscrowPool *pool)
 {
 	EscrowEntry *entry;
+	bool		marked;
 
 	if (!EscrowIsShared() || (entry = FindEntry(pool)) == NULL)
 		return;
 	SpinLockAcquire(&entry->mutex);
+	marked = entry->grants;
 	entry->grants = true;
 	SpinLockRelease(&entry->mutex);
-	SealWaitForWriters(QuotaLedgerRelid(false));
+	/*
+	 * Marked before: every debit since takes the lock, and those before
+	 * were waited for by the grant that marked it (grants serialise on the
+	 * pool's row), or the entry was built marked.
+	 */
+	if (!marked)
+		SealWaitForWriters(QuotaLedgerRelid(false));
 }
 
 /*

@@ -73,9 +73,10 @@
  * and stays open holds the expiry of that pool's grants back until it ends;
  * two transactions that each charged the pool and then both apply its
  * expiry lazily deadlock, and PostgreSQL cancels one (40P01, nothing
- * posted twice).  A grant waits for the transactions writing the ledger
- * when it starts (a lock wait: lock_timeout applies; a writer waiting for
- * the pool's row, which the grant holds, is a deadlock: 40P01).
+ * posted twice).  A pool's first grant waits for the transactions writing
+ * the ledger when it starts (a lock wait: lock_timeout applies; a writer
+ * waiting for the pool's row, which the grant holds, is a deadlock: 40P01);
+ * later grants find the pool marked and do not wait.
  *
  * Cost: a share lock per debit of a pool that has had a grant (no wait
  * unless an expiry is being posted; none for the others, so a hot shared
