@@ -24,7 +24,8 @@ for my $preload (1, 0)
 	my ($out, $err);
 	my $ok = IPC::Run::run([ '/usr/bin/python3', $client, '--test',
 			$node->connstr('postgres') ], '>', \$out, '2>', \$err);
-	note $err if $err;
+	# on the console when the client failed: its traceback names the error
+	if ($ok) { note $err if $err; } else { diag $err if $err; }
 	ok($ok, "$mode: the gateway client ran");
 	my ($last) = (split /\n/, $out)[-1];
 	my $s = eval { decode_json($last // '') } // {};
