@@ -170,7 +170,8 @@ SELECT pool, user_id, sqlstate, refused, last_at IS NOT NULL AS has_last_at
  ORDER BY pool COLLATE "C", user_id COLLATE "C", sqlstate COLLATE "C";
 
 -- quota_shared_memory: how full each shared table is, beside its setting
--- (this database's rate limited members and pools are counted, at least).
+-- (this database's rate limited members and pools are counted, at least:
+-- a rate limited member has a member slot, which links its rate window).
 -- Three settings size five tables: rate windows are a fifth of
 -- quota.max_members, refusal counts a twentieth of quota.max_users.
 SELECT setting, holds, used > 0 AS in_use,

@@ -157,6 +157,7 @@ typedef struct EscrowEntry
 	int128		win_pending[ESCROW_WINDOWS];	/* tracked, in flight */
 	/* the pool has had a credit grant: its debits take the debit lock */
 	bool		grants;
+	RateLink	rate;			/* the pool's rate window (rate_window.c) */
 } EscrowEntry;
 
 
@@ -184,6 +185,14 @@ static int	nfallback = 0;
 static int	maxfallback = 0;
 
 static EscrowEntry *FindEntry(const EscrowPool *pool);
+
+/*
+ * The entry this backend found last, and its key: an entry of a live key
+ * (this database, its current quota.ledger) is never freed (EscrowReclaim),
+ * so a pool charged again finds it without the table's lock.
+ */
+static EscrowEntry *last_entry = NULL;
+static EscrowKey last_key;
 
 /* The caps of the next charge or hold (EscrowArmCaps). */
 static EscrowCapCheck armed;
@@ -656,6 +665,8 @@ EscrowReclaim(Oid current_ledger)
 		SpinLockRelease(&entry->mutex);
 		if (!idle)
 			continue;
+		if (entry == last_entry)
+			last_entry = NULL;
 		hash_search(escrow_hash, &keys[i], HASH_REMOVE, NULL);
 		freed++;
 	}
@@ -737,12 +748,19 @@ FindEntry(const EscrowPool *pool)
 	key.dbid = MyDatabaseId;
 	key.ledger = QuotaLedgerRelid(false);
 	key.pool_id = pool->pool_id;
+	if (last_entry != NULL && memcmp(&last_key, &key, sizeof(key)) == 0 &&
+		memcmp(&last_entry->key, &key, sizeof(key)) == 0)
+		return last_entry;
 
 	LWLockAcquire(escrow_lock, LW_SHARED);
 	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
 	LWLockRelease(escrow_lock);
 	if (entry)
+	{
+		last_entry = entry;
+		last_key = key;
 		return entry;
+	}
 
 	/* Rebuild: one backend at a time per pool, then look again. */
 	EscrowLockPool(pool->pool_id);
@@ -780,6 +798,7 @@ FindEntry(const EscrowPool *pool)
 			entry->pending_credit = 0;
 			entry->created_seq = created_seq;
 			entry->grants = grants;
+			RateLinkInit(&entry->rate);
 			for (int k = 0; k < ESCROW_WINDOWS; k++)
 			{
 				entry->win_start[k] = entry->win_end[k] = 0;
@@ -792,6 +811,40 @@ FindEntry(const EscrowPool *pool)
 	LWLockRelease(escrow_lock);
 	UnlockPool(pool->pool_id);
 	return entry;
+}
+
+/*
+ * The link to the pool's rate window, in its slot (ratelimit.c): the slot
+ * is made if need be with create (the caller is connected to SPI), found
+ * only without.  NULL when the pool has no slot (no room, written without
+ * one in this transaction, or a server in recovery, which admits nothing).
+ * The slot is not freed while the pool's database and extension live.
+ */
+RateLink *
+EscrowRateLink(const EscrowPool *pool, bool create)
+{
+	EscrowEntry *entry;
+
+	if (escrow_hash == NULL || RecoveryInProgress())
+		return NULL;
+	if (create)
+		entry = FindEntry(pool);
+	else
+	{
+		EscrowKey	key;
+
+		memset(&key, 0, sizeof(key));
+		key.dbid = MyDatabaseId;
+		key.ledger = QuotaLedgerRelid(false);
+		key.pool_id = pool->pool_id;
+		if (last_entry != NULL && memcmp(&last_key, &key, sizeof(key)) == 0 &&
+			memcmp(&last_entry->key, &key, sizeof(key)) == 0)
+			return &last_entry->rate;
+		LWLockAcquire(escrow_lock, LW_SHARED);
+		entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
+		LWLockRelease(escrow_lock);
+	}
+	return entry ? &entry->rate : NULL;
 }
 
 /*

@@ -11,6 +11,7 @@
 #include "storage/lwlock.h"
 
 #include "credits.h"
+#include "rate_window.h"
 
 /* Calendar windows of caps, in this order: day, week, month (caps.c). */
 #define ESCROW_WINDOWS	3
@@ -75,6 +76,8 @@ extern bool EscrowWindowSpent(const EscrowPool *pool, int window, TimestampTz at
 
 /* Has this transaction moved money not yet committed? */
 extern bool EscrowHasPending(void);
+
+extern RateLink *EscrowRateLink(const EscrowPool *pool, bool create);
 
 extern void EscrowLockPool(int64 pool_id);
 extern void EscrowLockGrants(int64 pool_id);

@@ -75,13 +75,23 @@
  * time zone marks the entry stale: it is rebuilt as above (or the SQL sum
  * is taken) before it is used again.
  *
+ * Rate windows.  An entry also holds the link to the member's rate window
+ * (rate_window.c).  A member of a pool with a member rate limit gets an
+ * entry for it, caps or not (MemberRateLink): not known, and not guarded
+ * (it was not made under the creator's check above), so Build reads its
+ * base only once no unregistered writer is in its hash slot.  A member id
+ * of 64 bytes or more has such an entry under its SHA-256 digest, which
+ * caps never look up.
+ *
  * Room.  quota.max_members entries are reserved at start.  When they are
- * all used, entries no transaction is using are reclaimed (those whose
- * month has ended, not yet known, or of an older quota.ledger; else the
- * least recently used one), at most once per transaction; failing that the
- * member's caps take the SQL sum under the member's lock, as without shared
- * memory.  Exact either way.  A member id longer than 63 bytes or a zone
- * name longer than 63 never gets an entry.
+ * all used, entries no transaction is using and whose rate window holds no
+ * admission of the last minute are reclaimed (those whose month has ended,
+ * not yet known, or of an older quota.ledger; else the least recently used
+ * one), at most once per transaction; failing that the member's caps take
+ * the SQL sum under the member's lock, as without shared memory, and its
+ * rate limit the table (rate_window.c).  Exact either way.  A member id
+ * longer than 63 bytes or a zone name longer than 63 never gets an entry
+ * for its caps.
  *
  * Crash and restart lose the entries and the slot counters along with every
  * transaction in flight; each entry is rebuilt from the ledger when first
@@ -97,6 +107,7 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/cryptohash.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -131,6 +142,7 @@ typedef struct MemberKey
 	Oid			dbid;
 	Oid			ledger;
 	int64		pool_id;
+	char		kind;			/* 'm' the id, 'h' its SHA-256 digest */
 	char		user_id[MEMBER_USER_LEN];	/* zero-padded */
 } MemberKey;
 
@@ -140,6 +152,7 @@ typedef struct MemberEntry
 	slock_t		mutex;
 	bool		known;			/* the sums below are installed */
 	bool		stale;			/* to be rebuilt before its next use */
+	bool		guarded;		/* made with no unregistered writer in its slot */
 	int32		writers;		/* registered transactions not ended */
 	int32		pins;			/* creators reading its base */
 	uint64		registrations;	/* ever; a creator's check */
@@ -152,6 +165,7 @@ typedef struct MemberEntry
 	int128		win_pending[ESCROW_WINDOWS];
 	int128		held;
 	int128		pending_hold;
+	RateLink	rate;			/* the member's rate window (rate_window.c) */
 } MemberEntry;
 
 typedef struct MemberShared
@@ -218,6 +232,8 @@ static MemberSlotReg *slotregs = NULL;
 static int	nslotregs = 0,
 			maxslotregs = 0;
 static MemberEntry *building = NULL;	/* pinned by a creator */
+static MemberEntry *rate_pinned = NULL; /* pinned for a rate admission */
+static int	last_writer = -1;	/* the writer registered or found last */
 static HTAB *local_keys = NULL;
 
 static const char *const member_window_names[ESCROW_WINDOWS] = {"day", "week", "month"};
@@ -304,7 +320,33 @@ MakeKey(int64 pool_id, const char *user_id, MemberKey *key)
 	key->dbid = MyDatabaseId;
 	key->ledger = ledger;
 	key->pool_id = pool_id;
+	key->kind = 'm';
 	memcpy(key->user_id, user_id, len);
+	return true;
+}
+
+/*
+ * The key of a member's rate window: MakeKey's, or for an id too long for
+ * it, its SHA-256 digest (such a slot holds only the rate window: caps
+ * never find it); false when there is no ledger.
+ */
+static bool
+MakeRateKey(int64 pool_id, const char *user_id, MemberKey *key)
+{
+	size_t		len = strlen(user_id);
+	pg_cryptohash_ctx *ctx;
+
+	if (len < MEMBER_USER_LEN)
+		return MakeKey(pool_id, user_id, key);
+	if (!MakeKey(pool_id, "", key))
+		return false;
+	key->kind = 'h';
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) user_id, len) < 0 ||
+		pg_cryptohash_final(ctx, (uint8 *) key->user_id, MEMBER_USER_LEN) < 0)
+		elog(ERROR, "could not compute the SHA-256 digest of a user id");
+	pg_cryptohash_free(ctx);
 	return true;
 }
 
@@ -360,8 +402,14 @@ LocalAdd(const MemberKey *key, int writer)
 static int
 FindWriter(const MemberKey *key)
 {
-	LocalKey   *lk = LocalFind(key);
+	LocalKey   *lk;
 
+	if (last_writer >= 0 && last_writer < nwriters &&
+		memcmp(&writers[last_writer].key, key, sizeof(MemberKey)) == 0)
+		return last_writer;
+	lk = LocalFind(key);
+	if (lk != NULL && lk->writer >= 0)
+		last_writer = lk->writer;
 	return lk ? lk->writer : -1;
 }
 
@@ -394,6 +442,7 @@ AddWriter(MemberEntry *entry)
 	SpinLockRelease(&entry->mutex);
 	nwriters++;
 	LocalAdd(&w->key, nwriters - 1);	/* last: MemberEnd undoes the rest */
+	last_writer = nwriters - 1;
 	return nwriters - 1;
 }
 
@@ -544,7 +593,9 @@ ParseInt128(const char *s)
  * Free entries no transaction uses, when the table is full (the caller
  * holds the LWLock exclusively): those not known, whose month has ended or
  * of another quota.ledger of this database; else the least recently used.
- * At most once per transaction.  Returns whether one was freed.
+ * An entry whose rate window still holds an admission is in use: freeing
+ * it would let the member start a fresh window.  At most once per
+ * transaction.  Returns whether one was freed.
  */
 static bool
 Reclaim(Oid current_ledger, TimestampTz now)
@@ -556,20 +607,29 @@ Reclaim(Oid current_ledger, TimestampTz now)
 	TimestampTz oldest_used = 0;
 	bool		have_oldest = false;
 	long		freed = 0;
+	int32		now_s;
 
 	if (reclaimed_in == ProcLocalXid(MyProc))
 		return false;
 	reclaimed_in = ProcLocalXid(MyProc);
+	now_s = (int32) (GetCurrentTimestamp() / USECS_PER_SEC);
+	RateLinksLock();
 	hash_seq_init(&seq, member_hash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
 		bool		idle;
 		bool		dead;
+		RateLink	rate;
 
 		SpinLockAcquire(&entry->mutex);
 		idle = entry->writers == 0 && entry->pins == 0;
+		rate = entry->rate;
 		dead = !entry->known || entry->win_end[ESCROW_WINDOWS - 1] <= now ||
 			(entry->key.dbid == MyDatabaseId && entry->key.ledger != current_ledger);
+		SpinLockRelease(&entry->mutex);
+		/* nobody can pin it meanwhile: a pin needs the LWLock */
+		idle = idle && !RateLinkActive(&rate, now_s);
+		SpinLockAcquire(&entry->mutex);
 		if (idle && !dead && (!have_oldest || entry->last_used < oldest_used))
 		{
 			oldest = entry->key;
@@ -587,6 +647,7 @@ Reclaim(Oid current_ledger, TimestampTz now)
 			freed++;
 		}
 	}
+	RateLinksUnlock();
 	if (freed == 0 && have_oldest)
 	{
 		pg_atomic_fetch_sub_u32(&member_shared->entries[SlotOf(&oldest)], 1);
@@ -610,6 +671,7 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 	MemberEntry *entry;
 	bool		found;
 	bool		ok;
+	bool		guarded;
 	uint64		r0;
 	TimestampTz start[ESCROW_WINDOWS];
 	TimestampTz end[ESCROW_WINDOWS];
@@ -664,6 +726,8 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 			SpinLockInit(&entry->mutex);
 			entry->known = false;
 			entry->stale = false;
+			entry->guarded = true;
+			RateLinkInit(&entry->rate);
 			entry->writers = 0;
 			entry->pins = 0;
 			entry->registrations = 0;
@@ -684,11 +748,21 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 	}
 	building = entry;
 
-	/* no registered writer in flight now, and none until the sums are in */
+	/*
+	 * No registered writer in flight now, and none until the sums are in;
+	 * for an entry made for a rate window (MemberRateLink: not guarded),
+	 * no unregistered writer either, of those in flight when it was made.
+	 */
 	SpinLockAcquire(&entry->mutex);
 	ok = entry->writers == 0;
+	guarded = entry->guarded;
 	r0 = entry->registrations;
 	SpinLockRelease(&entry->mutex);
+	if (ok && !guarded)
+	{
+		pg_memory_barrier();
+		ok = pg_atomic_read_u32(&member_shared->inflight[slot]) == 0;
+	}
 	if (ok)
 	{
 		Snapshot	latest;
@@ -735,6 +809,7 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 			entry->pending_hold = 0;
 			strlcpy(entry->tz, tz, MEMBER_TZ_LEN);
 			entry->known = true;
+			entry->guarded = true;
 			entry->stale = false;
 			entry->last_used = at;
 		}
@@ -906,6 +981,8 @@ MemberEnd(bool commit)
 		SpinLockRelease(&entry->mutex);
 	}
 	nwriters = nops = 0;
+	last_writer = -1;
+	MemberRateRelease();
 	for (int i = 0; i < nslotregs; i++)
 	{
 		if (local_keys)
@@ -1009,6 +1086,101 @@ MemberSubXactEvent(SubXactEvent event)
 			if (ops[i].nest_level >= level)
 				ops[i].nest_level = level - 1;
 	}
+}
+
+/*
+ * The link to a member's rate window, in the member's slot (ratelimit.c):
+ * the slot is made if need be with create, found only without.  NULL when
+ * there is none (no room, no member slots, a server in recovery).  The
+ * slot stays until MemberRateRelease: registered with it by this charge
+ * (found without a look-up), or pinned.
+ *
+ * A slot made here is not guarded: writers of the member counted in its
+ * hash slot as unregistered may still be in flight (the entry is announced
+ * in that slot first, so every later one registers with it).  Build reads
+ * its base only once none is (see there).  Until then it is not known, and
+ * holds the rate window alone.
+ */
+RateLink *
+MemberRateLink(int64 pool_id, const char *user_id, bool create)
+{
+	MemberKey	key;
+	MemberEntry *entry;
+	int			w;
+	bool		found;
+
+	MemberRateRelease();
+	if (!MemberCapsEnabled() || !MakeRateKey(pool_id, user_id, &key))
+		return NULL;
+	if ((w = FindWriter(&key)) >= 0)
+		return &writers[w].entry->rate;
+	LWLockAcquire(member_shared->lock, LW_SHARED);
+	entry = hash_search(member_hash, &key, HASH_FIND, NULL);
+	if (entry)
+	{
+		SpinLockAcquire(&entry->mutex);
+		entry->pins++;
+		SpinLockRelease(&entry->mutex);
+	}
+	LWLockRelease(member_shared->lock);
+	if (entry == NULL && create)
+	{
+		int			slot = SlotOf(&key);
+
+		LWLockAcquire(member_shared->lock, LW_EXCLUSIVE);
+		entry = hash_search(member_hash, &key, HASH_FIND, NULL);
+		if (entry == NULL &&
+			(hash_get_num_entries(member_hash) < quota_max_members ||
+			 Reclaim(key.ledger, GetCurrentTimestamp())))
+		{
+			/* announce the entry (a full barrier), then make it */
+			pg_atomic_fetch_add_u32(&member_shared->entries[slot], 1);
+			entry = hash_search(member_hash, &key, HASH_ENTER_NULL, &found);
+			if (entry == NULL)
+				pg_atomic_fetch_sub_u32(&member_shared->entries[slot], 1);
+			else if (!found)
+			{
+				SpinLockInit(&entry->mutex);
+				entry->known = false;
+				entry->stale = false;
+				entry->guarded = false;
+				entry->writers = 0;
+				entry->pins = 0;
+				entry->registrations = 0;
+				entry->tz[0] = '\0';
+				entry->last_used = GetCurrentTimestamp();
+				for (int k = 0; k < ESCROW_WINDOWS; k++)
+				{
+					entry->win_start[k] = entry->win_end[k] = 0;
+					entry->win_gen[k] = 0;
+					entry->win_committed[k] = entry->win_pending[k] = 0;
+				}
+				entry->held = entry->pending_hold = 0;
+				RateLinkInit(&entry->rate);
+			}
+		}
+		if (entry)
+		{
+			SpinLockAcquire(&entry->mutex);
+			entry->pins++;
+			SpinLockRelease(&entry->mutex);
+		}
+		LWLockRelease(member_shared->lock);
+	}
+	rate_pinned = entry;
+	return entry ? &entry->rate : NULL;
+}
+
+/* Unpin the slot MemberRateLink pinned, if any. */
+void
+MemberRateRelease(void)
+{
+	if (rate_pinned == NULL)
+		return;
+	SpinLockAcquire(&rate_pinned->mutex);
+	rate_pinned->pins--;
+	SpinLockRelease(&rate_pinned->mutex);
+	rate_pinned = NULL;
 }
 
 /* Member entries in use (every database), or -1 without the table. */

@@ -12,6 +12,7 @@
 
 #include "credits.h"
 #include "escrow.h"
+#include "rate_window.h"
 
 extern Size MemberShmemSize(void);
 extern void MemberShmemAttach(LWLock *lock);
@@ -24,5 +25,7 @@ extern bool MemberCapsSpent(int64 pool_id, const char *pool, const char *user_id
 extern void MemberCapsRegister(int64 pool_id, const char *user_id,
 							   const char *timezone, TimestampTz at,
 							   Credits charge, Credits hold, Credits unhold);
+extern RateLink *MemberRateLink(int64 pool_id, const char *user_id, bool create);
+extern void MemberRateRelease(void);
 
 #endif							/* QUOTA_MEMBER_CAPS_H */

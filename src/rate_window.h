@@ -10,6 +10,19 @@
 
 #define RATE_SLOTS			61	/* one-second buckets: a window of 60 s and the current second */
 
+/*
+ * A slot's link to its rate window: in the pool slot (escrow.c) and the
+ * member slot (member_caps.c), read under the windows' lock shared, written
+ * under it exclusive (rate_window.c).
+ */
+typedef struct RateLink
+{
+	int32		block;			/* -1: none */
+	uint32		stamp;			/* the window's stamp when it was linked */
+} RateLink;
+
+#define RateLinkInit(link)	((link)->block = -1, (link)->stamp = 0)
+
 /* One limit of a pool. */
 typedef struct RateRule
 {
@@ -50,11 +63,13 @@ extern void RateSubXactEvent(SubXactEvent event);
 extern bool RateWindowsReady(void);
 extern int128 RateNeed(const RateRule *rule, int64 requests, int128 total, int64 tokens,
 					   RateVerdict *v);
-extern RateOutcome RateWindowAdmit(int64 pool_id, const char *user_id, const RateRule *rules,
+extern RateOutcome RateWindowAdmit(RateLink *const *links, const RateRule *rules,
 								   int n, int64 tokens, bool count, RateVerdict *v);
 extern void RateWindowTableAdmission(int32 now_s);
-extern int	RateWindowSeconds(int64 pool_id, const char *user_id, const RateRule *rule,
-							  int32 now_s, RateSecond *out);
+extern int	RateWindowSeconds(const RateLink *link, int32 now_s, RateSecond *out);
+extern void RateLinksLock(void);
+extern bool RateLinkActive(const RateLink *link, int32 now_s);
+extern void RateLinksUnlock(void);
 extern long RateEntriesUsed(void);
 
 #endif							/* QUOTA_RATE_WINDOW_H */

@@ -29,7 +29,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "common/cryptohash.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -44,6 +43,8 @@
 
 #include "catalog.h"
 #include "escrow.h"
+#include "member_caps.h"
+#include "pools.h"
 #include "invalidation.h"
 #include "quota.h"
 #include "rate_window.h"
@@ -209,6 +210,22 @@ static QuotaQuery window_add_q = {
 	4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}
 };
 
+/*
+ * The link to a rule's rate window in its slot: the pool's (escrow.c) or
+ * the member's (member_caps.c, pinned until MemberRateRelease); the slot is
+ * made if need be with create.  NULL: it has none.
+ */
+static RateLink *
+RuleLink(const PoolInfo *pool, const char *user_id, const RateRule *rule, bool create)
+{
+	EscrowPool	ep;
+
+	if (!rule->pool_scope)
+		return MemberRateLink(pool->pool_id, user_id, create);
+	ep = QuotaEscrowPool(pool);
+	return EscrowRateLink(&ep, create);
+}
+
 /* One admission still in a window: when it leaves it, and what it holds. */
 typedef struct WindowItem
 {
@@ -252,8 +269,11 @@ WindowFits(const PoolInfo *pool, const char *user_id, const RateRule *rule,
 	bool		isnull;
 
 	if (shared)
-		m = RateWindowSeconds(pool->pool_id, user_id, rule,
+	{
+		m = RateWindowSeconds(RuleLink(pool, user_id, rule, false),
 							  (int32) (now / USECS_PER_SEC), seconds);
+		MemberRateRelease();
+	}
 	items = palloc((n + m + 1) * sizeof(WindowItem));
 	for (int i = 0; i < n; i++)
 	{
@@ -351,7 +371,9 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 			bool count, RateVerdict *v)
 {
 	RateRule	rules[2];
+	RateLink   *links[2];
 	int			n;
+	RateOutcome outcome;
 
 	memset(v, 0, sizeof(RateVerdict));
 	if (pool->pool_id == 0 || (QuotaPreloaded() && !RateWindowsReady()))
@@ -361,7 +383,12 @@ RateCompare(const PoolInfo *pool, const char *user_id, int64 tokens,
 		return true;
 	if (!QuotaPreloaded())
 		return WindowCompare(pool, user_id, tokens, count, rules, n, false, v);
-	switch (RateWindowAdmit(pool->pool_id, user_id, rules, n, tokens, count, v))
+	/* the member's slot (pinned) after the pool's, which may be made by SPI */
+	for (int i = 0; i < n; i++)
+		links[i] = RuleLink(pool, user_id, &rules[i], count);
+	outcome = RateWindowAdmit(links, rules, n, tokens, count, v);
+	MemberRateRelease();
+	switch (outcome)
 	{
 		case RATE_FITS:
 			return true;

@@ -10,21 +10,23 @@
  *		table			entries					lock				file
  *		pool slots		quota.max_pools			QUOTA_LOCK_POOLS	escrow.c
  *		member slots	quota.max_members		QUOTA_LOCK_MEMBERS	member_caps.c
- *		rate windows	quota.max_members / 5	QUOTA_LOCK_RATES	ratelimit.c
+ *		rate windows	quota.max_members / 5	QUOTA_LOCK_RATES	rate_window.c
  *		user profiles	quota.max_users			QUOTA_LOCK_USERS	profile_cache.c
  *		refusal counts	quota.max_users / 20	QUOTA_LOCK_REFUSALS	refusals.c
  *
- * A pool slot holds the pool's balance, holds, in-flight amounts and cap
- * windows; a member slot a member's cap windows and holds; a rate window
- * the last minute of a pool's or a member's admissions (only pools and
- * members with a rate limit, active within the minute, need one: a fifth
- * of the member slots); per-user state is what is needed before the pool
- * is known (the profile) and the refusals, counted per pool and user
- * (about one user in twenty is refused within a server's life).  Every
- * table is a fixed-size shared hash (HASH_FIXED_SIZE: all of its elements
- * are allocated at start, so a full table never takes the spare shared
- * memory the lock table needs); what each does when full is written at its
- * top.  The tranche "quota" has one LWLock per table, shared to look up,
+ * A pool slot holds the pool's balance, holds, in-flight amounts, cap
+ * windows and the link to its rate window; a member slot a member's cap
+ * windows, holds and the link to its rate window; a rate window the last
+ * minute of a pool's or a member's admissions (only pools and members with
+ * a rate limit, active within the minute, need one: a fifth of the member
+ * slots); per-user state is what is needed before the pool is known (the
+ * profile) and the refusals, counted per pool and user (about one user in
+ * twenty is refused within a server's life).  Every table but the rate
+ * windows is a fixed-size shared hash (HASH_FIXED_SIZE: all of its
+ * elements are allocated at start, so a full table never takes the spare
+ * shared memory the lock table needs); the rate windows are an array with
+ * a free list, reached only through the slots' links.  What each does
+ * when full is written at its top.  The tranche "quota" has one LWLock per table, shared to look up,
  * exclusive to add or remove entries; entries have their own spinlocks.
  *
  * Also created here: the shared configuration generation, which a

@@ -13,7 +13,7 @@ typedef enum QuotaLockId
 {
 	QUOTA_LOCK_POOLS,			/* pool slots (escrow.c) */
 	QUOTA_LOCK_MEMBERS,			/* member slots (member_caps.c) */
-	QUOTA_LOCK_RATES,			/* rate windows (ratelimit.c) */
+	QUOTA_LOCK_RATES,			/* rate windows (rate_window.c) */
 	QUOTA_LOCK_USERS,			/* user profiles (profile_cache.c) */
 	QUOTA_LOCK_REFUSALS,		/* refusal counts (refusals.c) */
 	QUOTA_NUM_LOCKS

@@ -25,6 +25,8 @@
 # inherited at fork: on the loaded machine it lost a whole backend's counts
 # in some runs.)  A run with fewer than 5 heavyweight locks per transaction
 # lost counts and is run again (up to 3 times).
+# Workloads: QUOTA_COUNT_WORKLOADS (default "a_insert c_shared"; c_limited
+# is the pool with caps and both rate limits).
 # One client runs N1 and then N2 transactions (QUOTA_COUNT_N1=1000,
 # QUOTA_COUNT_N2=5000); the count per transaction is the difference over
 # N2 - N1, so the connection's start and end drop out.  Spinlock waits
@@ -59,7 +61,7 @@ out=${QUOTA_COUNT_OUT:-$(mktemp -d /tmp/m27-counts.XXXXXX)}
 mkdir -p "$out"
 chmod 755 "$out"
 bench=$QUOTA_ROOT/test/bench
-workloads=(a_insert c_shared)
+read -r -a workloads <<< "${QUOTA_COUNT_WORKLOADS:-a_insert c_shared}"
 # the probes: event name, function
 probes=(hash=hash_search_with_hash_value lwlock=LWLockAcquire
         lwlock_cond=LWLockConditionalAcquire lock=LockAcquireExtended
