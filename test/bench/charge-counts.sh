@@ -208,6 +208,11 @@ for b in "${builds[@]}"; do
             bench_psql -c "SELECT count(*) FROM generate_series($k + 1, $k + 500) i,
                         LATERAL quota.quota_charge('model-2', 1200, 300, 'prime-' || i,
                             user_id => 'student' || i, pool => 'Students Pool')" >/dev/null
+            # c_limited's members too: their slots, cap counters and windows
+            [[ " ${workloads[*]} " != *" c_limited "* ]] ||
+                bench_psql -c "SELECT count(*) FROM generate_series($k + 1, $k + 500) i,
+                        LATERAL quota.quota_charge('model-2', 1200, 300, 'prime-l-' || i,
+                            user_id => 'student' || i, pool => 'Students Pool (limited)')" >/dev/null
         done
         for w in "${workloads[@]}"; do
             as_pg pgbench -n -M prepared -c "$pclients" -j 2 -T 3 -f "$bench/$w.sql" \
