@@ -144,7 +144,11 @@ typedef struct MemberKey
 	int64		pool_id;
 	char		kind;			/* 'm' the id, 'h' its SHA-256 digest */
 	char		user_id[MEMBER_USER_LEN];	/* zero-padded */
+	char		spare[7];		/* zero: the key has no padding to copy */
 } MemberKey;
+
+StaticAssertDecl(sizeof(MemberKey) == 88,
+				 "a member key is compared and hashed as bytes: no padding");
 
 typedef struct MemberEntry
 {

@@ -131,11 +131,6 @@ is($charge->('r4', 'u1', 'r4-c', 400), 'ok', '400 more pass');
 like($charge->('r4', 'u1', 'r4-d', 2000), qr/rate limit of pool "r4" exceeded$/, 'a request over the limit alone: no wait lets it through');
 
 # concurrent sessions: 4 clients try 60 requests at a limit of 7 a minute
-my $script = $node->basedir . '/burst.sql';
-open(my $fh, '>', $script) or die;
-print $fh q{SELECT public.try_burst(:client_id * 1000 + :random_n);
-};
-close($fh);
 $node->safe_psql('postgres', q{
 CREATE FUNCTION public.try_burst(n bigint) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -146,11 +141,8 @@ EXCEPTION WHEN SQLSTATE 'QU006' THEN
     RETURN 'refused';
 END
 $$;});
-open($fh, '>', $script) or die;
-print $fh "\\set n random(1, 1000000000)\nSELECT public.try_burst(:n);\n";
-close($fh);
-$node->command_ok([ 'pgbench', '-n', '-c', '4', '-j', '2', '-t', '15', '-f', $script,
-		'-h', $node->host, '-p', $node->port, 'postgres' ], 'pgbench: 4 clients, 60 requests');
+pgbench_burst($node, "\\set n random(1, 1000000000)\nSELECT public.try_burst(:n);\n",
+	4, 15, 'pgbench: 4 clients, 60 requests');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM quota.ledger WHERE pool = 'burst' AND kind = 'charge'}),
 	'7', 'exactly 7 admitted in the minute');
 

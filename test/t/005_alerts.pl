@@ -70,14 +70,8 @@ my $listener = IPC::Run::start(
     '<', \$in, '>', \$lout, '2>', \$lerr);
 $listener->pump while length $in;
 
-my $script = $node->basedir . '/charge.sql';
-open(my $fh, '>', $script) or die;
-print $fh "\\set tokens random(1, 9)\nSELECT try_charge(:client_id, :tokens);\n";
-close $fh;
-$node->command_ok(
-    [ 'pgbench', '-n', '-c', '16', '-j', '2', '-t', '150', '-f', $script,
-      '-h', $node->host, '-p', $node->port, 'postgres' ],
-    'pgbench: 16 clients x 150 charges');
+pgbench_burst($node, "\\set tokens random(1, 9)\nSELECT try_charge(:client_id, :tokens);\n",
+	16, 150, 'pgbench: 16 clients x 150 charges');
 
 # a query makes psql print what arrived meanwhile
 $in .= "SELECT 'done';\n\\q\n";

@@ -113,12 +113,8 @@ EXCEPTION WHEN SQLSTATE 'QU001' THEN
     RETURN 'refused';
 END
 $$;});
-my $script = $node->basedir . '/burst.sql';
-open(my $fh, '>', $script) or die;
-print $fh "\\set n random(1, 1000000000)\nSELECT public.try_charge(:n);\n";
-close($fh);
-$node->command_ok([ 'pgbench', '-n', '-c', '8', '-j', '2', '-t', '40', '-f', $script,
-		'-h', $node->host, '-p', $node->port, 'postgres' ], 'pgbench: 8 clients, 320 charges of 4');
+pgbench_burst($node, "\\set n random(1, 1000000000)\nSELECT public.try_charge(:n);\n",
+	8, 40, 'pgbench: 8 clients, 320 charges of 4');
 is($node->safe_psql('postgres', q{
 SELECT count(*) || ' ' || (SELECT balance FROM quota.pools WHERE pool = 'p150')
   FROM quota.ledger WHERE pool = 'p150' AND request_id LIKE 'burst-%'}), '249 3',

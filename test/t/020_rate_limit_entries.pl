@@ -92,12 +92,9 @@ EXCEPTION WHEN sqlstate 'QU006' THEN
     RETURN 0;
 END $$;
 });
-my $script = $node->basedir . '/burst.sql';
-open(my $fh, '>', $script) or die;
-print $fh "\\set u random(1, 101)\n\\set n random(1, 1000000000000)\nSELECT public.try_charge(:u, :n);\n";
-close($fh);
-$node->command_ok([ 'pgbench', '-n', '-c', '4', '-j', '2', '-t', '30', '-f', $script,
-		'-h', $node->host, '-p', $node->port, 'postgres' ], 'pgbench: 4 clients, 120 attempts');
+pgbench_burst($node,
+	"\\set u random(1, 101)\n\\set n random(1, 1000000000000)\nSELECT public.try_charge(:u, :n);\n",
+	4, 30, 'pgbench: 4 clients, 120 attempts');
 is($node->safe_psql('postgres', q{
 SELECT count(*) || ' ' || (SELECT count(*) FROM quota.rate_window WHERE pool = 'Pooled')
   FROM quota.ledger WHERE pool = 'Pooled' AND request_id LIKE 'burst-%'}), '40 40',

@@ -8,6 +8,7 @@
 #   $node->safe_psql('db', university_sql(member_limit => 8));  # a small university
 #   my ($primary, $standby) = quota_pair('name');       # streaming, hot standby
 #   my ($primary, $standby) = quota_pair('name', sync => 1);  # synchronous standby
+#   pgbench_burst($node, $script_text, 8, 40, 'test name');  # 8 clients x 40
 #
 # Every node runs in UTC; the node is initialised and started.
 package QuotaNode;
@@ -17,7 +18,7 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(quota_node quota_pair university_sql);
+our @EXPORT = qw(quota_node quota_pair university_sql pgbench_burst);
 
 # Create, configure and start a test cluster for quota.
 sub quota_node
@@ -65,6 +66,21 @@ sub quota_pair
 		$primary->reload;
 	}
 	return ($primary, $standby);
+}
+
+# Run a pgbench script (its text) on the node's postgres database: clients
+# clients, transactions each, as one passing test of that name.
+sub pgbench_burst
+{
+	my ($node, $text, $clients, $transactions, $name) = @_;
+	my $script = $node->basedir . '/burst.sql';
+
+	open(my $fh, '>', $script) or die "could not write $script: $!";
+	print $fh $text;
+	close($fh);
+	$node->command_ok([ 'pgbench', '-n', '-c', $clients, '-j', '2', '-t', $transactions,
+			'-f', $script, '-h', $node->host, '-p', $node->port, 'postgres' ], $name);
+	return;
 }
 
 # SQL that loads a small university into a database with quota: models, a
