@@ -724,6 +724,34 @@ EscrowFullLog(const EscrowPool *pool)
 }
 
 /*
+ * The pool's key, and its entry if there is one: the one found last, else
+ * from the table (then remembered as the one found last).
+ */
+static EscrowEntry *
+LookupEntry(const EscrowPool *pool, EscrowKey *key)
+{
+	EscrowEntry *entry;
+
+	memset(key, 0, sizeof(EscrowKey));
+	key->dbid = MyDatabaseId;
+	key->ledger = QuotaLedgerRelid(false);
+	key->pool_id = pool->pool_id;
+	if (last_entry != NULL && memcmp(&last_key, key, sizeof(EscrowKey)) == 0 &&
+		memcmp(&last_entry->key, key, sizeof(EscrowKey)) == 0)
+		return last_entry;
+
+	LWLockAcquire(escrow_lock, LW_SHARED);
+	entry = hash_search(escrow_hash, key, HASH_FIND, NULL);
+	LWLockRelease(escrow_lock);
+	if (entry)
+	{
+		last_entry = entry;
+		last_key = *key;
+	}
+	return entry;
+}
+
+/*
  * Find the pool's shared entry, rebuilding it from the ledger if missing.
  * NULL with no room for it, or when this transaction writes the pool
  * without an entry (its uncommitted rows must not go into one).
@@ -744,23 +772,8 @@ FindEntry(const EscrowPool *pool)
 		elog(ERROR, "quota: no escrow entry may be used during recovery");
 	if (InFallback(pool->pool_id))
 		return NULL;
-	memset(&key, 0, sizeof(key));
-	key.dbid = MyDatabaseId;
-	key.ledger = QuotaLedgerRelid(false);
-	key.pool_id = pool->pool_id;
-	if (last_entry != NULL && memcmp(&last_key, &key, sizeof(key)) == 0 &&
-		memcmp(&last_entry->key, &key, sizeof(key)) == 0)
-		return last_entry;
-
-	LWLockAcquire(escrow_lock, LW_SHARED);
-	entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
-	LWLockRelease(escrow_lock);
-	if (entry)
-	{
-		last_entry = entry;
-		last_key = key;
+	if ((entry = LookupEntry(pool, &key)) != NULL)
 		return entry;
-	}
 
 	/* Rebuild: one backend at a time per pool, then look again. */
 	EscrowLockPool(pool->pool_id);
@@ -833,16 +846,7 @@ EscrowRateLink(const EscrowPool *pool, bool create)
 	{
 		EscrowKey	key;
 
-		memset(&key, 0, sizeof(key));
-		key.dbid = MyDatabaseId;
-		key.ledger = QuotaLedgerRelid(false);
-		key.pool_id = pool->pool_id;
-		if (last_entry != NULL && memcmp(&last_key, &key, sizeof(key)) == 0 &&
-			memcmp(&last_entry->key, &key, sizeof(key)) == 0)
-			return &last_entry->rate;
-		LWLockAcquire(escrow_lock, LW_SHARED);
-		entry = hash_search(escrow_hash, &key, HASH_FIND, NULL);
-		LWLockRelease(escrow_lock);
+		entry = LookupEntry(pool, &key);
 	}
 	return entry ? &entry->rate : NULL;
 }

@@ -661,6 +661,29 @@ Reclaim(Oid current_ledger, TimestampTz now)
 	return freed > 0;
 }
 
+/* A new entry (the LWLock held exclusively): not known, nothing counted. */
+static void
+InitEntry(MemberEntry *entry, bool guarded, TimestampTz now)
+{
+	SpinLockInit(&entry->mutex);
+	entry->known = false;
+	entry->stale = false;
+	entry->guarded = guarded;
+	entry->writers = 0;
+	entry->pins = 0;
+	entry->registrations = 0;
+	entry->tz[0] = '\0';
+	entry->last_used = now;
+	for (int k = 0; k < ESCROW_WINDOWS; k++)
+	{
+		entry->win_start[k] = entry->win_end[k] = 0;
+		entry->win_gen[k] = 0;
+		entry->win_committed[k] = entry->win_pending[k] = 0;
+	}
+	entry->held = entry->pending_hold = 0;
+	RateLinkInit(&entry->rate);
+}
+
 /*
  * Create or rebuild the key's entry for a request dated at (see the top of
  * the file): true when its sums are installed.  The caller holds the
@@ -727,23 +750,7 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 				LWLockRelease(member_shared->lock);
 				return false;
 			}
-			SpinLockInit(&entry->mutex);
-			entry->known = false;
-			entry->stale = false;
-			entry->guarded = true;
-			RateLinkInit(&entry->rate);
-			entry->writers = 0;
-			entry->pins = 0;
-			entry->registrations = 0;
-			entry->tz[0] = '\0';
-			entry->last_used = at;
-			for (int k = 0; k < ESCROW_WINDOWS; k++)
-			{
-				entry->win_start[k] = entry->win_end[k] = 0;
-				entry->win_gen[k] = 0;
-				entry->win_committed[k] = entry->win_pending[k] = 0;
-			}
-			entry->held = entry->pending_hold = 0;
+			InitEntry(entry, true, at);
 		}
 		SpinLockAcquire(&entry->mutex);
 		entry->pins++;
@@ -1143,25 +1150,7 @@ MemberRateLink(int64 pool_id, const char *user_id, bool create)
 			if (entry == NULL)
 				pg_atomic_fetch_sub_u32(&member_shared->entries[slot], 1);
 			else if (!found)
-			{
-				SpinLockInit(&entry->mutex);
-				entry->known = false;
-				entry->stale = false;
-				entry->guarded = false;
-				entry->writers = 0;
-				entry->pins = 0;
-				entry->registrations = 0;
-				entry->tz[0] = '\0';
-				entry->last_used = GetCurrentTimestamp();
-				for (int k = 0; k < ESCROW_WINDOWS; k++)
-				{
-					entry->win_start[k] = entry->win_end[k] = 0;
-					entry->win_gen[k] = 0;
-					entry->win_committed[k] = entry->win_pending[k] = 0;
-				}
-				entry->held = entry->pending_hold = 0;
-				RateLinkInit(&entry->rate);
-			}
+				InitEntry(entry, false, GetCurrentTimestamp());
 		}
 		if (entry)
 		{
