@@ -71,7 +71,7 @@ ISOLATION	= charge-race reserve-race settle-race money-race member-limit-race re
 		  member-limit-snapshot old-transaction-reset reserve-snapshot overflow-race rate-limit-race \
 		  caps-race caps-snapshot caps-window caps-cache member-counters seal-race \
 		  archive-race window-seal price-change auto-register-race statement-close \
-		  grant-race grant-begin fallback-race
+		  grant-race grant-begin fallback-race member-period
 ISOLATION_OPTS	= --inputdir=test --outputdir=test/output_iso \
 		  --temp-instance=tmp_check_iso --temp-config=test/quota.conf
 TAP_TESTS	= 1

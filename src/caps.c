@@ -583,6 +583,18 @@ CapsRefusal(const RequestTarget *target)
 	return NULL;
 }
 
+/*
+ * The zone of the pool's caps (its reset_timezone), in which the member's
+ * counters keep their calendar windows; NULL for a pool without caps.
+ */
+const char *
+CapsTimezone(const PoolInfo *pool)
+{
+	PoolCap    *caps;
+
+	return LoadCaps(pool, &caps) > 0 ? caps[0].timezone : NULL;
+}
+
 PG_FUNCTION_INFO_V1(quota_cap_window);
 
 /* SQL: quota._cap_window(per, timezone, at) -> (window_start, window_end). */

@@ -16,5 +16,6 @@ extern void CapsSettle(const RequestTarget *target, TimestampTz at, Credits amou
 					   Credits freed);
 extern void CapsRaiseRefused(const EscrowState *st, Credits amount);
 extern const char *CapsRefusal(const RequestTarget *target);
+extern const char *CapsTimezone(const PoolInfo *pool);
 
 #endif							/* QUOTA_CAPS_H */

@@ -1,13 +1,16 @@
 /*
  * member_caps.c
- *		Member caps without a sum per request: each member's spending per
- *		calendar window (day, week, month) kept in shared memory, so that
- *		CapsAdmit (caps.c) decides a member cap by a few comparisons.
+ *		Member caps and member limits without a sum per request: each
+ *		member's spending per calendar window (day, week, month) and since
+ *		the pool's period_start kept in shared memory, so that CapsAdmit
+ *		(caps.c) decides a member cap, and request.c a member limit, by a
+ *		few comparisons.
  *
  * What an entry holds.  Keyed by (database, OID of quota.ledger, pool id,
  * member), under its spinlock, like a pool's escrow entry (escrow.c):
  *
  *		win_committed[k]	committed charges of the member dated in window k
+ *							(k = MEMBER_PERIOD: dated from period_start)
  *		win_pending[k]		in flight: the sum over transactions of
  *							max(their charges in k - their released holds, 0)
  *		held				the member's committed active holds
@@ -31,16 +34,17 @@
  * Who registers.  Every writer of a member's spending registers with the
  * member's entry before it writes its row: an unreserved charge and a
  * reservation (CapsAdmit, under the member's lock when the pool has member
- * caps), a settlement (CapsSettle: a charge and a freed hold, without the
+ * caps or a member limit), a settlement (CapsSettle: a charge and a freed hold, without the
  * member's lock, never refused), a release or an expiry (reserve.c: a freed
  * hold).  When the member has no entry, the writer instead counts itself
  * in one of MEMBER_SLOTS shared counters chosen by the key's hash
  * ("unregistered writers in flight"), until its transaction ends.  Pools
  * without member caps pay that: a hash, two atomic operations.
  *
- * Creating an entry (its base).  Only CapsAdmit creates or rebuilds an
- * entry, holding the member's lock, so no other charge or reservation of
- * the member is in flight (they hold that lock to their end).  It inserts
+ * Creating an entry (its base).  Only a request holding the member's lock
+ * (CapsAdmit, a member-limit check) creates or rebuilds an entry, so no
+ * other charge or reservation of the member is in flight (they hold that
+ * lock to their end).  It inserts
  * the entry (not yet known) only if the slot's counter of unregistered
  * writers is zero, with the writer's and the creator's steps ordered by
  * full barriers (the writer adds itself to the slot, then looks for
@@ -65,6 +69,17 @@
  * in flight, another member's writer in the same slot), the request takes
  * today's SQL sum under the member's lock, and the next one tries again.
  *
+ * The period.  The last window starts at the pool's period_start as the
+ * base's snapshot read it and never ends: a reset moves period_start, not
+ * the window.  A member-limit check reads period_start after taking the
+ * member's lock, with a snapshot taken then (this transaction's own reset
+ * included), and uses the entry only if its window starts there; else it
+ * rebuilds the entry as above, or takes the SQL sum while a writer of the
+ * member is in flight.  A window started by a reset that then rolled back
+ * differs from the next check's period_start, and is rebuilt the same way.
+ * A member-limit check may build an entry of a pool without caps: it has
+ * no calendar windows (zone "").
+ *
  * Windows.  The entry's windows are those of the pool's time zone when the
  * base was read.  The first charge dated at or after a window's end starts
  * the next window with zero charges (every charge dated in it passes
@@ -87,9 +102,9 @@
  * all used, entries no transaction is using and whose rate window holds no
  * admission of the last minute are reclaimed (those whose month has ended,
  * not yet known, or of an older quota.ledger; else the least recently used
- * one), at most once per transaction; failing that the member's caps take
- * the SQL sum under the member's lock, as without shared memory, and its
- * rate limit the table (rate_window.c).  Exact either way.  A member id
+ * one), at most once per transaction; failing that the member's caps and
+ * limit take the SQL sum under the member's lock, as without shared
+ * memory, and its rate limit the table (rate_window.c).  Exact either way.  A member id
  * longer than 63 bytes or a zone name longer than 63 never gets an entry
  * for its caps.
  *
@@ -137,6 +152,14 @@
 #define MEMBER_TZ_LEN		64
 #define MEMBER_SLOTS		1024
 
+/* The calendar windows (day, week, month: escrow.h), then the period. */
+#define MEMBER_MONTH		(ESCROW_WINDOWS - 1)
+#define MEMBER_PERIOD		ESCROW_WINDOWS
+#define MEMBER_WINDOWS		(ESCROW_WINDOWS + 1)
+
+/* An entry without calendar windows unused this long is reclaimed first. */
+#define MEMBER_IDLE			(31 * USECS_PER_DAY)
+
 typedef struct MemberKey
 {
 	Oid			dbid;
@@ -160,13 +183,13 @@ typedef struct MemberEntry
 	int32		writers;		/* registered transactions not ended */
 	int32		pins;			/* creators reading its base */
 	uint64		registrations;	/* ever; a creator's check */
-	char		tz[MEMBER_TZ_LEN];	/* the zone of its windows */
+	char		tz[MEMBER_TZ_LEN];	/* the zone of its windows; "" none */
 	TimestampTz last_used;
-	TimestampTz win_start[ESCROW_WINDOWS];
-	TimestampTz win_end[ESCROW_WINDOWS];
-	uint32		win_gen[ESCROW_WINDOWS];
-	int128		win_committed[ESCROW_WINDOWS];
-	int128		win_pending[ESCROW_WINDOWS];
+	TimestampTz win_start[MEMBER_WINDOWS];	/* the period's: period_start */
+	TimestampTz win_end[MEMBER_WINDOWS];	/* 0: none; the period's: DT_NOEND */
+	uint32		win_gen[MEMBER_WINDOWS];
+	int128		win_committed[MEMBER_WINDOWS];
+	int128		win_pending[MEMBER_WINDOWS];
 	int128		held;
 	int128		pending_hold;
 	RateLink	rate;			/* the member's rate window (rate_window.c) */
@@ -190,12 +213,12 @@ typedef struct MemberWriter
 	MemberEntry *entry;
 	bool		counted;		/* the entry was known: amounts are counted */
 	int			last_op;		/* its latest op, or -1 */
-	int128		charge[ESCROW_WINDOWS];	/* charges in window generation tgen */
-	uint32		tgen[ESCROW_WINDOWS];
+	int128		charge[MEMBER_WINDOWS];	/* charges in window generation tgen */
+	uint32		tgen[MEMBER_WINDOWS];
 	int128		hold;
 	int128		unhold;
-	int128		contrib[ESCROW_WINDOWS];	/* our share of win_pending */
-	uint32		cgen[ESCROW_WINDOWS];
+	int128		contrib[MEMBER_WINDOWS];	/* our share of win_pending */
+	uint32		cgen[MEMBER_WINDOWS];
 } MemberWriter;
 
 /* Amounts registered at one nesting level (to drop at its rollback). */
@@ -203,8 +226,8 @@ typedef struct MemberOp
 {
 	int			writer;			/* index in writers */
 	int			nest_level;
-	int128		charge[ESCROW_WINDOWS];
-	uint32		gen[ESCROW_WINDOWS];
+	int128		charge[MEMBER_WINDOWS];
+	uint32		gen[MEMBER_WINDOWS];
 	int128		hold;
 	int128		unhold;
 } MemberOp;
@@ -242,7 +265,11 @@ static HTAB *local_keys = NULL;
 
 static const char *const member_window_names[ESCROW_WINDOWS] = {"day", "week", "month"};
 
-/* The member's charges per window and active holds, in 1e-9 credits as text. */
+/*
+ * The member's charges per calendar window ($3 to $8, NULL without
+ * windows) and since the pool's period_start, and their active holds, in
+ * 1e-9 credits as text; then that period_start.  No row without the pool.
+ */
 static QuotaQuery member_base_q = {
 	"SELECT pg_catalog.trunc(coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric) "
 	"         FILTER (WHERE l.at OPERATOR(pg_catalog.>=) $3 AND l.at OPERATOR(pg_catalog.<) $4), 0) "
@@ -253,15 +280,22 @@ static QuotaQuery member_base_q = {
 	"       pg_catalog.trunc(coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric) "
 	"         FILTER (WHERE l.at OPERATOR(pg_catalog.>=) $7 AND l.at OPERATOR(pg_catalog.<) $8), 0) "
 	"         OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.text, "
+	"       pg_catalog.trunc(coalesce(-pg_catalog.sum(l.amount::pg_catalog.numeric) "
+	"         FILTER (WHERE l.at OPERATOR(pg_catalog.>=) p.period_start), 0) "
+	"         OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.text, "
 	"       (SELECT pg_catalog.trunc(coalesce(pg_catalog.sum(r.held::pg_catalog.numeric), 0) "
 	"           OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.text "
 	"          FROM quota.reservations r WHERE r.pool OPERATOR(pg_catalog.=) $1 "
-	"           AND r.user_id OPERATOR(pg_catalog.=) $2 AND r.settled_at IS NULL) "
-	"FROM quota.ledger l WHERE l.pool OPERATOR(pg_catalog.=) $1 "
+	"           AND r.user_id OPERATOR(pg_catalog.=) $2 AND r.settled_at IS NULL), "
+	"       p.period_start "
+	"FROM (SELECT d.period_start FROM quota.pool_defs d "
+	"       WHERE d.pool OPERATOR(pg_catalog.=) $1) p "
+	"LEFT JOIN quota.ledger l ON l.pool OPERATOR(pg_catalog.=) $1 "
 	"  AND l.user_id OPERATOR(pg_catalog.=) $2 AND l.kind OPERATOR(pg_catalog.=) 'charge' "
-	"  AND l.at OPERATOR(pg_catalog.>=) $9 AND l.at OPERATOR(pg_catalog.<) $10",
-	10, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	"  AND l.at OPERATOR(pg_catalog.>=) LEAST($9, p.period_start) "
+	"GROUP BY p.period_start",
+	9, {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
 /* Shared memory of quota.max_members member slots (shmem.c). */
@@ -527,7 +561,7 @@ Recontribute(int w)
 	MemberWriter *wr = &writers[w];
 	MemberEntry *entry = wr->entry;
 
-	for (int k = 0; k < ESCROW_WINDOWS; k++)
+	for (int k = 0; k < MEMBER_WINDOWS; k++)
 	{
 		int128		charge = wr->tgen[k] == entry->win_gen[k] ? wr->charge[k] : 0;
 		int128		share = charge > wr->unhold ? charge - wr->unhold : 0;
@@ -554,7 +588,7 @@ RollWindows(MemberEntry *entry, const char *tz, TimestampTz at)
 	known = entry->known;
 	same_zone = tz != NULL && strcmp(entry->tz, tz) == 0;
 	for (int k = 0; k < ESCROW_WINDOWS; k++)
-		need |= at >= entry->win_end[k];
+		need |= entry->win_end[k] != 0 && at >= entry->win_end[k];
 	if (known && need && !same_zone)
 		entry->stale = true;
 	SpinLockRelease(&entry->mutex);
@@ -595,8 +629,9 @@ ParseInt128(const char *s)
 
 /*
  * Free entries no transaction uses, when the table is full (the caller
- * holds the LWLock exclusively): those not known, whose month has ended or
- * of another quota.ledger of this database; else the least recently used.
+ * holds the LWLock exclusively): those not known, whose month has ended (or
+ * without calendar windows, unused for MEMBER_IDLE) or of another
+ * quota.ledger of this database; else the least recently used.
  * An entry whose rate window still holds an admission is in use: freeing
  * it would let the member start a fresh window.  At most once per
  * transaction.  Returns whether one was freed.
@@ -628,7 +663,9 @@ Reclaim(Oid current_ledger, TimestampTz now)
 		SpinLockAcquire(&entry->mutex);
 		idle = entry->writers == 0 && entry->pins == 0;
 		rate = entry->rate;
-		dead = !entry->known || entry->win_end[ESCROW_WINDOWS - 1] <= now ||
+		dead = !entry->known ||
+			(entry->tz[0] != '\0' ? entry->win_end[MEMBER_MONTH] <= now :
+			 entry->last_used <= now - MEMBER_IDLE) ||
 			(entry->key.dbid == MyDatabaseId && entry->key.ledger != current_ledger);
 		SpinLockRelease(&entry->mutex);
 		/* nobody can pin it meanwhile: a pin needs the LWLock */
@@ -674,7 +711,7 @@ InitEntry(MemberEntry *entry, bool guarded, TimestampTz now)
 	entry->registrations = 0;
 	entry->tz[0] = '\0';
 	entry->last_used = now;
-	for (int k = 0; k < ESCROW_WINDOWS; k++)
+	for (int k = 0; k < MEMBER_WINDOWS; k++)
 	{
 		entry->win_start[k] = entry->win_end[k] = 0;
 		entry->win_gen[k] = 0;
@@ -685,10 +722,11 @@ InitEntry(MemberEntry *entry, bool guarded, TimestampTz now)
 }
 
 /*
- * Create or rebuild the key's entry for a request dated at (see the top of
- * the file): true when its sums are installed.  The caller holds the
- * member's lock, is connected to SPI and has not written for the member in
- * this transaction.
+ * Create or rebuild the key's entry for a request dated at, its calendar
+ * windows in zone tz (NULL: none), its period from the pool's period_start
+ * as a snapshot taken now sees it (see the top of the file): true when its
+ * sums are installed.  The caller holds the member's lock, is connected to
+ * SPI and has not written for the member in this transaction.
  */
 static bool
 Build(const MemberKey *key, const char *pool, const char *user_id,
@@ -703,8 +741,8 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 	TimestampTz start[ESCROW_WINDOWS];
 	TimestampTz end[ESCROW_WINDOWS];
 	TimestampTz lo = 0;
-	TimestampTz hi = 0;
-	int128		base[ESCROW_WINDOWS + 1];
+	TimestampTz period_start = 0;
+	int128		base[MEMBER_WINDOWS + 1];	/* the windows, then the holds */
 
 	if (building)
 	{
@@ -737,7 +775,7 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 					ereport(LOG,
 							(errmsg("quota's shared memory has no room for member \"%s\" of pool \"%s\": quota.max_members (%d) are in use",
 									user_id, pool, quota_max_members),
-							 errdetail("Members without room have their caps summed from the ledger under their lock, exactly but with a statement per request."),
+							 errdetail("Members without room have their caps and member limit summed from the ledger under their lock, exactly but with a statement per request."),
 							 errhint("Raise quota.max_members and restart the server.")));
 				return false;
 			}
@@ -777,48 +815,52 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 	if (ok)
 	{
 		Snapshot	latest;
-		Datum		v[10];
+		Datum		v[9];
+		char		nulls[9];
 		bool		isnull;
 
-		for (int k = 0; k < ESCROW_WINDOWS; k++)
-		{
-			QuotaWindowBounds(member_window_names[k], tz, at, &start[k], &end[k]);
-			lo = k == 0 ? start[k] : Min(lo, start[k]);
-			hi = k == 0 ? end[k] : Max(hi, end[k]);
-		}
+		memset(nulls, tz ? ' ' : 'n', sizeof(nulls));
+		nulls[0] = nulls[1] = ' ';
 		v[0] = CStringGetTextDatum(pool);
 		v[1] = CStringGetTextDatum(user_id);
+		v[8] = (Datum) 0;
 		for (int k = 0; k < ESCROW_WINDOWS; k++)
 		{
+			start[k] = end[k] = 0;
+			if (tz == NULL)
+				continue;
+			QuotaWindowBounds(member_window_names[k], tz, at, &start[k], &end[k]);
+			lo = k == 0 ? start[k] : Min(lo, start[k]);
 			v[2 + 2 * k] = TimestampTzGetDatum(start[k]);
 			v[3 + 2 * k] = TimestampTzGetDatum(end[k]);
+			v[8] = TimestampTzGetDatum(lo);
 		}
-		v[8] = TimestampTzGetDatum(lo);
-		v[9] = TimestampTzGetDatum(hi);
 		latest = RegisterSnapshot(GetLatestSnapshot());
-		QuotaExecSnapshot(&member_base_q, v, NULL, latest, 1);
+		ok = QuotaExecSnapshot(&member_base_q, v, nulls, latest, 1) == 1;
 		UnregisterSnapshot(latest);
-		for (int k = 0; k <= ESCROW_WINDOWS; k++)
+		for (int k = 0; ok && k <= MEMBER_WINDOWS; k++)
 		{
 			Datum		d = QuotaGetDatum(0, k + 1, &isnull);
 
 			base[k] = isnull ? 0 : ParseInt128(TextDatumGetCString(d));
 		}
+		if (ok)
+			period_start = DatumGetTimestampTz(QuotaGetDatum(0, MEMBER_WINDOWS + 2, &isnull));
 		SpinLockAcquire(&entry->mutex);
-		ok = entry->writers == 0 && entry->registrations == r0;
+		ok = ok && entry->writers == 0 && entry->registrations == r0;
 		if (ok)
 		{
-			for (int k = 0; k < ESCROW_WINDOWS; k++)
+			for (int k = 0; k < MEMBER_WINDOWS; k++)
 			{
-				entry->win_start[k] = start[k];
-				entry->win_end[k] = end[k];
+				entry->win_start[k] = k == MEMBER_PERIOD ? period_start : start[k];
+				entry->win_end[k] = k == MEMBER_PERIOD ? DT_NOEND : end[k];
 				entry->win_gen[k]++;
 				entry->win_committed[k] = base[k];
 				entry->win_pending[k] = 0;
 			}
-			entry->held = base[ESCROW_WINDOWS];
+			entry->held = base[MEMBER_WINDOWS];
 			entry->pending_hold = 0;
-			strlcpy(entry->tz, tz, MEMBER_TZ_LEN);
+			strlcpy(entry->tz, tz ? tz : "", MEMBER_TZ_LEN);
 			entry->known = true;
 			entry->guarded = true;
 			entry->stale = false;
@@ -836,6 +878,75 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 	return ok;
 }
 
+/* What a request needs of a member's entry: its zone, or its period. */
+typedef struct MemberNeed
+{
+	const char *tz;				/* the calendar windows' zone (NULL: none) */
+	bool		same_tz;		/* ... and the entry must have it */
+	bool		has_period;		/* the entry must count from period_start */
+	TimestampTz period_start;
+} MemberNeed;
+
+/* Does a known entry serve the request?  The caller holds the spinlock. */
+static inline bool
+Serves(const MemberEntry *entry, const MemberNeed *need)
+{
+	return entry->known && !entry->stale &&
+		(!need->same_tz || strcmp(entry->tz, need->tz) == 0) &&
+		(!need->has_period || entry->win_start[MEMBER_PERIOD] == need->period_start);
+}
+
+/*
+ * The spending in window k that writer w sees: its own as if committed,
+ * everyone else's at their worst.  The caller holds the spinlock.
+ */
+static int128
+SeenIn(int w, int k)
+{
+	MemberWriter *wr = &writers[w];
+	MemberEntry *entry = wr->entry;
+
+	return entry->win_committed[k] + entry->win_pending[k]
+		- (wr->cgen[k] == entry->win_gen[k] ? wr->contrib[k] : 0)
+		+ (wr->tgen[k] == entry->win_gen[k] ? wr->charge[k] : 0)
+		+ entry->held + entry->pending_hold - wr->unhold;
+}
+
+/*
+ * Register this transaction with the member's entry for a request dated at,
+ * under the member's lock: one that serves it, else one built (or rebuilt)
+ * now.  Returns the writer, or -1 when there is no counted entry to use and
+ * the caller sums the ledger.
+ */
+static int
+JoinEntry(const MemberKey *key, const char *pool, const char *user_id,
+		  const MemberNeed *need, TimestampTz at)
+{
+	int			w = FindWriter(key);
+	MemberEntry *entry;
+	bool		ok;
+
+	if (w < 0 && HasSlotReg(key))
+		return -1;				/* our own unregistered rows: not twice */
+	for (int attempt = 0; attempt < 2 && w < 0; attempt++)
+	{
+		LWLockAcquire(member_shared->lock, LW_SHARED);
+		entry = hash_search(member_hash, key, HASH_FIND, NULL);
+		if (entry)
+		{
+			SpinLockAcquire(&entry->mutex);
+			ok = Serves(entry, need);
+			SpinLockRelease(&entry->mutex);
+			if (ok)
+				w = AddWriter(entry);
+		}
+		LWLockRelease(member_shared->lock);
+		if (w < 0 && (attempt > 0 || !Build(key, pool, user_id, need->tz, at)))
+			return -1;
+	}
+	return w >= 0 && writers[w].counted ? w : -1;
+}
+
 /*
  * For CapsAdmit, under the member's lock: the member's spending in each
  * window containing at (usable[k]), as this transaction sees it, from the
@@ -848,9 +959,9 @@ MemberCapsSpent(int64 pool_id, const char *pool, const char *user_id,
 				const char *timezone, TimestampTz at, int128 *spent, bool *usable)
 {
 	MemberKey	key;
+	MemberNeed	need = {timezone, true, false, 0};
 	int			w;
 	MemberEntry *entry;
-	MemberWriter *wr;
 	bool		ok;
 
 	for (int k = 0; k < ESCROW_WINDOWS; k++)
@@ -858,49 +969,55 @@ MemberCapsSpent(int64 pool_id, const char *pool, const char *user_id,
 	if (!MemberCapsEnabled() || timezone == NULL ||
 		strlen(timezone) >= MEMBER_TZ_LEN || !MakeKey(pool_id, user_id, &key))
 		return false;
-	w = FindWriter(&key);
-	if (w < 0)
-	{
-		if (HasSlotReg(&key))
-			return false;		/* our own unregistered rows: not twice */
-		for (int attempt = 0; attempt < 2 && w < 0; attempt++)
-		{
-			LWLockAcquire(member_shared->lock, LW_SHARED);
-			entry = hash_search(member_hash, &key, HASH_FIND, NULL);
-			if (entry)
-			{
-				SpinLockAcquire(&entry->mutex);
-				ok = entry->known && !entry->stale && strcmp(entry->tz, timezone) == 0;
-				SpinLockRelease(&entry->mutex);
-				if (ok)
-					w = AddWriter(entry);
-			}
-			LWLockRelease(member_shared->lock);
-			if (w < 0 && (attempt > 0 || !Build(&key, pool, user_id, timezone, at)))
-				return false;
-		}
-		if (w < 0)
-			return false;
-	}
-	entry = writers[w].entry;
-	if (!writers[w].counted)
+	if ((w = JoinEntry(&key, pool, user_id, &need, at)) < 0)
 		return false;
+	entry = writers[w].entry;
 	RollWindows(entry, timezone, at);
-
-	wr = &writers[w];
 	SpinLockAcquire(&entry->mutex);
-	ok = !entry->stale && strcmp(entry->tz, timezone) == 0;
+	ok = Serves(entry, &need);
 	for (int k = 0; ok && k < ESCROW_WINDOWS; k++)
 	{
 		if (!InWindow(entry, k, at))
 			continue;
-		/* ours as if committed, everyone else's at their worst */
-		spent[k] = entry->win_committed[k] + entry->win_pending[k]
-			- (wr->cgen[k] == entry->win_gen[k] ? wr->contrib[k] : 0)
-			+ (wr->tgen[k] == entry->win_gen[k] ? wr->charge[k] : 0)
-			+ entry->held + entry->pending_hold - wr->unhold;
+		spent[k] = SeenIn(w, k);
 		usable[k] = true;
 	}
+	SpinLockRelease(&entry->mutex);
+	return ok;
+}
+
+/*
+ * For the member limit (request.c), under the member's lock: the member's
+ * charges dated from period_start (the pool's, as a snapshot taken after
+ * the lock sees it) plus their active holds, as this transaction sees them,
+ * from the member's entry (built if need be, with calendar windows in
+ * timezone, NULL for none); false when there is none to use, and the
+ * caller sums the ledger.  Registers the transaction with the entry.  A
+ * reset that moved the period makes the entry differ from period_start: it
+ * is rebuilt once no writer of the member is in flight, and until then the
+ * ledger is summed.
+ */
+bool
+MemberPeriodUsed(int64 pool_id, const char *pool, const char *user_id,
+				 const char *timezone, TimestampTz period_start, int128 *used)
+{
+	MemberKey	key;
+	MemberNeed	need = {timezone, false, true, period_start};
+	int			w;
+	MemberEntry *entry;
+	bool		ok;
+
+	if (!MemberCapsEnabled() ||
+		(timezone != NULL && strlen(timezone) >= MEMBER_TZ_LEN) ||
+		!MakeKey(pool_id, user_id, &key))
+		return false;
+	if ((w = JoinEntry(&key, pool, user_id, &need, GetCurrentTimestamp())) < 0)
+		return false;
+	entry = writers[w].entry;
+	SpinLockAcquire(&entry->mutex);
+	ok = Serves(entry, &need);
+	if (ok)
+		*used = SeenIn(w, MEMBER_PERIOD);
 	SpinLockRelease(&entry->mutex);
 	return ok;
 }
@@ -935,7 +1052,7 @@ MemberCapsRegister(int64 pool_id, const char *user_id, const char *timezone,
 	wr = &writers[w];
 	SpinLockAcquire(&entry->mutex);
 	entry->last_used = Max(entry->last_used, at);
-	for (int k = 0; charge != 0 && k < ESCROW_WINDOWS; k++)
+	for (int k = 0; charge != 0 && k < MEMBER_WINDOWS; k++)
 	{
 		uint32		gen = entry->win_gen[k];
 
@@ -977,7 +1094,7 @@ MemberEnd(bool commit)
 		SpinLockAcquire(&entry->mutex);
 		if (wr->counted)
 		{
-			for (int k = 0; k < ESCROW_WINDOWS; k++)
+			for (int k = 0; k < MEMBER_WINDOWS; k++)
 			{
 				if (wr->cgen[k] == entry->win_gen[k])
 					entry->win_pending[k] -= wr->contrib[k];
@@ -1063,7 +1180,7 @@ MemberSubXactEvent(SubXactEvent event)
 				continue;
 			}
 			/* take the op out of its writer's totals */
-			for (int k = 0; k < ESCROW_WINDOWS; k++)
+			for (int k = 0; k < MEMBER_WINDOWS; k++)
 				if (op->gen[k] == wr->tgen[k])
 					wr->charge[k] -= op->charge[k];
 			wr->hold -= op->hold;

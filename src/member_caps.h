@@ -1,7 +1,7 @@
 /*
  * member_caps.h
- *		Per-member window counters for member caps in shared memory
- *		(member_caps.c).
+ *		Per-member counters in shared memory for member caps and member
+ *		limits (member_caps.c).
  */
 #ifndef QUOTA_MEMBER_CAPS_H
 #define QUOTA_MEMBER_CAPS_H
@@ -22,6 +22,9 @@ extern long MemberEntriesUsed(void);
 extern bool MemberCapsSpent(int64 pool_id, const char *pool, const char *user_id,
 							const char *timezone, TimestampTz at,
 							int128 *spent, bool *usable);
+extern bool MemberPeriodUsed(int64 pool_id, const char *pool, const char *user_id,
+							 const char *timezone, TimestampTz period_start,
+							 int128 *used);
 extern void MemberCapsRegister(int64 pool_id, const char *user_id,
 							   const char *timezone, TimestampTz at,
 							   Credits charge, Credits hold, Credits unhold);

@@ -16,6 +16,7 @@
 
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/array.h"
@@ -174,6 +175,35 @@ QuotaReadPool(const char *pool, PoolInfo *info)
 	memset(info, 0, sizeof(PoolInfo));
 	exists = QuotaForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_PKEY, pool, snapshot,
 							 VisitPool, info) > 0;
+	UnregisterSnapshot(snapshot);
+	return exists;
+}
+
+/* pool_defs row: its period_start. */
+static bool
+VisitPeriod(Relation rel, TupleTableSlot *slot, void *arg)
+{
+	bool		isnull;
+
+	*(TimestampTz *) arg = DatumGetTimestampTz(Column(rel, slot, "period_start", &isnull));
+	return false;
+}
+
+/*
+ * The pool's period_start as a snapshot taken now sees it, this
+ * transaction's own changes included (the member limit, request.c); false
+ * if there is no such pool.
+ */
+bool
+QuotaReadPeriodStart(const char *pool, TimestampTz *start)
+{
+	Snapshot	snapshot;
+	bool		exists;
+
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	exists = QuotaForEachRow(QR_POOL_DEFS, QR_POOL_DEFS_PKEY, pool, snapshot,
+							 VisitPeriod, start) > 0;
 	UnregisterSnapshot(snapshot);
 	return exists;
 }

@@ -9,5 +9,6 @@
 
 extern bool QuotaReadProfile(const char *user_id, UserProfile *profile);
 extern bool QuotaReadPool(const char *pool, PoolInfo *info);
+extern bool QuotaReadPeriodStart(const char *pool, TimestampTz *start);
 
 #endif							/* QUOTA_PROFILE_H */

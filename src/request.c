@@ -8,8 +8,12 @@
 
 #include "compat.h"
 
+#include "access/xlog.h"
 #include "utils/builtins.h"
 
+#include "caps.h"
+#include "member_caps.h"
+#include "profile.h"
 #include "quota.h"
 #include "request.h"
 
@@ -94,32 +98,46 @@ QuotaRequireUsable(const RequestTarget *target)
  * exact usage this period, active holds included; false (usage 0) when no
  * member limit applies.
  *
- * Why the usage is summed with a fresh snapshot rather than the
- * transaction's, and why that is exact at every isolation level: every
- * request that adds usage under the limit (a charge without reservation, a
- * reservation) holds this lock until its transaction ends.  Once we hold
- * it, no other transaction of the member can be admitting usage, and a
- * snapshot taken now sees all that was admitted and committed before, the
- * period's current start (a reset that committed meanwhile), and our own
- * earlier rows.  An old REPEATABLE READ or SERIALIZABLE snapshot would miss
- * what committed after it; raising 40001 in that case would only make the
- * client retry to get the answer this sum gives at once, so the limit is
- * decided on the fresh sum and the transaction's snapshot is left for
- * everything else.  Settlements within their maxima do not take the lock:
- * an unsettled reservation counts its hold until the settlement commits,
- * and such a settlement is never refused by the limit (SPEC rule 4).
+ * Why the usage is read as of now rather than the transaction's snapshot,
+ * and why that is exact at every isolation level: every request that adds
+ * usage under the limit (a charge without reservation, a reservation)
+ * holds this lock until its transaction ends.  Once we hold it, no other
+ * transaction of the member can be admitting usage, and a snapshot taken
+ * now sees all that was admitted and committed before, the period's
+ * current start (a reset that committed meanwhile), and our own earlier
+ * rows.  An old REPEATABLE READ or SERIALIZABLE snapshot would miss what
+ * committed after it; raising 40001 in that case would only make the
+ * client retry to get the answer this gives at once, so the limit is
+ * decided as of now and the transaction's snapshot is left for everything
+ * else.  Settlements within their maxima do not take the lock: an
+ * unsettled reservation counts its hold until the settlement commits, and
+ * such a settlement is never refused by the limit (SPEC rule 4).
+ *
+ * With shared memory the usage comes from the member's slot
+ * (member_caps.c), which every writer of the member's charges and holds
+ * registers with, and which counts from the period_start read here; the
+ * ledger is summed when the slot cannot answer (none, no room, a reset
+ * with a writer of the member still in flight, a hot standby).
  */
 bool
 QuotaMemberUsageLocked(const RequestTarget *target, Credits *usage)
 {
 	char	   *key;
+	TimestampTz period_start;
+	int128		used;
 
 	*usage = 0;
 	if (!target->pool.has_member_limit)
 		return false;
 	key = psprintf(INT64_FORMAT ":%s", target->pool.pool_id, target->user_id);
 	QuotaLockKey(key, QUOTA_LOCK_MEMBER);
-	*usage = QuotaMemberUsage(&target->pool, target->user_id);
+	if (EscrowIsShared() && !RecoveryInProgress() &&
+		QuotaReadPeriodStart(target->pool.pool, &period_start) &&
+		MemberPeriodUsed(target->pool.pool_id, target->pool.pool, target->user_id,
+						 CapsTimezone(&target->pool), period_start, &used))
+		*usage = used > CREDITS_MAX ? CREDITS_MAX : (Credits) used;
+	else
+		*usage = QuotaMemberUsage(&target->pool, target->user_id);
 	return true;
 }
 
