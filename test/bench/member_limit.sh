@@ -4,9 +4,10 @@
 # pool with a member limit (L) and a pool without (N), one client, after
 # the member has H charges in this period on each, for each H of
 # QUOTA_MEMBER_HISTORY (default "0 10000 50000"). Prints the mean charge
-# latency on both pools and their ratio L/N: without the member's period
-# use in shared memory, a charge on L sums the member's period from the
-# ledger (in SQL, under the member's lock), so L/N grows with H.
+# latency on both pools and their ratio L/N. With the member's period use
+# in the member slot (member_caps.c) L/N stays flat; a build that sums the
+# member's period from the ledger per charge (before 0.3's member slots,
+# or without a slot: locked mode, quota.max_members used up) grows with H.
 #
 #   bash test/bench/member_limit.sh
 #   QUOTA_PG_BIN=/tmp/m27-pg-after/usr/lib/postgresql/15/bin bash test/bench/member_limit.sh
