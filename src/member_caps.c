@@ -34,40 +34,38 @@
  * Who registers.  Every writer of a member's spending registers with the
  * member's entry before it writes its row: an unreserved charge and a
  * reservation (CapsAdmit, under the member's lock when the pool has member
- * caps or a member limit), a settlement (CapsSettle: a charge and a freed hold, without the
- * member's lock, never refused), a release or an expiry (reserve.c: a freed
- * hold).  When the member has no entry, the writer instead counts itself
- * in one of MEMBER_SLOTS shared counters chosen by the key's hash
- * ("unregistered writers in flight"), until its transaction ends.  Pools
+ * caps or a member limit), a settlement (CapsSettle: a charge and a freed
+ * hold, without the member's lock, never refused), a release or an expiry
+ * (reserve.c: a freed hold).  When the member has no entry, the writer instead
+ * counts itself in one of MEMBER_SLOTS shared counters chosen by the key's
+ * hash ("unregistered writers in flight"), until its transaction ends.  Pools
  * without member caps pay that: a hash, two atomic operations.
  *
  * Creating an entry (its base).  Only a request holding the member's lock
- * (CapsAdmit, a member-limit check) creates or rebuilds an entry, so no
- * other charge or reservation of the member is in flight (they hold that
- * lock to their end).  It inserts
- * the entry (not yet known) only if the slot's counter of unregistered
- * writers is zero, with the writer's and the creator's steps ordered by
- * full barriers (the writer adds itself to the slot, then looks for
+ * (CapsAdmit, a member-limit check) creates or rebuilds an entry, so no other
+ * charge or reservation of the member is in flight (they hold that lock to
+ * their end).  It inserts the entry (not yet known) only if the slot's counter
+ * of unregistered writers is zero, with the writer's and the creator's steps
+ * ordered by full barriers (the writer adds itself to the slot, then looks for
  * entries; the creator announces an entry in the slot, then reads the
- * counter): either the creator sees the writer and gives up, or the
- * writer finds the entry and registers.  From then on every writer of the
- * member registers.  The creator then reads writers and a registration
- * count; with no registered writer in flight it sums the member's charges
- * per window and active holds with a snapshot taken now, and installs the
- * sums only if nobody registered in between.  So when the sums are
- * installed, every writer that ever touched the member has ended and its
- * rows are seen by that snapshot (committed) or never will be (aborted),
- * and every later writer registers and is counted once.  A transaction in
- * flight while the base is read (the pool caps' problem: rows not yet
- * visible that commit later) cannot exist: unregistered ones keep the
- * entry from being created, registered ones keep the sums from being
- * installed.  A writer that commits while the entry is not known yet drops
- * its amounts: the base, read later, sees its rows.  The creator's own
- * transaction must not have written for the member before (else its rows
- * would be counted twice): then the request takes the SQL sum instead.
- * When the sums cannot be installed (a settlement or release of the member
- * in flight, another member's writer in the same slot), the request takes
- * today's SQL sum under the member's lock, and the next one tries again.
+ * counter): either the creator sees the writer and gives up, or the writer
+ * finds the entry and registers.  From then on every writer of the member
+ * registers.  The creator then reads writers and a registration count; with no
+ * registered writer in flight it sums the member's charges per window and
+ * active holds with a snapshot taken now, and installs the sums only if nobody
+ * registered in between.  So when the sums are installed, every writer that
+ * ever touched the member has ended and its rows are seen by that snapshot
+ * (committed) or never will be (aborted), and every later writer registers and
+ * is counted once.  A transaction in flight while the base is read (the pool
+ * caps' problem: rows not yet visible that commit later) cannot exist:
+ * unregistered ones keep the entry from being created, registered ones keep
+ * the sums from being installed.  A writer that commits while the entry is not
+ * known yet drops its amounts: the base, read later, sees its rows.  The
+ * creator's own transaction must not have written for the member before (else
+ * its rows would be counted twice): then the request takes the SQL sum
+ * instead.  When the sums cannot be installed (a settlement or release of the
+ * member in flight, another member's writer in the same slot), the request
+ * takes today's SQL sum under the member's lock, and the next one tries again.
  *
  * The period.  The last window starts at the pool's period_start as the
  * base's snapshot read it and never ends: a reset moves period_start, not
@@ -104,9 +102,9 @@
  * not yet known, or of an older quota.ledger; else the least recently used
  * one), at most once per transaction; failing that the member's caps and
  * limit take the SQL sum under the member's lock, as without shared
- * memory, and its rate limit the table (rate_window.c).  Exact either way.  A member id
- * longer than 63 bytes or a zone name longer than 63 never gets an entry
- * for its caps.
+ * memory, and its rate limit the table (rate_window.c).  Exact either way.
+ * A member id longer than 63 bytes or a zone name longer than 63 never
+ * gets an entry for its caps.
  *
  * Crash and restart lose the entries and the slot counters along with every
  * transaction in flight; each entry is rebuilt from the ledger when first
@@ -823,18 +821,16 @@ Build(const MemberKey *key, const char *pool, const char *user_id,
 		nulls[0] = nulls[1] = ' ';
 		v[0] = CStringGetTextDatum(pool);
 		v[1] = CStringGetTextDatum(user_id);
-		v[8] = (Datum) 0;
 		for (int k = 0; k < ESCROW_WINDOWS; k++)
 		{
 			start[k] = end[k] = 0;
-			if (tz == NULL)
-				continue;
-			QuotaWindowBounds(member_window_names[k], tz, at, &start[k], &end[k]);
+			if (tz != NULL)
+				QuotaWindowBounds(member_window_names[k], tz, at, &start[k], &end[k]);
 			lo = k == 0 ? start[k] : Min(lo, start[k]);
 			v[2 + 2 * k] = TimestampTzGetDatum(start[k]);
 			v[3 + 2 * k] = TimestampTzGetDatum(end[k]);
-			v[8] = TimestampTzGetDatum(lo);
 		}
+		v[8] = TimestampTzGetDatum(lo);	/* all NULL without windows */
 		latest = RegisterSnapshot(GetLatestSnapshot());
 		ok = QuotaExecSnapshot(&member_base_q, v, nulls, latest, 1) == 1;
 		UnregisterSnapshot(latest);
