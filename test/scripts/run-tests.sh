@@ -17,6 +17,18 @@ say "test tree: $work"
 passed=0
 failed=0
 status=0
+failures=()
+
+# The failed tests of a suite's log, one line each, for the closing recap:
+# a test the runner named, and each "not ok" a TAP test logged.
+failed_tests() {
+    local name=$1 log=$2
+    grep -E '^not ok |\.\.\. FAILED|  FAILED|\(Wstat: |Failed tests?:|Dubious' "$log" |
+        sed "s/^/$name: /" || true
+    grep -H -E '^(\[[0-9:.]+\]\([0-9.]+s\) )?not ok ' \
+        "$work"/tmp_check/log/regress_log_* 2>/dev/null |
+        sed -E "s|^.*/regress_log_([^:]*):(\[[^]]*\]\([^)]*\) )?|$name: \1: |" | head -20 || true
+}
 
 # Run one suite; count its tests from the runner's own summary.
 run_suite() {
@@ -46,6 +58,9 @@ run_suite() {
         for l in "$work"/tmp_check/log/*.log "$work"/test/t/../../tmp_check/log/*; do
             if [ -f "$l" ]; then say "$l (tail)"; tail -n 40 "$l"; fi
         done
+        local t n=${#failures[@]}
+        while IFS= read -r t; do failures+=("$t"); done < <(failed_tests "$name" "$log")
+        [ "${#failures[@]}" -gt "$n" ] || failures+=("$name: exit $rc")
     fi
 }
 
@@ -58,6 +73,7 @@ if python3 "$QUOTA_ROOT/test/scripts/structure.py" "$QUOTA_ROOT" \
 else
     failed=$((failed + 1))
     status=1
+    failures+=("structure: failed")
 fi
 
 run_suite regression regresscheck
@@ -76,6 +92,13 @@ if bash "$QUOTA_ROOT/test/fuzz/run.sh"; then
 else
     failed=$((failed + 1))
     status=1
+    failures+=("fuzz: failed")
+fi
+
+# what failed, last, where a reader of the run's end sees it
+if [ "${#failures[@]}" -gt 0 ]; then
+    say "failures (PostgreSQL $PG_MAJOR)"
+    printf 'failed: %s\n' "${failures[@]}"
 fi
 
 say "summary (PostgreSQL $PG_MAJOR, $SECONDS s)"
