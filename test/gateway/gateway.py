@@ -125,9 +125,10 @@ def serve(gw, rng, user, conversation, stats, crash=False):
     prompt = rng.randint(200, 4000)
     max_output = rng.randint(100, 2000)
     request_id = 'gw-' + uuid.uuid4().hex
+    # a gateway about to crash: its holds expire before it restarts
+    ttl = '1 second' if crash else '15 minutes'
     try:
-        gw.reserve(user, model, prompt, max_output, request_id,
-                   ttl='1 second' if crash else '15 minutes')
+        gw.reserve(user, model, prompt, max_output, request_id, ttl=ttl)
     except Refused as refusal:
         stats['refused ' + refusal.sqlstate] += 1
         if refusal.sqlstate != 'QU001':
@@ -135,7 +136,7 @@ def serve(gw, rng, user, conversation, stats, crash=False):
         # the pool cannot pay: offer the free on-premise model instead
         model = 'qwen3-moe-onprem'
         request_id = 'gw-' + uuid.uuid4().hex
-        gw.reserve(user, model, prompt, max_output, request_id)
+        gw.reserve(user, model, prompt, max_output, request_id, ttl=ttl)
         stats['free model'] += 1
     # the client may close the stream before the end: bill what was streamed
     cancel_at = rng.randint(1, max_output) if rng.random() < 0.25 else None
@@ -146,7 +147,8 @@ def serve(gw, rng, user, conversation, stats, crash=False):
             stats['cancelled streams'] += 1
             break
     entry = {'request_id': request_id, 'user': user, 'model': model,
-             'input': prompt, 'output': streamed, 'conversation': conversation}
+             'input': prompt, 'output': streamed, 'conversation': conversation,
+             'crashed': crash}
     gw.journal.append(entry)    # durable in a real gateway, before settling
     stats['served'] += 1
     if crash:
@@ -195,8 +197,10 @@ def test(dsn, workers=6, requests=40, seed=20261206):
         gw = Gateway(dsn, [])
         local = {k: 0 for k in stats}
         for i in range(requests):
+            # the first gateway's first request crashes: at least one crash
+            # holds credits, whenever the pool runs dry
             serve(gw, rng, rng.choice(users), 'conv-%d-%d' % (n, i % 5), local,
-                  crash=rng.random() < 0.05)
+                  crash=rng.random() < 0.05 or n == i == 0)
         with lock:
             journal.extend(gw.journal)
             gateways.append(gw)
@@ -209,10 +213,16 @@ def test(dsn, workers=6, requests=40, seed=20261206):
     for t in threads:
         t.join()
 
-    # the crashed gateway restarts after the holds expired: settle from the journal
+    # the crashed gateway restarts after the holds expired: settle from the
+    # journal.  Its holds were expired by a request of the pool since (in
+    # passing) or by quota_run_due here: either way before the settlement.
     time.sleep(1.2)
+    crashed = [e['request_id'] for e in journal if e['crashed']]
     with admin.cursor() as cur:
         cur.execute("SELECT holds_expired FROM quota.quota_run_due()")
+        expired_by_run = cur.fetchone()[0]
+        cur.execute("""SELECT count(*) FROM quota.reservations
+                        WHERE request_id = ANY (%s) AND outcome = 'expired'""", (crashed,))
         expired = cur.fetchone()[0]
     admin.commit()
     recovery = Gateway(dsn, [])
@@ -241,6 +251,7 @@ def test(dsn, workers=6, requests=40, seed=20261206):
         'retries': sum(g.retries for g in gateways) + recovery.retries,
         'timeouts': sum(g.timeouts for g in gateways) + recovery.timeouts,
         'holds expired before settling': expired,
+        'holds expired by quota_run_due': expired_by_run,
         'tokens served': sum(v[1] + v[2] for v in served.values()),
         'tokens billed': sum(v[1] + v[2] for v in billed.values()),
         'requests billed': len(billed),
