@@ -214,8 +214,9 @@ def test(dsn, workers=6, requests=40, seed=20261206):
         t.join()
 
     # the crashed gateway restarts after the holds expired: settle from the
-    # journal.  Its holds were expired by a request of the pool since (in
-    # passing) or by quota_run_due here: either way before the settlement.
+    # journal.  Its holds were expired by a later request that found the pool
+    # short (it releases expired holds first) or by quota_run_due here:
+    # either way before the settlement.
     time.sleep(1.2)
     crashed = [e['request_id'] for e in journal if e['crashed']]
     with admin.cursor() as cur:
