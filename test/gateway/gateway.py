@@ -11,8 +11,9 @@
                 Within the reserved maxima a settlement always succeeds.
 
 The request_id makes every step safe to repeat: after a timeout or a lost
-reply the gateway sends the same call again, and quota returns the first
-result without billing twice.  A gateway that crashed between 2 and 3
+reply the gateway sends the same call again (in a new transaction, on a new
+connection when the old one's state is uncertain: Gateway.recover), and
+quota returns the first result without billing twice.  A gateway that crashed between 2 and 3
 settles from its journal on restart, with the same request_id, even after
 the hold expired.
 
@@ -29,9 +30,11 @@ import random
 import sys
 import threading
 import time
+import traceback
 import uuid
 
 import psycopg2
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 REFUSALS = {'QU001', 'QU002', 'QU003', 'QU004', 'QU006'}
 
@@ -48,12 +51,16 @@ class Refused(Exception):
 class Gateway:
     """One gateway worker: a connection, a journal of served requests."""
 
+    # a call is repeated at most this often before the error is raised
+    ATTEMPTS = 20
+
     def __init__(self, dsn, journal):
         self.dsn = dsn
         self.conn = psycopg2.connect(dsn)
         self.journal = journal
         self.retries = 0
         self.timeouts = 0
+        self.replaced = 0
 
     def reconnect(self):
         try:
@@ -61,6 +68,25 @@ class Gateway:
         except psycopg2.Error:
             pass
         self.conn = psycopg2.connect(self.dsn)
+
+    def recover(self):
+        """After an error: end the transaction, or replace the connection.
+
+        PostgreSQL can report a statement timeout just after the statement
+        finished (the timer fired after its last check for interrupts): the
+        error then arrives while the driver sends COMMIT.  psycopg2 raises
+        it from commit() and takes the transaction for ended, while the
+        server still holds it aborted, so its rollback() sends nothing and
+        the next BEGIN fails.  libpq's own status still says "in error":
+        then only a new connection is known to be clean."""
+        try:
+            self.conn.rollback()
+            if self.conn.get_transaction_status() == TRANSACTION_STATUS_IDLE:
+                return
+        except psycopg2.Error:
+            pass
+        self.replaced += 1
+        self.reconnect()
 
     def call(self, sql, args, timeout_ms=None):
         """One statement in its own transaction; the first row."""
@@ -72,14 +98,42 @@ class Gateway:
         self.conn.commit()
         return row
 
+    def repeat(self, sql, args, first_timeout_ms=None, lose_reply=False):
+        """call() until quota answers: after a timeout or a lost connection
+        the same call again (its request_id makes that safe).  Refusals
+        (psycopg2.Error with a SQLSTATE of quota's) are raised."""
+        timeout = first_timeout_ms
+        for attempt in range(self.ATTEMPTS):
+            try:
+                row = self.call(sql, args, timeout)
+                if lose_reply:
+                    # the call committed, but the reply never reached us
+                    lose_reply = False
+                    self.reconnect()
+                    self.retries += 1
+                    continue
+                return row
+            except psycopg2.errors.QueryCanceled:
+                # a timeout: the call rolled back, or never ran; send it again
+                self.recover()
+                self.timeouts += 1
+                self.retries += 1
+                timeout = None
+            except psycopg2.OperationalError:
+                self.reconnect()
+                self.retries += 1
+            except psycopg2.Error:
+                self.recover()
+                raise
+        raise RuntimeError('no answer after %d attempts: %s' % (self.ATTEMPTS, sql))
+
     def reserve(self, user, model, max_input, max_output, request_id, ttl='15 minutes'):
         """Hold the worst case; raises Refused (QU001: not enough quota)."""
         try:
-            return self.call(
+            return self.repeat(
                 "SELECT pool, held FROM quota.quota_reserve(%s, %s, %s, %s, user_id => %s,"
                 " ttl => %s::interval)", (model, max_input, max_output, request_id, user, ttl))
         except psycopg2.Error as e:
-            self.conn.rollback()
             if e.pgcode in REFUSALS:
                 raise Refused(e) from None
             raise
@@ -87,30 +141,11 @@ class Gateway:
     def settle(self, user, model, input_tokens, output_tokens, request_id, conversation,
                first_timeout_ms=None, lose_reply=False):
         """Bill what was served; repeat the same call until quota answers."""
-        timeout = first_timeout_ms
-        while True:
-            try:
-                row = self.call(
-                    "SELECT charge_id, pool, final_cost FROM quota.quota_charge("
-                    "%s, %s, %s, %s, %s, user_id => %s)",
-                    (model, input_tokens, output_tokens, request_id, conversation, user),
-                    timeout)
-                if lose_reply:
-                    # the charge committed, but the reply never reached us
-                    lose_reply = False
-                    self.reconnect()
-                    self.retries += 1
-                    continue
-                return row
-            except psycopg2.errors.QueryCanceled:
-                # a timeout: the charge rolled back, or never ran; send it again
-                self.conn.rollback()
-                self.timeouts += 1
-                self.retries += 1
-                timeout = None
-            except psycopg2.OperationalError:
-                self.reconnect()
-                self.retries += 1
+        return self.repeat(
+            "SELECT charge_id, pool, final_cost FROM quota.quota_charge("
+            "%s, %s, %s, %s, %s, user_id => %s)",
+            (model, input_tokens, output_tokens, request_id, conversation, user),
+            first_timeout_ms, lose_reply)
 
 
 def stub_model(rng, max_output):
@@ -191,16 +226,22 @@ def test(dsn, workers=6, requests=40, seed=20261206):
                             'cancelled streams', 'crashed before settling')}
     lock = threading.Lock()
     gateways = []
+    errors = []
 
     def worker(n):
         rng = random.Random(seed + n)
         gw = Gateway(dsn, [])
         local = {k: 0 for k in stats}
-        for i in range(requests):
-            # the first gateway's first request crashes: at least one crash
-            # holds credits, whenever the pool runs dry
-            serve(gw, rng, rng.choice(users), 'conv-%d-%d' % (n, i % 5), local,
-                  crash=rng.random() < 0.05 or n == i == 0)
+        try:
+            for i in range(requests):
+                # the first gateway's first request crashes: at least one
+                # crash holds credits, whenever the pool runs dry
+                serve(gw, rng, rng.choice(users), 'conv-%d-%d' % (n, i % 5), local,
+                      crash=rng.random() < 0.05 or n == i == 0)
+        except Exception:
+            # a failed worker stops; what it served is settled on recovery
+            traceback.print_exc()
+            errors.append(n)
         with lock:
             journal.extend(gw.journal)
             gateways.append(gw)
@@ -251,6 +292,8 @@ def test(dsn, workers=6, requests=40, seed=20261206):
         'requests': workers * requests,
         'retries': sum(g.retries for g in gateways) + recovery.retries,
         'timeouts': sum(g.timeouts for g in gateways) + recovery.timeouts,
+        'connections replaced after an error': sum(g.replaced for g in gateways) + recovery.replaced,
+        'client errors': len(errors),
         'holds expired before settling': expired,
         'holds expired by quota_run_due': expired_by_run,
         'tokens served': sum(v[1] + v[2] for v in served.values()),
@@ -264,7 +307,7 @@ def test(dsn, workers=6, requests=40, seed=20261206):
         'users auto-registered': len(users) - len(users[::2]),
     })
     print(json.dumps(summary, sort_keys=True))
-    return 0 if billed == served and consistent else 1
+    return 0 if billed == served and consistent and not errors else 1
 
 
 if __name__ == '__main__':

@@ -31,6 +31,7 @@ for my $preload (1, 0)
 	my $s = eval { decode_json($last // '') } // {};
 	note "$mode: $last";
 
+	is($s->{'client errors'}, 0, "$mode: no gateway worker failed");
 	ok($s->{'billed exactly once'}, "$mode: every served request billed exactly once");
 	is($s->{'tokens billed'}, $s->{'tokens served'}, "$mode: tokens billed = tokens served ($s->{'tokens served'})");
 	is($s->{'requests billed'}, $s->{served}, "$mode: requests billed = requests served");
