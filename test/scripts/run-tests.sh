@@ -30,6 +30,43 @@ failed_tests() {
         sed -E "s|^.*/regress_log_([^:]*):(\[[^]]*\]\([^)]*\) )?|$name: \1: |" | head -20 || true
 }
 
+# A TAP test's log around its first failed assertion (the diagnostics
+# printed before and after it), or its end when none failed (it died).
+log_excerpt() {
+    local n
+    n=$(grep -n -m1 -E '^(\[[0-9:.]+\]\([0-9.]+s\) )?not ok ' "$1" | cut -d: -f1)
+    if [ -n "$n" ]; then
+        sed -n "$(( n > 40 ? n - 40 : 1 )),$(( n + 30 ))p" "$1"
+    else
+        tail -n 60 "$1"
+    fi
+}
+
+# The logs of a suite's failed TAP tests: the test's own log (excerpt) and
+# its servers' logs (tails); every log's tail when no test is named.
+failed_logs() {
+    local log=$1 dir=$work/tmp_check/log names name l
+    [ -d "$dir" ] || return 0
+    names=$( { grep -oE '[0-9]{3}_[A-Za-z0-9_]+\.pl +\(Wstat' "$log" | sed 's/\.pl.*//'
+               grep -l -E '^(\[[0-9:.]+\]\([0-9.]+s\) )?not ok ' "$dir"/regress_log_* 2>/dev/null |
+                   sed 's|.*/regress_log_||'; } | sort -u)
+    if [ -z "$names" ]; then
+        for l in "$dir"/*; do
+            if [ -f "$l" ]; then say "$l (tail)"; tail -n 40 "$l"; fi
+        done
+        return 0
+    fi
+    for name in $names; do
+        for l in "$dir/regress_log_$name" "$dir/${name}"_*.log; do
+            [ -f "$l" ] || continue
+            case "$l" in
+                */regress_log_*) say "$l (excerpt)"; log_excerpt "$l" ;;
+                *) say "$l (tail)"; tail -n 20 "$l" ;;
+            esac
+        done
+    done
+}
+
 # Run one suite; count its tests from the runner's own summary.
 run_suite() {
     local name=$1 target=$2 log="$work/$1.log"
@@ -55,9 +92,7 @@ run_suite() {
         for d in "$work/regression.diffs" "$work/test/output_iso/regression.diffs"; do
             if [ -s "$d" ]; then say "$d"; cat "$d"; fi
         done
-        for l in "$work"/tmp_check/log/*.log "$work"/test/t/../../tmp_check/log/*; do
-            if [ -f "$l" ]; then say "$l (tail)"; tail -n 40 "$l"; fi
-        done
+        failed_logs "$log"
         local t n=${#failures[@]}
         while IFS= read -r t; do failures+=("$t"); done < <(failed_tests "$name" "$log")
         [ "${#failures[@]}" -gt "$n" ] || failures+=("$name: exit $rc")
