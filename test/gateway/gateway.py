@@ -72,12 +72,12 @@ class Gateway:
     def recover(self):
         """After an error: end the transaction, or replace the connection.
 
-        PostgreSQL can report a statement timeout just after the statement
-        finished (the timer fired after its last check for interrupts): the
-        error then arrives while the driver sends COMMIT.  psycopg2 raises
-        it from commit() and takes the transaction for ended, while the
-        server still holds it aborted, so its rollback() sends nothing and
-        the next BEGIN fails.  libpq's own status still says "in error":
+        PostgreSQL can report a statement timeout that fired after the
+        statement's last check for interrupts as the answer to the next
+        command, the driver's COMMIT, which it then does not run.  psycopg2
+        raises it from commit() and takes the transaction for ended, while
+        the server still holds it aborted, so its rollback() sends nothing
+        and the next BEGIN fails.  libpq's own status still says "in error":
         then only a new connection is known to be clean."""
         try:
             self.conn.rollback()
