@@ -13,9 +13,9 @@
 The request_id makes every step safe to repeat: after a timeout or a lost
 reply the gateway sends the same call again (in a new transaction, on a new
 connection when the old one's state is uncertain: Gateway.recover), and
-quota returns the first result without billing twice.  A gateway that crashed between 2 and 3
-settles from its journal on restart, with the same request_id, even after
-the hold expired.
+quota returns the first result without billing twice.  A gateway that
+crashed between 2 and 3 settles from its journal on restart, with the same
+request_id, even after the hold expired.
 
 Run as a test (test/t/025_gateway.pl does): gateway.py --test DSN, against a
 database with quota, as a superuser.  It sets up a university, runs
@@ -103,7 +103,7 @@ class Gateway:
         the same call again (its request_id makes that safe).  Refusals
         (psycopg2.Error with a SQLSTATE of quota's) are raised."""
         timeout = first_timeout_ms
-        for attempt in range(self.ATTEMPTS):
+        for _ in range(self.ATTEMPTS):
             try:
                 row = self.call(sql, args, timeout)
                 if lose_reply:
@@ -292,7 +292,8 @@ def test(dsn, workers=6, requests=40, seed=20261206):
         'requests': workers * requests,
         'retries': sum(g.retries for g in gateways) + recovery.retries,
         'timeouts': sum(g.timeouts for g in gateways) + recovery.timeouts,
-        'connections replaced after an error': sum(g.replaced for g in gateways) + recovery.replaced,
+        'connections replaced after an error':
+            sum(g.replaced for g in gateways) + recovery.replaced,
         'client errors': len(errors),
         'holds expired before settling': expired,
         'holds expired by quota_run_due': expired_by_run,
