@@ -18,6 +18,8 @@ passed=0
 failed=0
 status=0
 failures=()
+# a failed assertion in a TAP test's own log (after its time stamp)
+tap_not_ok='^(\[[0-9:.]+\]\([0-9.]+s\) )?not ok '
 
 # The failed tests of a suite's log, one line each, for the closing recap:
 # a test the runner named, and each "not ok" a TAP test logged.
@@ -25,7 +27,7 @@ failed_tests() {
     local name=$1 log=$2
     grep -E '^not ok |\.\.\. FAILED|  FAILED|\(Wstat: |Failed tests?:' "$log" |
         sed "s/^/$name: /" || true
-    grep -H -E '^(\[[0-9:.]+\]\([0-9.]+s\) )?not ok ' \
+    grep -H -E "$tap_not_ok" \
         "$work"/tmp_check/log/regress_log_* 2>/dev/null |
         sed -E "s|^.*/regress_log_([^:]*):(\[[^]]*\]\([^)]*\) )?|$name: \1: |" | head -20 || true
 }
@@ -34,7 +36,7 @@ failed_tests() {
 # printed before and after it), or its end when none failed (it died).
 log_excerpt() {
     local n
-    n=$(grep -n -m1 -E '^(\[[0-9:.]+\]\([0-9.]+s\) )?not ok ' "$1" | cut -d: -f1)
+    n=$(grep -n -m1 -E "$tap_not_ok" "$1" | cut -d: -f1)
     if [ -n "$n" ]; then
         sed -n "$(( n > 40 ? n - 40 : 1 )),$(( n + 30 ))p" "$1"
     else
@@ -48,7 +50,7 @@ failed_logs() {
     local log=$1 dir=$work/tmp_check/log names name l
     [ -d "$dir" ] || return 0
     names=$( { grep -oE '[0-9]{3}_[A-Za-z0-9_]+\.pl +\(Wstat' "$log" | sed 's/\.pl.*//'
-               grep -l -E '^(\[[0-9:.]+\]\([0-9.]+s\) )?not ok ' "$dir"/regress_log_* 2>/dev/null |
+               grep -l -E "$tap_not_ok" "$dir"/regress_log_* 2>/dev/null |
                    sed 's|.*/regress_log_||'; } | sort -u)
     if [ -z "$names" ]; then
         for l in "$dir"/*; do
